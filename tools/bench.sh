@@ -1,0 +1,3 @@
+#!/bin/sh
+# make bench: benchmarks.  Not part of the test suite.
+echo "no benchmarks yet"
