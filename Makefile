@@ -24,7 +24,7 @@ TESTS    = $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 LIBA     = $(BUILD)/libg4.a
 
 .PHONY: all deps check check-only demo bench clean
-all: $(CMDS) $(TESTS)
+all: $(LIBA) $(CMDS) $(TESTS)
 
 $(BUILD)/lib/%.o: lib/%.c
 	@mkdir -p $(dir $@)

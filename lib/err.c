@@ -26,8 +26,14 @@ int g4_err_ctx(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(pre, sizeof pre, fmt, ap);
 	va_end(ap);
+	size_t np = strlen(pre);
 	memcpy(old, msg, sizeof msg);
-	snprintf(msg, sizeof msg, "%s%s", pre, old);
+	if (np >= sizeof msg)
+		np = sizeof msg - 1;
+	memcpy(msg, pre, np);
+	size_t no = strnlen(old, sizeof msg - 1 - np);
+	memcpy(msg + np, old, no);
+	msg[np + no] = 0;
 	return -1;
 }
 
