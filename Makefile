@@ -6,7 +6,8 @@
 #   make bench    benchmarks (never part of the test suite)
 #
 # Every lib/*.c goes into libg4, every cmd/NAME.c becomes bin/NAME, every
-# tests/unit/test_NAME.c becomes build/tests/test_NAME.  Nothing to register.
+# tests/unit/test_NAME.c becomes build/tests/test_NAME, every tools/bench_NAME.c
+# becomes build/bench/bench_NAME (run by tools/bench.sh).  Nothing to register.
 
 CC      ?= gcc
 CFLAGS  ?= -O2 -g
@@ -21,10 +22,12 @@ CMD_SRC  = $(sort $(wildcard cmd/*.c))
 CMDS     = $(CMD_SRC:cmd/%.c=bin/%)
 TEST_SRC = $(sort $(wildcard tests/unit/test_*.c))
 TESTS    = $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+BENCH_SRC = $(sort $(wildcard tools/bench_*.c))
+BENCHES  = $(BENCH_SRC:tools/%.c=$(BUILD)/bench/%)
 LIBA     = $(BUILD)/libg4.a
 
 .PHONY: all deps check check-only demo bench clean
-all: $(LIBA) $(CMDS) $(TESTS)
+all: $(LIBA) $(CMDS) $(TESTS) $(BENCHES)
 
 $(BUILD)/lib/%.o: lib/%.c
 	@mkdir -p $(dir $@)
@@ -41,6 +44,10 @@ bin/%: cmd/%.c $(LIBA)
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/t.h $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(G4FLAGS) $(CFLAGS) -Itests/unit -MMD -MP $< $(LIBA) $(LDLIBS) -o $@
+
+$(BUILD)/bench/%: tools/%.c $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(G4FLAGS) $(CFLAGS) -MMD -MP $< $(LIBA) $(LDLIBS) -o $@
 
 deps:
 	@sh tools/deps.sh
@@ -63,4 +70,4 @@ bench: deps
 clean:
 	rm -rf $(BUILD) bin tests/tmp
 
--include $(wildcard $(BUILD)/lib/*.d $(BUILD)/tests/*.d $(BUILD)/cmd-*.d)
+-include $(wildcard $(BUILD)/lib/*.d $(BUILD)/tests/*.d $(BUILD)/bench/*.d $(BUILD)/cmd-*.d)

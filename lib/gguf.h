@@ -106,6 +106,11 @@ int g4_gguf_get_layer_i64(const g4_gguf *g, const char *key, uint32_t layer, int
 /* Tensor by name, or NULL (no message). */
 const g4_gguf_tensor *g4_gguf_find_tensor(const g4_gguf *g, const char *name);
 
+/* The model fingerprint: SHA-256 over the metadata records and the tensor
+ * table (names, types, shapes, offsets), not the weight bytes.  The same
+ * weights in another type give another fingerprint. */
+void g4_gguf_fingerprint(const g4_gguf *g, uint8_t out[32]);
+
 /* Size in bytes of one value of a scalar type; 0 for STRING/ARRAY/unknown. */
 size_t g4_gguf_vtype_size(uint32_t t);
 const char *g4_gguf_vtype_name(uint32_t t);

@@ -13,8 +13,8 @@ enum g4_type {
 	G4_IQ2_XXS = 16, G4_IQ2_XS = 17, G4_IQ3_XXS = 18, G4_IQ1_S = 19, G4_IQ4_NL = 20,
 	G4_IQ3_S = 21, G4_IQ2_S = 22, G4_IQ4_XS = 23, G4_I8 = 24, G4_I16 = 25, G4_I32 = 26,
 	G4_I64 = 27, G4_F64 = 28, G4_IQ1_M = 29, G4_BF16 = 30,
-	G4_TQ1_0 = 34, G4_TQ2_0 = 35, G4_MXFP4 = 39,
-	G4_NTYPES = 40
+	G4_TQ1_0 = 34, G4_TQ2_0 = 35, G4_MXFP4 = 39, G4_NVFP4 = 40, G4_Q1_0 = 41, G4_Q2_0 = 42,
+	G4_NTYPES = 43
 };
 
 /* Name ("q4_K", "bf16", ... as ggml spells them) of any id ggml defines;
@@ -33,7 +33,7 @@ size_t g4_row_bytes(uint32_t t, int64_t n);
  * overflow); used by the GGUF reader to validate tensor sizes. */
 int g4_tensor_bytes(uint32_t t, const int64_t ne[4], uint64_t *out);
 
-/* Dequantise n elements (a multiple of the block size) of a supported type. */
+/* (implemented in dequant.c) Dequantise n elements (a multiple of the block size) of a supported type. */
 void g4_dequant_row(uint32_t t, const void *src, float *dst, int64_t n);
 
 float g4_f16_to_f32(uint16_t h);
