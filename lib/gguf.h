@@ -39,7 +39,9 @@ typedef struct {
 	uint32_t type;		/* enum g4_gguf_vtype */
 	uint32_t arr_type;	/* element type when type == ARRAY */
 	uint64_t arr_n;		/* element count when type == ARRAY */
-	const uint8_t *val;	/* the value's bytes (for arrays: the first element) */
+	const uint8_t *val;	/* the value's bytes (strings: the characters, after
+				 * the u64 length; arrays: the first element, and
+				 * string elements are u64 length + bytes) */
 	uint64_t val_bytes;	/* bytes of the value (arrays: all elements) */
 	uint64_t off;		/* file offset of the record (for error messages) */
 } g4_gguf_kv;
@@ -150,16 +152,21 @@ int g4_ggufw_set_arr(g4_ggufw *w, const char *key, uint32_t elem_type,
 int g4_ggufw_set_str_arr(g4_ggufw *w, const char *key, uint64_t n, const g4_str *v);
 /* Copies a key/value record of an open file verbatim (any type). */
 int g4_ggufw_copy_kv(g4_ggufw *w, const g4_gguf *g, uint64_t kv_index);
-/* Inserts a copy of the record after an existing key (or at the end). */
+/* Moves the record of key to just after the record of `after` (NULL: to the
+ * end, as llama.cpp's gguf_set_* does when it re-sets a key).  remove of a
+ * key that is not set does nothing and returns 0. */
 int g4_ggufw_move_after(g4_ggufw *w, const char *key, const char *after);
 int g4_ggufw_remove(g4_ggufw *w, const char *key);
 
 int g4_ggufw_add_tensor(g4_ggufw *w, const char *name, uint32_t type,
 			uint32_t n_dims, const int64_t *ne);
 int g4_ggufw_write_header(g4_ggufw *w, FILE *f);
-/* The next tensor's bytes (exactly its size) followed by alignment padding.
- * May be called in pieces: write_data_part(..., last=0) ... last=1. */
+/* The next tensor's bytes followed by alignment padding.  May be called in
+ * pieces: the padding follows the piece that completes the tensor, and a
+ * piece that would run past its size is an error.  write_data_part is the
+ * same with last=1 insisting that this piece completes the tensor. */
 int g4_ggufw_write_data(g4_ggufw *w, FILE *f, const void *data, uint64_t nbytes);
+int g4_ggufw_write_data_part(g4_ggufw *w, FILE *f, const void *data, uint64_t nbytes, int last);
 int g4_ggufw_finish(g4_ggufw *w, FILE *f);
 
 #endif
