@@ -836,8 +836,13 @@ void g4_gguf_print_info(const g4_gguf *g, FILE *out)
 	uint64_t ntype[G4_NTYPES] = { 0 }, btype[G4_NTYPES] = { 0 };
 	uint64_t bytes = 0, elems = 0;
 
-	fprintf(out, "%s: GGUF v%u, %llu bytes, alignment %u, data at byte %llu\n",
+	uint8_t fp[32];
+	g4_gguf_fingerprint(g, fp);
+	fprintf(out, "%s: GGUF v%u, %llu bytes, alignment %u, data at byte %llu\nfingerprint ",
 		g->path, g->version, (ull)g->size, g->alignment, (ull)g->data_off);
+	for (int i = 0; i < 32; i++)
+		fprintf(out, "%02x", fp[i]);
+	fputc('\n', out);
 	fprintf(out, "\n%llu metadata keys:\n", (ull)g->n_kv);
 	for (uint64_t i = 0; i < g->n_kv; i++)
 		print_kv(out, &g->kv[i]);

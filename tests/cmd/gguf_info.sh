@@ -5,6 +5,7 @@ out=$G4_TMP/info.out
 
 if g4quant --info "$G4_DATA/micro-e2b-Q4_K_M.gguf" >"$out" 2>"$G4_TMP/info.err" &&
    grep -q '^85 tensors:' "$out" &&
+   grep -Eq '^fingerprint [0-9a-f]{64}$' "$out" &&
    grep -Eq ' token_embd\.weight +q8_0 +\[64, 382\] +25976$' "$out" &&
    grep -Eq ' blk\.4\.ffn_down\.weight +q6_K ' "$out" &&
    grep -Eq '^  general\.file_type +u32 +15$' "$out" &&
@@ -14,6 +15,12 @@ if g4quant --info "$G4_DATA/micro-e2b-Q4_K_M.gguf" >"$out" 2>"$G4_TMP/info.err" 
 	ok info_lists_tensors
 else
 	no info_lists_tensors "unexpected output (see $out)"
+fi
+
+if g4quant -t 1 --info "$G4_DATA/micro-e2b-f32.gguf" | grep -q '^fingerprint 720d84bd180c202043597c2fa4ccbb4aea48983676d613dbafeadca83aa13e60$'; then
+	ok info_fingerprint
+else
+	no info_fingerprint "fingerprint of micro-e2b-f32 differs from the pinned one"
 fi
 
 if g4quant -t 1 --info "$G4_DATA/mmproj-tiny-audio-f16.gguf" | grep -q ' f16 '; then

@@ -488,6 +488,36 @@ static void test_writer_rules(void)
 	free(m.p);
 }
 
+/* Known types that libg4 cannot compute with are listed, not refused. */
+static void test_unsupported_type(void)
+{
+	g4_ggufw *w = g4_ggufw_new();
+	int64_t ne[2] = { 256, 2 };
+	uint8_t blocks[2 * 66] = { 0 };
+	mem m;
+	mem_open(&m);
+	int rc = g4_ggufw_add_tensor(w, "iq2", G4_IQ2_XXS, 2, ne) ||
+		 g4_ggufw_write_header(w, m.f) ||
+		 g4_ggufw_write_data(w, m.f, blocks, sizeof blocks) || g4_ggufw_finish(w, m.f);
+	g4_ggufw_free(w);
+	mem_close(&m);
+	CHECK(rc == 0, "write: %s", g4_errmsg());
+	g4_gguf *g = g4_gguf_open_mem(m.p, m.n, "iq2.gguf");
+	CHECK(g && g->n_tensors == 1 && g->tensors[0].type == G4_IQ2_XXS &&
+	      g->tensors[0].nbytes == 132 && !g4_type_supported(g->tensors[0].type),
+	      "iq2_xxs: %s", g ? "fields" : g4_errmsg());
+	if (g) {
+		mem o;
+		mem_open(&o);
+		g4_gguf_print_info(g, o.f);
+		mem_close(&o);
+		CHECK(strstr(o.p, " iq2_xxs ") && strstr(o.p, "(not supported by g4)"), "info: %s", o.p);
+		free(o.p);
+	}
+	g4_gguf_close(g);
+	free(m.p);
+}
+
 /* ---- hostile files ------------------------------------------------------ */
 
 /* Byte offsets in the example (see the dump in the spec). */
@@ -735,6 +765,7 @@ int main(void)
 	RUN(test_getters);
 	RUN(test_fingerprint);
 	RUN(test_writer_rules);
+	RUN(test_unsupported_type);
 	RUN(test_corrupt);
 	RUN(test_truncation);
 	RUN(test_mutations);
