@@ -285,6 +285,12 @@ static int read_tensor_info(rd *r, g4_gguf_tensor *t, uint64_t i)
 		return g4_err_ctx("%s: ", ctx);
 	if (!g4_type_name(t->type) || !g4_type_block(t->type))
 		return g4_err("%s: unknown tensor type id %u", ctx, t->type);
+	unsigned __int128 elems = 1;
+	for (int d = 0; d < 4; d++) {
+		elems *= (uint64_t)t->ne[d];
+		if (elems > ((unsigned __int128)1 << 62))
+			return g4_err("%s: element count overflows", ctx);
+	}
 	if (g4_tensor_bytes(t->type, t->ne, &t->nbytes))
 		return g4_err_ctx("%s: ", ctx);
 	return 0;
@@ -862,7 +868,7 @@ void g4_gguf_print_info(const g4_gguf *g, FILE *out)
 		ntype[t->type]++;
 		btype[t->type] += t->nbytes;
 		bytes += t->nbytes;
-		elems += (uint64_t)(t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3]);
+		elems += (uint64_t)t->ne[0] * (uint64_t)t->ne[1] * (uint64_t)t->ne[2] * (uint64_t)t->ne[3];
 	}
 	fprintf(out, "\ntotal: %llu tensors, %llu elements, %llu bytes (%.2f MiB), %.3f bits per element\n",
 		(ull)g->n_tensors, (ull)elems, (ull)bytes, bytes / 1048576.0,

@@ -594,6 +594,19 @@ static void test_corrupt(void)
 	FRESH(); put_u64(x + EX_B_NE1, 1ull << 31);
 	put_u64(x + EX_B_NE1 - 8, 1ull << 31);
 	expect_bad(x, 352, "blk.0.b", "2^62-byte f16 tensor");
+	FRESH(); put_u64(x + EX_B_NE1 - 8, 1ull << 32); put_u64(x + EX_B_NE1, 1ull << 32);
+	expect_bad(x, 352, "tensor 'blk.0.b' (info at byte 219): element count overflows", "2^64 elements");
+	/* four dims of 2^32: 2^128 elements would wrap to 0 bytes in 128-bit arithmetic */
+	{
+		g4_ggufw *w = g4_ggufw_new();
+		int64_t ne4[4] = { 1ll << 32, 1ll << 32, 1ll << 32, 1ll << 32 };
+		CHECK(g4_ggufw_add_tensor(w, "big", G4_F32, 4, ne4) == -1 &&
+		      strstr(g4_errmsg(), "overflows"), "writer: 2^128 elements: %s", g4_errmsg());
+		g4_ggufw_free(w);
+		uint64_t nb = 0;
+		CHECK(g4_tensor_bytes(G4_F32, ne4, &nb) == -1, "g4_tensor_bytes: 2^128 elements gave %llu",
+		      (unsigned long long)nb);
+	}
 	FRESH(); put_u64(x + EX_B_OFF, 16);
 	expect_bad(x, 352, "tensor 'blk.0.b': data offset 16 is not a multiple of the alignment 32",
 		   "misaligned");
