@@ -1016,6 +1016,14 @@ static int set_scalar(g4_ggufw *w, const char *key, uint32_t type, const void *v
 	return put_kv(w, key, &b);
 }
 
+int g4_ggufw_set_val(g4_ggufw *w, const char *key, uint32_t type, const void *v)
+{
+	if (!g4_gguf_vtype_size(type))
+		return g4_err("key '%s': %s is not a scalar type", key ? key : "",
+			      g4_gguf_vtype_name(type));
+	return set_scalar(w, key, type, v);
+}
+
 int g4_ggufw_set_u32(g4_ggufw *w, const char *key, uint32_t v)
 {
 	return set_scalar(w, key, G4_GGUF_UINT32, &v);

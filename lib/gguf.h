@@ -147,6 +147,8 @@ int g4_ggufw_set_i32(g4_ggufw *w, const char *key, int32_t v);
 int g4_ggufw_set_f32(g4_ggufw *w, const char *key, float v);
 int g4_ggufw_set_bool(g4_ggufw *w, const char *key, int v);
 int g4_ggufw_set_str(g4_ggufw *w, const char *key, const char *v);
+/* Any scalar type (u8 ... f64, bool): v points to its little-endian bytes. */
+int g4_ggufw_set_val(g4_ggufw *w, const char *key, uint32_t type, const void *v);
 int g4_ggufw_set_arr(g4_ggufw *w, const char *key, uint32_t elem_type,
 		     uint64_t n, const void *data);
 int g4_ggufw_set_str_arr(g4_ggufw *w, const char *key, uint64_t n, const g4_str *v);

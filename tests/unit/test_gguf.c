@@ -426,6 +426,13 @@ static void test_writer_rules(void)
 	CHECK(g4_ggufw_move_after(w, "k.none", NULL) == -1, "move of a missing key");
 	CHECK(g4_ggufw_move_after(w, "k.b", "k.none") == -1, "move after a missing key");
 	CHECK(g4_ggufw_set_str(w, "", "x") == -1, "empty key");
+	uint64_t big = 5000000000ull;
+	double pi = 3.25;
+	int8_t neg = -3;
+	CHECK(!g4_ggufw_set_val(w, "k.u64", G4_GGUF_UINT64, &big) &&
+	      !g4_ggufw_set_val(w, "k.f64", G4_GGUF_FLOAT64, &pi) &&
+	      !g4_ggufw_set_val(w, "k.i8", G4_GGUF_INT8, &neg), "set_val: %s", g4_errmsg());
+	CHECK(g4_ggufw_set_val(w, "k.s", G4_GGUF_STRING, "x") == -1, "set_val string");
 	mem m;
 	mem_open(&m);
 	float data[64] = { 0 };
@@ -445,12 +452,20 @@ static void test_writer_rules(void)
 	g4_gguf *g = g4_gguf_open_mem(m.p, m.n, "w");
 	CHECK(g != NULL, "read: %s", g4_errmsg());
 	if (g) {
+		float f;
 		const char *order[3] = { "k.c", "k.b", "k.a" };
-		CHECK(g->n_kv == 3, "n_kv %llu", (unsigned long long)g->n_kv);
+		CHECK(g->n_kv == 6, "n_kv %llu", (unsigned long long)g->n_kv);
+		int64_t v;
+		uint32_t u;
+		CHECK(!g4_gguf_get_i64(g, "k.u64", &v) && v == 5000000000ll, "u64");
+		CHECK(g4_gguf_get_u32(g, "k.u64", &u) == -1 && strstr(g4_errmsg(), "out of range"),
+		      "u64 into u32: %s", g4_errmsg());
+		CHECK(!g4_gguf_get_i64(g, "k.i8", &v) && v == -3, "i8");
+		CHECK(g4_gguf_get_u32(g, "k.i8", &u) == -1, "-3 into u32");
+		CHECK(!g4_gguf_get_f32(g, "k.f64", &f) && f == 3.25f, "f64 as f32");
 		for (int i = 0; i < 3 && i < (int)g->n_kv; i++)
 			CHECK(g->kv[i].key.len == 3 && !memcmp(g->kv[i].key.ptr, order[i], 3),
 			      "key %d is %.*s", i, (int)g->kv[i].key.len, g->kv[i].key.ptr);
-		float f;
 		CHECK(!g4_gguf_get_f32(g, "k.a", &f) && f == 1.5f, "k.a replaced");
 		CHECK(g->n_tensors == 1 && g->tensors[0].nbytes == 256, "tensor");
 		CHECK(m.n == g->data_off + 256, "size %zu", m.n);
