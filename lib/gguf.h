@@ -71,7 +71,18 @@ typedef struct g4_gguf {
 
 /* Opens and validates a file; NULL with a message on any error.  Tensor
  * types the library cannot compute with are still listed (see qtypes.h
- * g4_type_supported); unknown type ids are an error. */
+ * g4_type_supported); unknown type ids are an error.  Refused, with the key
+ * or tensor name and byte offset in the message: bad magic, versions other
+ * than 2 and 3 (big-endian files recognised), more than 2^24 keys or
+ * tensors or more than the file can hold, empty or duplicate keys, unknown
+ * value types, arrays of arrays, anything running past the end of the file,
+ * general.alignment not a u32 power of two, tensor names empty, longer than
+ * 63 bytes or duplicate, n_dims > 4, dims <= 0, more than 2^62 elements or
+ * bytes, rows not a multiple of the type's block, data offsets not aligned,
+ * data past the end of the file or overlapping other tensors.  (llama.cpp
+ * also insists on offsets that are exactly cumulative in tensor order; we
+ * accept any aligned non-overlapping layout, and the final padding may be
+ * missing.) */
 g4_gguf *g4_gguf_open(const char *path);
 /* The same over a buffer the caller keeps alive (tests, fuzzing). */
 g4_gguf *g4_gguf_open_mem(const void *buf, size_t n, const char *name);
@@ -110,7 +121,11 @@ const g4_gguf_tensor *g4_gguf_find_tensor(const g4_gguf *g, const char *name);
 
 /* The model fingerprint: SHA-256 over the metadata records and the tensor
  * table (names, types, shapes, offsets), not the weight bytes.  The same
- * weights in another type give another fingerprint. */
+ * weights in another type give another fingerprint.  Exactly: SHA-256 of
+ * "g4-model-fp-1", u64 n_kv, each key/value record's bytes as stored, u64
+ * n_tensors, then per tensor u64 name length, the name, u64 type, the four
+ * ne as u64 (missing dims 1) and u64 offset (all little-endian).  So the
+ * GGUF version, the n_dims convention and the weight bytes do not count. */
 void g4_gguf_fingerprint(const g4_gguf *g, uint8_t out[32]);
 
 /* Size in bytes of one value of a scalar type; 0 for STRING/ARRAY/unknown. */
@@ -160,6 +175,9 @@ int g4_ggufw_copy_kv(g4_ggufw *w, const g4_gguf *g, uint64_t kv_index);
 int g4_ggufw_move_after(g4_ggufw *w, const char *key, const char *after);
 int g4_ggufw_remove(g4_ggufw *w, const char *key);
 
+/* name: 1 to 63 bytes, unique; dims >= 1; ne[0] a multiple of the type's
+ * block.  n_dims is written as given (llama.cpp's C writer drops trailing
+ * dims of 1, its Python writer keeps the NumPy rank). */
 int g4_ggufw_add_tensor(g4_ggufw *w, const char *name, uint32_t type,
 			uint32_t n_dims, const int64_t *ne);
 int g4_ggufw_write_header(g4_ggufw *w, FILE *f);
