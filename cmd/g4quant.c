@@ -7,9 +7,7 @@
 #include "gguf.h"
 #include "par.h"
 
-#ifndef G4_VERSION
-#define G4_VERSION "0.1"
-#endif
+#include "version.h"
 
 static const char usage[] =
 	"usage: g4quant [-t N] --info FILE.gguf\n";
