@@ -194,26 +194,51 @@ T2I __m256i scale2(int s0, int s1)
 	return _mm256_set_m128i(_mm_set1_epi16((short)s1), _mm_set1_epi16((short)s0));
 }
 
-T2 static float dot_q4_K(int64_t n, const void *w, const void *act)
+/* Q4_K/Q5_K: the 8 scales and 8 mins as bytes 0..7 of two registers */
+T2I void k4_scales(const uint8_t *q, __m128i *sc, __m128i *mn)
+{
+	uint32_t u0 = rd32(q), u1 = rd32(q + 4), u2 = rd32(q + 8);
+	*sc = _mm_setr_epi32((int)(u0 & 0x3F3F3F3F),
+			     (int)((u2 & 0x0F0F0F0F) | ((u0 >> 6) & 0x03030303) << 4), 0, 0);
+	*mn = _mm_setr_epi32((int)(u1 & 0x3F3F3F3F),
+			     (int)(((u2 >> 4) & 0x0F0F0F0F) | ((u1 >> 6) & 0x03030303) << 4), 0, 0);
+}
+
+/* M = sum_j mn[j] * (bsum[2j] + bsum[2j+1]) */
+T2I int32_t k4_M(const uint8_t *a, __m128i mn)
+{
+	__m256i m16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mn, mn));
+	return hsum_i32(_mm256_madd_epi16(load32(a + 260), m16));
+}
+
+T2I float dot_q45_K(int five, int64_t n, const void *w, const void *act)
 {
 	float sum = 0;
+	size_t bb = five ? 176 : 144;
+	const __m256i m4 = _mm256_set1_epi8(15), one = _mm256_set1_epi8(1);
 	for (int64_t i = 0; i < n / 256; i++) {
-		const uint8_t *b = (const uint8_t *)w + 144 * i, *a = (const uint8_t *)act + 292 * i;
-		const uint8_t *qs = b + 16, *y = a + 4;
-		int sc[8], mn[8];
-		for (int j = 0; j < 8; j++)
-			g4_k4_scale_min(b + 4, j, &sc[j], &mn[j]);
-		__m256i bs = _mm256_madd_epi16(load32(a + 260), _mm256_set1_epi16(1));
-		__m256i mv = _mm256_setr_epi32(mn[0], mn[1], mn[2], mn[3], mn[4], mn[5], mn[6], mn[7]);
-		int32_t M = hsum_i32(_mm256_mullo_epi32(bs, mv));
-		__m256i acc = _mm256_setzero_si256(), m4 = _mm256_set1_epi8(15);
+		const uint8_t *b = (const uint8_t *)w + bb * i, *a = (const uint8_t *)act + 292 * i;
+		const uint8_t *qs = b + (five ? 48 : 16), *y = a + 4;
+		__m128i sc8, mn8;
+		k4_scales(b + 4, &sc8, &mn8);
+		int32_t M = k4_M(a, mn8);
+		__m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sc8));
+		__m256i qh = five ? load32(b + 16) : _mm256_setzero_si256();
+		__m256i acc = _mm256_setzero_si256();
+		_Pragma("GCC unroll 4")
 		for (int j = 0; j < 4; j++) {
 			__m256i q = load32(qs + 32 * j);
 			__m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+			if (five) {
+				lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * j), one), 4));
+				hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * j + 1), one), 4));
+			}
+			__m256i s0 = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(0x0100 + 0x0202 * (2 * j))));
+			__m256i s1 = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(0x0100 + 0x0202 * (2 * j + 1))));
 			__m256i plo = _mm256_maddubs_epi16(lo, load32(y + 64 * j));
 			__m256i phi = _mm256_maddubs_epi16(hi, load32(y + 64 * j + 32));
-			acc = _mm256_add_epi32(acc, _mm256_madd_epi16(plo, _mm256_set1_epi16((short)sc[2 * j])));
-			acc = _mm256_add_epi32(acc, _mm256_madd_epi16(phi, _mm256_set1_epi16((short)sc[2 * j + 1])));
+			acc = _mm256_add_epi32(acc, _mm256_madd_epi16(plo, s0));
+			acc = _mm256_add_epi32(acc, _mm256_madd_epi16(phi, s1));
 		}
 		float da;
 		memcpy(&da, a, 4);
@@ -223,64 +248,51 @@ T2 static float dot_q4_K(int64_t n, const void *w, const void *act)
 	return sum;
 }
 
-T2 static float dot_q5_K(int64_t n, const void *w, const void *act)
+T2 static float dot_q4_K(int64_t n, const void *w, const void *a) { return dot_q45_K(0, n, w, a); }
+T2 static float dot_q5_K(int64_t n, const void *w, const void *a) { return dot_q45_K(1, n, w, a); }
+
+/* 16 int16 scales (ymm, lanes 0..15) -> for the group pair (s, s+1):
+ * s in every int16 lane of the low half, s+1 in the high half */
+T2I __m256i pick2(__m256i lo8, __m256i hi8, int s)
 {
-	float sum = 0;
-	for (int64_t i = 0; i < n / 256; i++) {
-		const uint8_t *b = (const uint8_t *)w + 176 * i, *a = (const uint8_t *)act + 292 * i;
-		const uint8_t *qs = b + 48, *y = a + 4;
-		int sc[8], mn[8];
-		for (int j = 0; j < 8; j++)
-			g4_k4_scale_min(b + 4, j, &sc[j], &mn[j]);
-		__m256i bs = _mm256_madd_epi16(load32(a + 260), _mm256_set1_epi16(1));
-		__m256i mv = _mm256_setr_epi32(mn[0], mn[1], mn[2], mn[3], mn[4], mn[5], mn[6], mn[7]);
-		int32_t M = hsum_i32(_mm256_mullo_epi32(bs, mv));
-		__m256i acc = _mm256_setzero_si256(), m4 = _mm256_set1_epi8(15), one = _mm256_set1_epi8(1);
-		__m256i qh = load32(b + 16);
-		for (int j = 0; j < 4; j++) {
-			__m256i q = load32(qs + 32 * j);
-			__m256i h0 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * j), one), 4);
-			__m256i h1 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * j + 1), one), 4);
-			__m256i lo = _mm256_or_si256(_mm256_and_si256(q, m4), h0);
-			__m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4), h1);
-			__m256i plo = _mm256_maddubs_epi16(lo, load32(y + 64 * j));
-			__m256i phi = _mm256_maddubs_epi16(hi, load32(y + 64 * j + 32));
-			acc = _mm256_add_epi32(acc, _mm256_madd_epi16(plo, _mm256_set1_epi16((short)sc[2 * j])));
-			acc = _mm256_add_epi32(acc, _mm256_madd_epi16(phi, _mm256_set1_epi16((short)sc[2 * j + 1])));
-		}
-		float da;
-		memcpy(&da, a, 4);
-		sum = fmaf((float)hsum_i32(acc), h2f(b) * da, sum);
-		sum = fmaf(-(float)M, h2f(b + 2) * da, sum);
-	}
-	return sum;
+	int k = s & 7;
+	__m256i ctl = _mm256_set_m128i(_mm_set1_epi16((short)(0x0100 + 0x0202 * (k + 1))),
+				       _mm_set1_epi16((short)(0x0100 + 0x0202 * k)));
+	return _mm256_shuffle_epi8(s < 8 ? lo8 : hi8, ctl);
+}
+
+/* S - off * sum_g sc_g * bsum_g, the correction for weights stored as q+off */
+T2I int32_t bsum_dot(const uint8_t *a, __m256i sc16)
+{
+	return hsum_i32(_mm256_madd_epi16(load32(a + 260), sc16));
 }
 
 T2 static float dot_q6_K(int64_t n, const void *w, const void *act)
 {
 	float sum = 0;
-	const __m256i m4 = _mm256_set1_epi8(15), m2 = _mm256_set1_epi8(3), k32 = _mm256_set1_epi8(32);
+	const __m256i m4 = _mm256_set1_epi8(15), m2 = _mm256_set1_epi8(3);
 	for (int64_t i = 0; i < n / 256; i++) {
 		const uint8_t *b = (const uint8_t *)w + 210 * i, *a = (const uint8_t *)act + 292 * i;
-		const int8_t *sc = (const int8_t *)(b + 192);
 		const uint8_t *y = a + 4;
+		__m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(b + 192)));
+		__m256i lo8 = _mm256_permute2x128_si256(sc16, sc16, 0x00), hi8 = _mm256_permute2x128_si256(sc16, sc16, 0x11);
 		__m256i acc = _mm256_setzero_si256();
+		_Pragma("GCC unroll 2")
 		for (int h = 0; h < 2; h++) {
 			__m256i ql0 = load32(b + 64 * h), ql1 = load32(b + 64 * h + 32), qh = load32(b + 128 + 32 * h);
+			_Pragma("GCC unroll 4")
 			for (int g = 0; g < 4; g++) {
 				__m256i ql = (g & 1) ? ql1 : ql0;
 				__m256i lo = _mm256_and_si256(g < 2 ? ql : _mm256_srli_epi16(ql, 4), m4);
 				__m256i hi = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * g), m2), 4);
-				__m256i q = _mm256_or_si256(lo, hi);
-				__m256i yv = load32(y + 128 * h + 32 * g);
-				__m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q, yv), _mm256_maddubs_epi16(k32, yv));
-				int s = 8 * h + 2 * g;
-				acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, scale2(sc[s], sc[s + 1])));
+				__m256i p = _mm256_maddubs_epi16(_mm256_or_si256(lo, hi), load32(y + 128 * h + 32 * g));
+				acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, pick2(lo8, hi8, 8 * h + 2 * g)));
 			}
 		}
+		int32_t S = hsum_i32(acc) - 32 * bsum_dot(a, sc16);
 		float da;
 		memcpy(&da, a, 4);
-		sum = fmaf((float)hsum_i32(acc), h2f(b + 208) * da, sum);
+		sum = fmaf((float)S, h2f(b + 208) * da, sum);
 	}
 	return sum;
 }
@@ -288,29 +300,32 @@ T2 static float dot_q6_K(int64_t n, const void *w, const void *act)
 T2 static float dot_q3_K(int64_t n, const void *w, const void *act)
 {
 	float sum = 0;
-	const __m256i m2 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1), k4 = _mm256_set1_epi8(4);
+	const __m256i m2 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
 	for (int64_t i = 0; i < n / 256; i++) {
 		const uint8_t *b = (const uint8_t *)w + 110 * i, *a = (const uint8_t *)act + 292 * i;
 		const uint8_t *y = a + 4;
-		int sc[16];
-		for (int g = 0; g < 16; g++)
-			sc[g] = g4_q3k_scale(b + 96, g) - 32;
+		uint32_t sw[4];
+		g4_q3k_unpack(b + 96, sw);
+		__m128i s8 = _mm_sub_epi8(_mm_setr_epi32((int)sw[0], (int)sw[1], (int)sw[2], (int)sw[3]), _mm_set1_epi8(32));
+		__m256i sc16 = _mm256_cvtepi8_epi16(s8);
+		__m256i lo8 = _mm256_permute2x128_si256(sc16, sc16, 0x00), hi8 = _mm256_permute2x128_si256(sc16, sc16, 0x11);
 		__m256i hm = load32(b), acc = _mm256_setzero_si256();
+		_Pragma("GCC unroll 2")
 		for (int h = 0; h < 2; h++) {
 			__m256i qs = load32(b + 32 + 32 * h);
+			_Pragma("GCC unroll 4")
 			for (int g = 0; g < 4; g++) {
 				__m256i lo = _mm256_and_si256(_mm256_srli_epi16(qs, 2 * g), m2);
 				__m256i hb = _mm256_and_si256(_mm256_srli_epi16(hm, 4 * h + g), one);
 				__m256i q = _mm256_or_si256(lo, _mm256_slli_epi16(hb, 2));	/* q + 4, 0..7 */
-				__m256i yv = load32(y + 128 * h + 32 * g);
-				__m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q, yv), _mm256_maddubs_epi16(k4, yv));
-				int s = 8 * h + 2 * g;
-				acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, scale2(sc[s], sc[s + 1])));
+				__m256i p = _mm256_maddubs_epi16(q, load32(y + 128 * h + 32 * g));
+				acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, pick2(lo8, hi8, 8 * h + 2 * g)));
 			}
 		}
+		int32_t S = hsum_i32(acc) - 4 * bsum_dot(a, sc16);
 		float da;
 		memcpy(&da, a, 4);
-		sum = fmaf((float)hsum_i32(acc), h2f(b + 108) * da, sum);
+		sum = fmaf((float)S, h2f(b + 108) * da, sum);
 	}
 	return sum;
 }
@@ -326,8 +341,10 @@ T2 static float dot_q2_K(int64_t n, const void *w, const void *act)
 		__m256i mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(s8, 4), _mm_set1_epi8(15)));
 		int32_t M = hsum_i32(_mm256_madd_epi16(load32(a + 260), mins));
 		__m256i acc = _mm256_setzero_si256();
+		_Pragma("GCC unroll 2")
 		for (int h = 0; h < 2; h++) {
 			__m256i qs = load32(b + 16 + 32 * h);
+			_Pragma("GCC unroll 4")
 			for (int g = 0; g < 4; g++) {
 				__m256i q = _mm256_and_si256(_mm256_srli_epi16(qs, 2 * g), m2);
 				__m256i p = _mm256_maddubs_epi16(q, load32(y + 128 * h + 32 * g));
@@ -352,6 +369,7 @@ T2 static float dot_iq4_xs(int64_t n, const void *w, const void *act)
 		const uint8_t *y = a + 4;
 		unsigned sh = rd16(b + 2);
 		__m256i acc = _mm256_setzero_si256();
+		_Pragma("GCC unroll 8")
 		for (int ib = 0; ib < 8; ib++) {
 			int ls = ((b[4 + ib / 2] >> (4 * (ib & 1))) & 15) | ((sh >> (2 * ib)) & 3) << 4;
 			__m256i q = _mm256_shuffle_epi8(kv, nibbles(b + 8 + 16 * ib));

@@ -182,23 +182,14 @@ T5I int hsum512(__m512i v)
 	return _mm512_reduce_add_epi32(v);
 }
 
-/* int16 vector whose lane i (0..31) holds s16[base + i/16] (two 32-element
- * sub-blocks per register: the Q4_K/Q5_K layout) */
-T5I __m512i scales_2x32(const int16_t *s16, int base)
+/* Q4_K/Q5_K: the 8 scales and 8 mins as bytes 0..7 of two registers */
+T5I void k4_scales(const uint8_t *q, __m128i *sc, __m128i *mn)
 {
-	return _mm512_mask_blend_epi16(0xFFFF0000u, _mm512_set1_epi16(s16[base]), _mm512_set1_epi16(s16[base + 1]));
-}
-
-/* M for Q4_K/Q5_K: sum_j m_j * (bsum[2j] + bsum[2j+1]) */
-T5I int32_t k4_mins(const uint8_t *a, const int *mn)
-{
-	__m256i bs = _mm256_madd_epi16(load32(a + 260), _mm256_set1_epi16(1));
-	__m256i mv = _mm256_setr_epi32(mn[0], mn[1], mn[2], mn[3], mn[4], mn[5], mn[6], mn[7]);
-	__m256i p = _mm256_mullo_epi32(bs, mv);
-	__m128i s = _mm_add_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
-	s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
-	s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
-	return _mm_cvtsi128_si32(s);
+	uint32_t u0 = rd32(q), u1 = rd32(q + 4), u2 = rd32(q + 8);
+	*sc = _mm_setr_epi32((int)(u0 & 0x3F3F3F3F),
+			     (int)((u2 & 0x0F0F0F0F) | ((u0 >> 6) & 0x03030303) << 4), 0, 0);
+	*mn = _mm_setr_epi32((int)(u1 & 0x3F3F3F3F),
+			     (int)(((u2 >> 4) & 0x0F0F0F0F) | ((u1 >> 6) & 0x03030303) << 4), 0, 0);
 }
 
 T5I float dot_q45_K(int five, int64_t n, const void *w, const void *act)
@@ -209,15 +200,14 @@ T5I float dot_q45_K(int five, int64_t n, const void *w, const void *act)
 	for (int64_t i = 0; i < n / 256; i++) {
 		const uint8_t *b = (const uint8_t *)w + bb * i, *a = (const uint8_t *)act + 292 * i;
 		const uint8_t *qs = b + (five ? 48 : 16), *y = a + 4;
-		int sc[8], mn[8];
-		int16_t s16[8];
-		for (int j = 0; j < 8; j++) {
-			g4_k4_scale_min(b + 4, j, &sc[j], &mn[j]);
-			s16[j] = (int16_t)sc[j];
-		}
-		int32_t M = k4_mins(a, mn);
+		__m128i sc8, mn8;
+		k4_scales(b + 4, &sc8, &mn8);
+		__m256i m16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mn8, mn8));
+		__m256i mp = _mm256_madd_epi16(load32(a + 260), m16);
+		__m512i sc16 = _mm512_broadcast_i32x4(_mm_cvtepu8_epi16(sc8));
 		__m256i qh = five ? load32(b + 16) : _mm256_setzero_si256();
 		__m512i acc = _mm512_setzero_si512();
+		_Pragma("GCC unroll 4")
 		for (int j = 0; j < 4; j++) {
 			__m256i q = load32(qs + 32 * j);
 			__m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
@@ -225,9 +215,16 @@ T5I float dot_q45_K(int five, int64_t n, const void *w, const void *act)
 				lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * j), one), 4));
 				hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * j + 1), one), 4));
 			}
+			/* int16 lanes 0-15: scale 2j, lanes 16-31: scale 2j+1 */
+			__m512i ctl = _mm512_mask_blend_epi16(0xFFFF0000u, _mm512_set1_epi16((short)(0x0100 + 0x0202 * (2 * j))),
+							      _mm512_set1_epi16((short)(0x0100 + 0x0202 * (2 * j + 1))));
 			__m512i p = _mm512_maddubs_epi16(pair(lo, hi), _mm512_loadu_si512(y + 64 * j));
-			acc = _mm512_dpwssd_epi32(acc, p, scales_2x32(s16, 2 * j));
+			acc = _mm512_dpwssd_epi32(acc, p, _mm512_shuffle_epi8(sc16, ctl));
 		}
+		__m128i ms = _mm_add_epi32(_mm256_castsi256_si128(mp), _mm256_extracti128_si256(mp, 1));
+		ms = _mm_add_epi32(ms, _mm_shuffle_epi32(ms, 0x4E));
+		ms = _mm_add_epi32(ms, _mm_shuffle_epi32(ms, 0xB1));
+		int32_t M = _mm_cvtsi128_si32(ms);
 		float da;
 		memcpy(&da, a, 4);
 		sum = fmaf((float)hsum512(acc), h2f(b) * da, sum);
@@ -252,10 +249,12 @@ T5 static float dot_q6_K(int64_t n, const void *w, const void *act)
 		/* 16 int8 scales -> int16 lanes 0..15 of a 512-bit register */
 		__m512i sc = _mm512_castsi256_si512(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(b + 192))));
 		__m512i acc = _mm512_setzero_si512();
+		_Pragma("GCC unroll 2")
 		for (int h = 0; h < 2; h++) {
 			__m512i ql = _mm512_loadu_si512(b + 64 * h);
 			__m256i qh1 = load32(b + 128 + 32 * h);
 			__m512i qh = pair(qh1, qh1);
+			_Pragma("GCC unroll 2")
 			for (int p = 0; p < 2; p++) {
 				__m512i lo = _mm512_and_si512(p ? _mm512_srli_epi16(ql, 4) : ql, m4);
 				__m512i hi = _mm512_and_si512(_mm512_srlv_epi16(qh, p ? sh23 : sh01), m2);
