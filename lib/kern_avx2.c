@@ -89,40 +89,64 @@ T2I __m256i b32_weights(uint32_t t, const uint8_t *b)
 	}
 }
 
-T2I __m256 b32_block(uint32_t t, const uint8_t *wb, const uint8_t *ab, __m256 acc)
+/* f16(w.d)*f16(a.d) of four blocks, and for Q4_1/Q5_1 f16(w.m)*f16(a.s) */
+T2I __m128 b32_scales4(const uint8_t *w, size_t wb, const uint8_t *a, size_t ab, int o)
+{
+	__m128i h = _mm_setr_epi16((short)rd16(w + o), (short)rd16(w + wb + o), (short)rd16(w + 2 * wb + o),
+				   (short)rd16(w + 3 * wb + o), (short)rd16(a + o), (short)rd16(a + ab + o),
+				   (short)rd16(a + 2 * ab + o), (short)rd16(a + 3 * ab + o));
+	__m256 f = _mm256_cvtph_ps(h);
+	return _mm_mul_ps(_mm256_castps256_ps128(f), _mm256_extractf128_ps(f, 1));
+}
+
+T2I __m256 lane_bcast(__m128 v, int k)
+{
+	return _mm256_permutevar8x32_ps(_mm256_castps128_ps256(v), _mm256_set1_epi32(k));
+}
+
+T2I __m256 b32_block(uint32_t t, const uint8_t *wb, const uint8_t *ab, __m256 d, float c, __m256 acc)
 {
 	int with_min = t == G4_Q4_1 || t == G4_Q5_1;
 	__m256i q = b32_weights(t, wb);
 	__m256i y = load32(ab + (with_min ? 4 : 2));
 	__m256i p = with_min ? dot4_us(q, y) : dot4_ss(q, y);
-	float d = h2f(wb) * h2f(ab);
-	acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(d), acc);
-	if (with_min) {
-		float c = h2f(wb + 2) * h2f(ab + 2);
+	acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), d, acc);
+	if (with_min)
 		acc = _mm256_add_ps(acc, _mm256_setr_ps(c, 0, 0, 0, 0, 0, 0, 0));
-	}
 	return acc;
+}
+
+T2I __m256 b32_block1(uint32_t t, const uint8_t *wb, const uint8_t *ab, __m256 acc)
+{
+	int with_min = t == G4_Q4_1 || t == G4_Q5_1;
+	float c = with_min ? h2f(wb + 2) * h2f(ab + 2) : 0;
+	return b32_block(t, wb, ab, _mm256_set1_ps(h2f(wb) * h2f(ab)), c, acc);
 }
 
 T2I float dot_b32(uint32_t t, int64_t n, const void *w, const void *a)
 {
 	const uint8_t *wp = w, *ap = a;
-	size_t wb = g4_type_block_bytes(t), ab = (t == G4_Q4_1 || t == G4_Q5_1) ? 36 : 34;
+	int with_min = t == G4_Q4_1 || t == G4_Q5_1;
+	size_t wb = g4_type_block_bytes(t), ab = with_min ? 36 : 34;
 	int64_t nb = n / 32, b = 0;
 	__m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
 	for (; b + 4 <= nb; b += 4) {
 		const uint8_t *x = wp + b * wb, *y = ap + b * ab;
-		a0 = b32_block(t, x, y, a0);
-		a1 = b32_block(t, x + wb, y + ab, a1);
-		a2 = b32_block(t, x + 2 * wb, y + 2 * ab, a2);
-		a3 = b32_block(t, x + 3 * wb, y + 3 * ab, a3);
+		__m128 d4 = b32_scales4(x, wb, y, ab, 0);
+		float c[4] = { 0, 0, 0, 0 };
+		if (with_min)
+			_mm_storeu_ps(c, b32_scales4(x, wb, y, ab, 2));
+		a0 = b32_block(t, x, y, lane_bcast(d4, 0), c[0], a0);
+		a1 = b32_block(t, x + wb, y + ab, lane_bcast(d4, 1), c[1], a1);
+		a2 = b32_block(t, x + 2 * wb, y + 2 * ab, lane_bcast(d4, 2), c[2], a2);
+		a3 = b32_block(t, x + 3 * wb, y + 3 * ab, lane_bcast(d4, 3), c[3], a3);
 	}
 	if (b < nb)
-		a0 = b32_block(t, wp + b * wb, ap + b * ab, a0), b++;
+		a0 = b32_block1(t, wp + b * wb, ap + b * ab, a0), b++;
 	if (b < nb)
-		a1 = b32_block(t, wp + b * wb, ap + b * ab, a1), b++;
+		a1 = b32_block1(t, wp + b * wb, ap + b * ab, a1), b++;
 	if (b < nb)
-		a2 = b32_block(t, wp + b * wb, ap + b * ab, a2), b++;
+		a2 = b32_block1(t, wp + b * wb, ap + b * ab, a2), b++;
 	float lanes[32];
 	_mm256_storeu_ps(lanes, a0);
 	_mm256_storeu_ps(lanes + 8, a1);

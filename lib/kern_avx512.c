@@ -85,8 +85,19 @@ static inline int b32_off(uint32_t t)
 	}
 }
 
+/* f16(w.d)*f16(a.d) of four blocks (o = 0), or f16(w.m)*f16(a.s) (o = 2) */
+T5I __m128 b32_scales4(const uint8_t *w, size_t wb, const uint8_t *a, size_t ab, int o)
+{
+	__m128i h = _mm_setr_epi16((short)rd16(w + o), (short)rd16(w + wb + o), (short)rd16(w + 2 * wb + o),
+				   (short)rd16(w + 3 * wb + o), (short)rd16(a + o), (short)rd16(a + ab + o),
+				   (short)rd16(a + 2 * ab + o), (short)rd16(a + 3 * ab + o));
+	__m256 f = _mm256_cvtph_ps(h);
+	return _mm_mul_ps(_mm256_castps256_ps128(f), _mm256_extractf128_ps(f, 1));
+}
+
+/* blocks k, k+1 of four: d (and c) spread over lanes 0-7 / 8-15 */
 T5I __m512 b32_pair(uint32_t t, const uint8_t *w0, const uint8_t *w1, const uint8_t *a0,
-		    const uint8_t *a1, __m512 acc)
+		    const uint8_t *a1, __m128 d4, __m128 c4, int k, __m512 acc)
 {
 	int with_min = t == G4_Q4_1 || t == G4_Q5_1, qo = with_min ? 4 : 2, off = b32_off(t);
 	__m512i q = b32_weights2(t, w0, w1);
@@ -94,13 +105,11 @@ T5I __m512 b32_pair(uint32_t t, const uint8_t *w0, const uint8_t *w1, const uint
 	__m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q, y);
 	if (off)
 		p = _mm512_sub_epi32(p, _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8((char)off), y));
-	float d0 = h2f(w0) * h2f(a0), d1 = h2f(w1) * h2f(a1);
-	__m512 d = _mm512_mask_blend_ps(0xFF00, _mm512_set1_ps(d0), _mm512_set1_ps(d1));
+	__m512i idx = _mm512_mask_blend_epi32(0xFF00, _mm512_set1_epi32(k), _mm512_set1_epi32(k + 1));
+	__m512 d = _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(d4));
 	acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), d, acc);
 	if (with_min) {
-		float c0 = h2f(w0 + 2) * h2f(a0 + 2), c1 = h2f(w1 + 2) * h2f(a1 + 2);
-		__m512 c = _mm512_maskz_mov_ps(0x0001, _mm512_set1_ps(c0));
-		c = _mm512_mask_mov_ps(c, 0x0100, _mm512_set1_ps(c1));
+		__m512 c = _mm512_maskz_permutexvar_ps(0x0101, idx, _mm512_castps128_ps512(c4));
 		acc = _mm512_add_ps(acc, c);
 	}
 	return acc;
@@ -109,13 +118,16 @@ T5I __m512 b32_pair(uint32_t t, const uint8_t *w0, const uint8_t *w1, const uint
 T5I float dot_b32(uint32_t t, int64_t n, const void *w, const void *a)
 {
 	const uint8_t *wp = w, *ap = a;
-	size_t wb = g4_type_block_bytes(t), ab = (t == G4_Q4_1 || t == G4_Q5_1) ? 36 : 34;
+	int with_min = t == G4_Q4_1 || t == G4_Q5_1;
+	size_t wb = g4_type_block_bytes(t), ab = with_min ? 36 : 34;
 	int64_t nb = n / 32, b = 0;
 	__m512 acc0 = _mm512_setzero_ps(), acc1 = acc0;
 	for (; b + 4 <= nb; b += 4) {
 		const uint8_t *x = wp + b * wb, *y = ap + b * ab;
-		acc0 = b32_pair(t, x, x + wb, y, y + ab, acc0);
-		acc1 = b32_pair(t, x + 2 * wb, x + 3 * wb, y + 2 * ab, y + 3 * ab, acc1);
+		__m128 d4 = b32_scales4(x, wb, y, ab, 0);
+		__m128 c4 = with_min ? b32_scales4(x, wb, y, ab, 2) : d4;
+		acc0 = b32_pair(t, x, x + wb, y, y + ab, d4, c4, 0, acc0);
+		acc1 = b32_pair(t, x + 2 * wb, x + 3 * wb, y + 2 * ab, y + 3 * ab, d4, c4, 2, acc1);
 	}
 	float lanes[32];
 	_mm512_storeu_ps(lanes, acc0);
