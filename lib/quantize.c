@@ -504,7 +504,7 @@ static void q2_K_ref(const float *x, uint8_t *y)
 	if (max_min > 0) {
 		float iscale = 15.0f / max_min;
 		for (int j = 0; j < 16; j++)
-			y[j] |= (uint8_t)(rne(iscale * mins[j]) << 4);
+			y[j] |= (uint8_t)((unsigned)rne(iscale * mins[j]) << 4);
 		wr16(y + 82, g4_f32_to_f16(max_min / 15.0f));
 	} else {
 		wr16(y + 82, g4_f32_to_f16(0.0f));

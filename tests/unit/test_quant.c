@@ -337,6 +337,25 @@ static void test_errors(void)
 	CHECK(g4_quantize(G4_F32, x, out, 2, 32, NULL) == 256, "f32 copy");
 }
 
+/* inf, NaN and huge inputs give some bytes, never a crash (llama-quantize
+ * refuses such tensors; the reference code would assert) */
+static void test_nonfinite(void)
+{
+	static const uint32_t types[] = { G4_F16, G4_BF16, G4_Q4_0, G4_Q4_1, G4_Q5_0, G4_Q5_1, G4_Q8_0,
+		G4_Q8_1, G4_Q2_K, G4_Q3_K, G4_Q4_K, G4_Q5_K, G4_Q6_K, G4_Q8_K, G4_IQ4_NL, G4_IQ4_XS };
+	float x[512], w[256];
+	uint8_t out[1024];
+	for (int i = 0; i < 512; i++)
+		x[i] = i % 5 == 0 ? NAN : i % 5 == 1 ? INFINITY : i % 5 == 2 ? -3e38f : i % 5 == 3 ? 1e-40f : (float)i;
+	for (int i = 0; i < 256; i++)
+		w[i] = i % 3 ? 1.0f : 0.0f;
+	for (size_t k = 0; k < sizeof types / sizeof types[0]; k++)
+		for (int im = 0; im < 2; im++) {
+			size_t n = g4_quantize(types[k], x, out, 2, 256, im ? w : NULL);
+			CHECK(n == 2 * g4_row_bytes(types[k], 256), "%s: %zu", g4_type_name(types[k]), n);
+		}
+}
+
 int main(void)
 {
 	RUN(test_f16);
@@ -349,5 +368,6 @@ int main(void)
 	RUN(test_ramp256);
 	RUN(test_q8_K_dequant);
 	RUN(test_errors);
+	RUN(test_nonfinite);
 	return t_done();
 }
