@@ -424,8 +424,9 @@ T2 static float dot_q8_K(int64_t n, const void *w, const void *act)
 	return sum;
 }
 
-void g4_kern_avx2(g4_dot_fn tab[G4_NTYPES])
+void g4_kern_avx2(g4_dot_fn tab[G4_NTYPES], g4_dotm_fn mtab[G4_NTYPES])
 {
+	(void)mtab;
 	tab[G4_F32] = dot_f32;
 	tab[G4_F16] = dot_f16;
 	tab[G4_BF16] = dot_bf16;

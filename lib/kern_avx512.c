@@ -85,64 +85,64 @@ static inline int b32_off(uint32_t t)
 	}
 }
 
-/* f16(w.d)*f16(a.d) of four blocks (o = 0), or f16(w.m)*f16(a.s) (o = 2) */
-T5I __m128 b32_scales4(const uint8_t *w, size_t wb, const uint8_t *a, size_t ab, int o)
+/* the four f16 values at p, p+stride, p+2*stride, p+3*stride as floats */
+T5I __m128 h4(const uint8_t *p, size_t stride)
 {
-	__m128i h = _mm_setr_epi16((short)rd16(w + o), (short)rd16(w + wb + o), (short)rd16(w + 2 * wb + o),
-				   (short)rd16(w + 3 * wb + o), (short)rd16(a + o), (short)rd16(a + ab + o),
-				   (short)rd16(a + 2 * ab + o), (short)rd16(a + 3 * ab + o));
-	__m256 f = _mm256_cvtph_ps(h);
-	return _mm_mul_ps(_mm256_castps256_ps128(f), _mm256_extractf128_ps(f, 1));
+	__m128i h = _mm_setr_epi16((short)rd16(p), (short)rd16(p + stride), (short)rd16(p + 2 * stride),
+				   (short)rd16(p + 3 * stride), 0, 0, 0, 0);
+	return _mm_cvtph_ps(h);
 }
 
-/* blocks k, k+1 of four: d (and c) spread over lanes 0-7 / 8-15 */
-T5I __m512 b32_pair(uint32_t t, const uint8_t *w0, const uint8_t *w1, const uint8_t *a0,
-		    const uint8_t *a1, __m128 d4, __m128 c4, int k, __m512 acc)
+/* R activation rows (R = 1..4) against one weight row of 32-element
+ * blocks: register 0 of row r holds the lanes of blocks b%4 = 0,1, register
+ * 1 those of b%4 = 2,3. */
+T5I void b32_rows(uint32_t t, int R, int64_t n, const uint8_t *wp, const uint8_t *ap, size_t astride,
+		  float *out, size_t ostride)
 {
 	int with_min = t == G4_Q4_1 || t == G4_Q5_1, qo = with_min ? 4 : 2, off = b32_off(t);
-	__m512i q = b32_weights2(t, w0, w1);
-	__m512i y = pair(load32(a0 + qo), load32(a1 + qo));
-	__m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q, y);
-	if (off)
-		p = _mm512_sub_epi32(p, _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8((char)off), y));
-	__m512i idx = _mm512_mask_blend_epi32(0xFF00, _mm512_set1_epi32(k), _mm512_set1_epi32(k + 1));
-	__m512 d = _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(d4));
-	acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), d, acc);
-	if (with_min) {
-		__m512 c = _mm512_maskz_permutexvar_ps(0x0101, idx, _mm512_castps128_ps512(c4));
-		acc = _mm512_add_ps(acc, c);
-	}
-	return acc;
-}
-
-T5I float dot_b32(uint32_t t, int64_t n, const void *w, const void *a)
-{
-	const uint8_t *wp = w, *ap = a;
-	int with_min = t == G4_Q4_1 || t == G4_Q5_1;
 	size_t wb = g4_type_block_bytes(t), ab = with_min ? 36 : 34;
 	int64_t nb = n / 32, b = 0;
-	__m512 acc0 = _mm512_setzero_ps(), acc1 = acc0;
+	__m512 acc[4][2];
+	for (int r = 0; r < R; r++)
+		acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+	const __m512i idx01 = _mm512_mask_blend_epi32(0xFF00, _mm512_set1_epi32(0), _mm512_set1_epi32(1));
+	const __m512i idx23 = _mm512_mask_blend_epi32(0xFF00, _mm512_set1_epi32(2), _mm512_set1_epi32(3));
+	const __m512i koff = _mm512_set1_epi8((char)off);
 	for (; b + 4 <= nb; b += 4) {
-		const uint8_t *x = wp + b * wb, *y = ap + b * ab;
-		__m128 d4 = b32_scales4(x, wb, y, ab, 0);
-		__m128 c4 = with_min ? b32_scales4(x, wb, y, ab, 2) : d4;
-		acc0 = b32_pair(t, x, x + wb, y, y + ab, d4, c4, 0, acc0);
-		acc1 = b32_pair(t, x + 2 * wb, x + 3 * wb, y + 2 * ab, y + 3 * ab, d4, c4, 2, acc1);
+		const uint8_t *x = wp + b * wb;
+		__m512i q01 = b32_weights2(t, x, x + wb), q23 = b32_weights2(t, x + 2 * wb, x + 3 * wb);
+		__m128 wd = h4(x, wb), wm = with_min ? h4(x + 2, wb) : wd;
+		_Pragma("GCC unroll 4")
+		for (int r = 0; r < R; r++) {
+			const uint8_t *y = ap + r * astride + b * ab;
+			__m128 d4 = _mm_mul_ps(wd, h4(y, ab));
+			__m512i y01 = pair(load32(y + qo), load32(y + ab + qo));
+			__m512i y23 = pair(load32(y + 2 * ab + qo), load32(y + 3 * ab + qo));
+			__m512i p01 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q01, y01);
+			__m512i p23 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q23, y23);
+			if (off) {
+				p01 = _mm512_sub_epi32(p01, _mm512_dpbusd_epi32(_mm512_setzero_si512(), koff, y01));
+				p23 = _mm512_sub_epi32(p23, _mm512_dpbusd_epi32(_mm512_setzero_si512(), koff, y23));
+			}
+			__m512 d = _mm512_castps128_ps512(d4);
+			acc[r][0] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p01), _mm512_permutexvar_ps(idx01, d), acc[r][0]);
+			acc[r][1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p23), _mm512_permutexvar_ps(idx23, d), acc[r][1]);
+			if (with_min) {
+				__m512 c = _mm512_castps128_ps512(_mm_mul_ps(wm, h4(y + 2, ab)));
+				acc[r][0] = _mm512_add_ps(acc[r][0], _mm512_maskz_permutexvar_ps(0x0101, idx01, c));
+				acc[r][1] = _mm512_add_ps(acc[r][1], _mm512_maskz_permutexvar_ps(0x0101, idx23, c));
+			}
+		}
 	}
-	float lanes[32];
-	_mm512_storeu_ps(lanes, acc0);
-	_mm512_storeu_ps(lanes + 16, acc1);
-	for (; b < nb; b++)
-		g4_blk32_add(t, wp + b * wb, ap + b * ab, b, lanes);
-	return g4_reduce32(lanes);
+	for (int r = 0; r < R; r++) {
+		float lanes[32];
+		_mm512_storeu_ps(lanes, acc[r][0]);
+		_mm512_storeu_ps(lanes + 16, acc[r][1]);
+		for (int64_t k = b; k < nb; k++)
+			g4_blk32_add(t, wp + k * wb, ap + r * astride + k * ab, k, lanes);
+		out[r * ostride] = g4_reduce32(lanes);
+	}
 }
-
-T5 static float dot_q4_0(int64_t n, const void *w, const void *a) { return dot_b32(G4_Q4_0, n, w, a); }
-T5 static float dot_q4_1(int64_t n, const void *w, const void *a) { return dot_b32(G4_Q4_1, n, w, a); }
-T5 static float dot_q5_0(int64_t n, const void *w, const void *a) { return dot_b32(G4_Q5_0, n, w, a); }
-T5 static float dot_q5_1(int64_t n, const void *w, const void *a) { return dot_b32(G4_Q5_1, n, w, a); }
-T5 static float dot_q8_0(int64_t n, const void *w, const void *a) { return dot_b32(G4_Q8_0, n, w, a); }
-T5 static float dot_iq4_nl(int64_t n, const void *w, const void *a) { return dot_b32(G4_IQ4_NL, n, w, a); }
 
 /* ---- f32 / f16 / bf16 rows x f32 activations: lanes 0-15, 16-31 ---- */
 
@@ -156,36 +156,41 @@ T5I __m512 load_w16(uint32_t t, const uint8_t *p)
 	return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
 
-T5I float dot_flt(uint32_t t, int64_t n, const void *w, const void *a)
+T5I void flt_rows(uint32_t t, int R, int64_t n, const uint8_t *wp, const uint8_t *ap, size_t astride,
+		  float *out, size_t ostride)
 {
-	const uint8_t *wp = w;
-	const float *x = a;
 	int es = t == G4_F32 ? 4 : 2;
-	__m512 a0 = _mm512_setzero_ps(), a1 = a0;
+	__m512 acc[4][2];
+	for (int r = 0; r < R; r++)
+		acc[r][0] = acc[r][1] = _mm512_setzero_ps();
 	int64_t i = 0;
 	for (; i + 32 <= n; i += 32) {
-		a0 = _mm512_fmadd_ps(load_w16(t, wp + i * es), _mm512_loadu_ps(x + i), a0);
-		a1 = _mm512_fmadd_ps(load_w16(t, wp + (i + 16) * es), _mm512_loadu_ps(x + i + 16), a1);
+		__m512 w0 = load_w16(t, wp + i * es), w1 = load_w16(t, wp + (i + 16) * es);
+		_Pragma("GCC unroll 4")
+		for (int r = 0; r < R; r++) {
+			const float *x = (const float *)(ap + r * astride) + i;
+			acc[r][0] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x), acc[r][0]);
+			acc[r][1] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(x + 16), acc[r][1]);
+		}
 	}
-	float lanes[32];
-	_mm512_storeu_ps(lanes, a0);
-	_mm512_storeu_ps(lanes + 16, a1);
-	for (; i < n; i++) {
-		float v;
-		if (t == G4_F32)
-			memcpy(&v, wp + 4 * i, 4);
-		else if (t == G4_F16)
-			v = _cvtsh_ss(rd16(wp + 2 * i));
-		else
-			v = g4_bf16_to_f32(rd16(wp + 2 * i));
-		lanes[i & 31] = fmaf(v, x[i], lanes[i & 31]);
+	for (int r = 0; r < R; r++) {
+		const float *x = (const float *)(ap + r * astride);
+		float lanes[32];
+		_mm512_storeu_ps(lanes, acc[r][0]);
+		_mm512_storeu_ps(lanes + 16, acc[r][1]);
+		for (int64_t k = i; k < n; k++) {
+			float v;
+			if (t == G4_F32)
+				memcpy(&v, wp + 4 * k, 4);
+			else if (t == G4_F16)
+				v = _cvtsh_ss(rd16(wp + 2 * k));
+			else
+				v = g4_bf16_to_f32(rd16(wp + 2 * k));
+			lanes[k & 31] = fmaf(v, x[k], lanes[k & 31]);
+		}
+		out[r * ostride] = g4_reduce32(lanes);
 	}
-	return g4_reduce32(lanes);
 }
-
-T5 static float dot_f32(int64_t n, const void *w, const void *a) { return dot_flt(G4_F32, n, w, a); }
-T5 static float dot_f16(int64_t n, const void *w, const void *a) { return dot_flt(G4_F16, n, w, a); }
-T5 static float dot_bf16(int64_t n, const void *w, const void *a) { return dot_flt(G4_BF16, n, w, a); }
 
 /* ---- K-quants: S = sum over 16-groups of scale * sum(q*y), exact ---- */
 
@@ -204,21 +209,22 @@ T5I void k4_scales(const uint8_t *q, __m128i *sc, __m128i *mn)
 			     (int)(((u2 >> 4) & 0x0F0F0F0F) | ((u1 >> 6) & 0x03030303) << 4), 0, 0);
 }
 
-T5I float dot_q45_K(int five, int64_t n, const void *w, const void *act)
+T5I void q45_K_rows(int five, int R, int64_t n, const uint8_t *w, const uint8_t *act, size_t astride,
+		    float *out, size_t ostride)
 {
-	float sum = 0;
+	float sum[4] = { 0, 0, 0, 0 };
 	size_t bb = five ? 176 : 144;
 	const __m256i m4 = _mm256_set1_epi8(15), one = _mm256_set1_epi8(1);
 	for (int64_t i = 0; i < n / 256; i++) {
-		const uint8_t *b = (const uint8_t *)w + bb * i, *a = (const uint8_t *)act + 292 * i;
-		const uint8_t *qs = b + (five ? 48 : 16), *y = a + 4;
+		const uint8_t *b = w + bb * i, *qs = b + (five ? 48 : 16);
 		__m128i sc8, mn8;
 		k4_scales(b + 4, &sc8, &mn8);
 		__m256i m16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mn8, mn8));
-		__m256i mp = _mm256_madd_epi16(load32(a + 260), m16);
 		__m512i sc16 = _mm512_broadcast_i32x4(_mm_cvtepu8_epi16(sc8));
 		__m256i qh = five ? load32(b + 16) : _mm256_setzero_si256();
-		__m512i acc = _mm512_setzero_si512();
+		__m512i acc[4];
+		for (int r = 0; r < R; r++)
+			acc[r] = _mm512_setzero_si512();
 		_Pragma("GCC unroll 4")
 		for (int j = 0; j < 4; j++) {
 			__m256i q = load32(qs + 32 * j);
@@ -230,37 +236,46 @@ T5I float dot_q45_K(int five, int64_t n, const void *w, const void *act)
 			/* int16 lanes 0-15: scale 2j, lanes 16-31: scale 2j+1 */
 			__m512i ctl = _mm512_mask_blend_epi16(0xFFFF0000u, _mm512_set1_epi16((short)(0x0100 + 0x0202 * (2 * j))),
 							      _mm512_set1_epi16((short)(0x0100 + 0x0202 * (2 * j + 1))));
-			__m512i p = _mm512_maddubs_epi16(pair(lo, hi), _mm512_loadu_si512(y + 64 * j));
-			acc = _mm512_dpwssd_epi32(acc, p, _mm512_shuffle_epi8(sc16, ctl));
+			__m512i sv = _mm512_shuffle_epi8(sc16, ctl), wq = pair(lo, hi);
+			_Pragma("GCC unroll 4")
+			for (int r = 0; r < R; r++) {
+				const uint8_t *y = act + r * astride + 292 * i + 4;
+				acc[r] = _mm512_dpwssd_epi32(acc[r], _mm512_maddubs_epi16(wq, _mm512_loadu_si512(y + 64 * j)), sv);
+			}
 		}
-		__m128i ms = _mm_add_epi32(_mm256_castsi256_si128(mp), _mm256_extracti128_si256(mp, 1));
-		ms = _mm_add_epi32(ms, _mm_shuffle_epi32(ms, 0x4E));
-		ms = _mm_add_epi32(ms, _mm_shuffle_epi32(ms, 0xB1));
-		int32_t M = _mm_cvtsi128_si32(ms);
-		float da;
-		memcpy(&da, a, 4);
-		sum = fmaf((float)hsum512(acc), h2f(b) * da, sum);
-		sum = fmaf(-(float)M, h2f(b + 2) * da, sum);
+		float dw = h2f(b), dmw = h2f(b + 2);
+		for (int r = 0; r < R; r++) {
+			const uint8_t *a = act + r * astride + 292 * i;
+			__m256i mp = _mm256_madd_epi16(load32(a + 260), m16);
+			__m128i ms = _mm_add_epi32(_mm256_castsi256_si128(mp), _mm256_extracti128_si256(mp, 1));
+			ms = _mm_add_epi32(ms, _mm_shuffle_epi32(ms, 0x4E));
+			ms = _mm_add_epi32(ms, _mm_shuffle_epi32(ms, 0xB1));
+			float da;
+			memcpy(&da, a, 4);
+			sum[r] = fmaf((float)hsum512(acc[r]), dw * da, sum[r]);
+			sum[r] = fmaf(-(float)_mm_cvtsi128_si32(ms), dmw * da, sum[r]);
+		}
 	}
-	return sum;
+	for (int r = 0; r < R; r++)
+		out[r * ostride] = sum[r];
 }
 
-T5 static float dot_q4_K(int64_t n, const void *w, const void *a) { return dot_q45_K(0, n, w, a); }
-T5 static float dot_q5_K(int64_t n, const void *w, const void *a) { return dot_q45_K(1, n, w, a); }
-
-T5 static float dot_q6_K(int64_t n, const void *w, const void *act)
+T5I void q6_K_rows(int R, int64_t n, const uint8_t *w, const uint8_t *act, size_t astride,
+		   float *out, size_t ostride)
 {
-	float sum = 0;
-	const __m512i m4 = _mm512_set1_epi8(15), m2 = _mm512_set1_epi8(3), k32 = _mm512_set1_epi8(32);
+	float sum[4] = { 0, 0, 0, 0 };
+	const __m512i m4 = _mm512_set1_epi8(15), m2 = _mm512_set1_epi8(3);
 	/* per-half shift counts of the 2-bit high parts: groups (0,1) and (2,3) */
 	const __m512i sh01 = _mm512_mask_blend_epi16(0xFFFF0000u, _mm512_set1_epi16(0), _mm512_set1_epi16(2));
 	const __m512i sh23 = _mm512_mask_blend_epi16(0xFFFF0000u, _mm512_set1_epi16(4), _mm512_set1_epi16(6));
 	for (int64_t i = 0; i < n / 256; i++) {
-		const uint8_t *b = (const uint8_t *)w + 210 * i, *a = (const uint8_t *)act + 292 * i;
-		const uint8_t *y = a + 4;
-		/* 16 int8 scales -> int16 lanes 0..15 of a 512-bit register */
-		__m512i sc = _mm512_castsi256_si512(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(b + 192))));
-		__m512i acc = _mm512_setzero_si512();
+		const uint8_t *b = w + 210 * i;
+		/* 16 int8 scales -> int16 lanes 0..15 */
+		__m256i sc256 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(b + 192)));
+		__m512i sc = _mm512_castsi256_si512(sc256);
+		__m512i acc[4];
+		for (int r = 0; r < R; r++)
+			acc[r] = _mm512_setzero_si512();
 		_Pragma("GCC unroll 2")
 		for (int h = 0; h < 2; h++) {
 			__m512i ql = _mm512_loadu_si512(b + 64 * h);
@@ -270,38 +285,98 @@ T5 static float dot_q6_K(int64_t n, const void *w, const void *act)
 			for (int p = 0; p < 2; p++) {
 				__m512i lo = _mm512_and_si512(p ? _mm512_srli_epi16(ql, 4) : ql, m4);
 				__m512i hi = _mm512_and_si512(_mm512_srlv_epi16(qh, p ? sh23 : sh01), m2);
-				__m512i q = _mm512_or_si512(lo, _mm512_slli_epi16(hi, 4));
-				__m512i yv = _mm512_loadu_si512(y + 128 * h + 64 * p);
-				__m512i d16 = _mm512_sub_epi16(_mm512_maddubs_epi16(q, yv), _mm512_maddubs_epi16(k32, yv));
+				__m512i q = _mm512_or_si512(lo, _mm512_slli_epi16(hi, 4));	/* q + 32, 0..63 */
 				/* lane i (int16) covers elements 2i, 2i+1: group 8h + 4p + i/8 */
-				int base = 8 * h + 4 * p;
+				int g = 8 * h + 4 * p;
 				__m512i idx = _mm512_set_epi16(
-					base + 3, base + 3, base + 3, base + 3, base + 3, base + 3, base + 3, base + 3,
-					base + 2, base + 2, base + 2, base + 2, base + 2, base + 2, base + 2, base + 2,
-					base + 1, base + 1, base + 1, base + 1, base + 1, base + 1, base + 1, base + 1,
-					base, base, base, base, base, base, base, base);
-				acc = _mm512_dpwssd_epi32(acc, d16, _mm512_permutexvar_epi16(idx, sc));
+					g + 3, g + 3, g + 3, g + 3, g + 3, g + 3, g + 3, g + 3,
+					g + 2, g + 2, g + 2, g + 2, g + 2, g + 2, g + 2, g + 2,
+					g + 1, g + 1, g + 1, g + 1, g + 1, g + 1, g + 1, g + 1,
+					g, g, g, g, g, g, g, g);
+				__m512i sv = _mm512_permutexvar_epi16(idx, sc);
+				_Pragma("GCC unroll 4")
+				for (int r = 0; r < R; r++) {
+					const uint8_t *y = act + r * astride + 292 * i + 4 + 128 * h + 64 * p;
+					acc[r] = _mm512_dpwssd_epi32(acc[r], _mm512_maddubs_epi16(q, _mm512_loadu_si512(y)), sv);
+				}
 			}
 		}
-		float da;
-		memcpy(&da, a, 4);
-		sum = fmaf((float)hsum512(acc), h2f(b + 208) * da, sum);
+		float dw = h2f(b + 208);
+		for (int r = 0; r < R; r++) {
+			const uint8_t *a = act + r * astride + 292 * i;
+			/* stored q + 32: subtract 32 * sum_g sc_g * bsum_g */
+			__m256i cp = _mm256_madd_epi16(load32(a + 260), sc256);
+			__m128i cs = _mm_add_epi32(_mm256_castsi256_si128(cp), _mm256_extracti128_si256(cp, 1));
+			cs = _mm_add_epi32(cs, _mm_shuffle_epi32(cs, 0x4E));
+			cs = _mm_add_epi32(cs, _mm_shuffle_epi32(cs, 0xB1));
+			int32_t S = hsum512(acc[r]) - 32 * _mm_cvtsi128_si32(cs);
+			float da;
+			memcpy(&da, a, 4);
+			sum[r] = fmaf((float)S, dw * da, sum[r]);
+		}
 	}
-	return sum;
+	for (int r = 0; r < R; r++)
+		out[r * ostride] = sum[r];
 }
 
-void g4_kern_avx512(g4_dot_fn tab[G4_NTYPES])
+/* ---- entry points: one row, and R activation rows at a time ---- */
+
+#define ROWS_FNS(name, call) \
+T5 static float name(int64_t n, const void *w, const void *a) \
+{ \
+	float out; \
+	const int R = 1; \
+	const uint8_t *ap = a; \
+	size_t astride = 0, ostride = 1; \
+	float *o = &out; \
+	call; \
+	return out; \
+} \
+T5 static void name##_m(int64_t n, const void *w, const void *act, size_t astride, int64_t nact, \
+			float *out, size_t ostride) \
+{ \
+	int64_t j = 0; \
+	for (; j + 4 <= nact; j += 4) { \
+		const int R = 4; \
+		const uint8_t *ap = (const uint8_t *)act + j * astride; \
+		float *o = out + j * ostride; \
+		call; \
+	} \
+	for (; j < nact; j++) { \
+		const int R = 1; \
+		const uint8_t *ap = (const uint8_t *)act + j * astride; \
+		float *o = out + j * ostride; \
+		call; \
+	} \
+}
+
+ROWS_FNS(dot_q4_0, b32_rows(G4_Q4_0, R, n, w, ap, astride, o, ostride))
+ROWS_FNS(dot_q4_1, b32_rows(G4_Q4_1, R, n, w, ap, astride, o, ostride))
+ROWS_FNS(dot_q5_0, b32_rows(G4_Q5_0, R, n, w, ap, astride, o, ostride))
+ROWS_FNS(dot_q5_1, b32_rows(G4_Q5_1, R, n, w, ap, astride, o, ostride))
+ROWS_FNS(dot_q8_0, b32_rows(G4_Q8_0, R, n, w, ap, astride, o, ostride))
+ROWS_FNS(dot_iq4_nl, b32_rows(G4_IQ4_NL, R, n, w, ap, astride, o, ostride))
+ROWS_FNS(dot_f32, flt_rows(G4_F32, R, n, w, ap, astride, o, ostride))
+ROWS_FNS(dot_f16, flt_rows(G4_F16, R, n, w, ap, astride, o, ostride))
+ROWS_FNS(dot_bf16, flt_rows(G4_BF16, R, n, w, ap, astride, o, ostride))
+ROWS_FNS(dot_q4_K, q45_K_rows(0, R, n, w, ap, astride, o, ostride))
+ROWS_FNS(dot_q5_K, q45_K_rows(1, R, n, w, ap, astride, o, ostride))
+ROWS_FNS(dot_q6_K, q6_K_rows(R, n, w, ap, astride, o, ostride))
+
+void g4_kern_avx512(g4_dot_fn tab[G4_NTYPES], g4_dotm_fn mtab[G4_NTYPES])
 {
-	tab[G4_F32] = dot_f32;
-	tab[G4_F16] = dot_f16;
-	tab[G4_BF16] = dot_bf16;
-	tab[G4_Q4_0] = dot_q4_0;
-	tab[G4_Q4_1] = dot_q4_1;
-	tab[G4_Q5_0] = dot_q5_0;
-	tab[G4_Q5_1] = dot_q5_1;
-	tab[G4_Q8_0] = dot_q8_0;
-	tab[G4_IQ4_NL] = dot_iq4_nl;
-	tab[G4_Q4_K] = dot_q4_K;
-	tab[G4_Q5_K] = dot_q5_K;
-	tab[G4_Q6_K] = dot_q6_K;
+#define SET(T, f) (tab[T] = f, mtab[T] = f##_m)
+	SET(G4_F32, dot_f32);
+	SET(G4_F16, dot_f16);
+	SET(G4_BF16, dot_bf16);
+	SET(G4_Q4_0, dot_q4_0);
+	SET(G4_Q4_1, dot_q4_1);
+	SET(G4_Q5_0, dot_q5_0);
+	SET(G4_Q5_1, dot_q5_1);
+	SET(G4_Q8_0, dot_q8_0);
+	SET(G4_IQ4_NL, dot_iq4_nl);
+	SET(G4_Q4_K, dot_q4_K);
+	SET(G4_Q5_K, dot_q5_K);
+	SET(G4_Q6_K, dot_q6_K);
+#undef SET
 }

@@ -308,6 +308,7 @@ static void fill_portable(g4_dot_fn tab[G4_NTYPES])
 }
 
 static g4_dot_fn table[G4_NTYPES];
+static g4_dotm_fn mtable[G4_NTYPES];
 static int cur_isa = -1;
 
 int g4_isa_available(int isa)
@@ -340,13 +341,17 @@ int g4_isa_set(int isa)
 		isa = best_isa();
 	if (!g4_isa_available(isa))
 		return -1;
+	/* every path gives the same bits, so kernels of different paths mix
+	 * freely: each path overrides the entries it has */
 	g4_dot_fn tab[G4_NTYPES];
+	g4_dotm_fn mtab[G4_NTYPES] = { 0 };
 	fill_portable(tab);
 	if (isa >= G4_ISA_AVX2)
-		g4_kern_avx2(tab);
+		g4_kern_avx2(tab, mtab);
 	if (isa >= G4_ISA_AVX512)
-		g4_kern_avx512(tab);
+		g4_kern_avx512(tab, mtab);
 	memcpy(table, tab, sizeof tab);
+	memcpy(mtable, mtab, sizeof mtab);
 	cur_isa = isa;
 	return 0;
 }
@@ -382,6 +387,25 @@ float g4_vecdot(uint32_t t, int64_t n, const void *w, const void *a)
 	if (t >= G4_NTYPES || !table[t] || n < 0 || n % b)
 		return NAN;
 	return table[t](n, w, a);
+}
+
+void g4_vecdot_acts(uint32_t t, int64_t n, const void *w, const void *act, size_t astride,
+		    int64_t nact, float *out, size_t ostride)
+{
+	init();
+	int b = g4_type_block(t);
+	if (t >= G4_NTYPES || !table[t] || n < 0 || n % b) {
+		for (int64_t j = 0; j < nact; j++)
+			out[j * ostride] = NAN;
+		return;
+	}
+	if (mtable[t]) {
+		mtable[t](n, w, act, astride, nact, out, ostride);
+		return;
+	}
+	g4_dot_fn f = table[t];
+	for (int64_t j = 0; j < nact; j++)
+		out[j * ostride] = f(n, w, (const uint8_t *)act + j * astride);
 }
 
 void g4_vecdot_rows(uint32_t t, int64_t n, int64_t nrows, const void *w, size_t wstride,

@@ -22,7 +22,9 @@
  *   for each row i of X, each weight row r:     ...reuse for all m weight rows
  *       Y[i*m + r] = g4_vecdot(wtype, n, W + r*g4_row_bytes(wtype, n), act + i*ab);
  *
- * (g4_vecdot_rows does the inner loop over weight rows with one dispatch.)
+ * (g4_vecdot_rows does the inner loop over weight rows with one dispatch;
+ * for a batch, g4_vecdot_acts does all x rows for one weight row and is
+ * faster: swap the loops.)
  * Split the work over threads by output (weight rows and/or x rows), never
  * inside a dot product: every output is then reduced in one fixed order and
  * results are bitwise identical for any thread count and batch size.  For
@@ -72,6 +74,14 @@ float g4_vecdot(uint32_t wtype, int64_t n, const void *wrow, const void *act);
 /* out[r] = g4_vecdot(wtype, n, w + r*wstride, act) for r < nrows. */
 void g4_vecdot_rows(uint32_t wtype, int64_t n, int64_t nrows, const void *w,
 		    size_t wstride, const void *act, float *out);
+
+/* One weight row against nact activation rows (astride bytes apart):
+ * out[j*ostride] = g4_vecdot(wtype, n, w, act + j*astride), the same bits,
+ * but faster for batches (prefill): the weights are decoded once for up to
+ * four activation rows.  A matmul over a batch loops over weight rows
+ * (split over threads) and calls this with all its activation rows. */
+void g4_vecdot_acts(uint32_t wtype, int64_t n, const void *w, const void *act, size_t astride,
+		    int64_t nact, float *out, size_t ostride);
 
 /* Code paths.  The best available one is chosen at start-up; tests and
  * benchmarks can force one.  Every path gives the same bits. */
