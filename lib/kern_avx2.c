@@ -89,78 +89,66 @@ T2I __m256i b32_weights(uint32_t t, const uint8_t *b)
 	}
 }
 
-/* f16(w.d)*f16(a.d) of four blocks, and for Q4_1/Q5_1 f16(w.m)*f16(a.s) */
-T2I __m128 b32_scales4(const uint8_t *w, size_t wb, const uint8_t *a, size_t ab, int o)
-{
-	__m128i h = _mm_setr_epi16((short)rd16(w + o), (short)rd16(w + wb + o), (short)rd16(w + 2 * wb + o),
-				   (short)rd16(w + 3 * wb + o), (short)rd16(a + o), (short)rd16(a + ab + o),
-				   (short)rd16(a + 2 * ab + o), (short)rd16(a + 3 * ab + o));
-	__m256 f = _mm256_cvtph_ps(h);
-	return _mm_mul_ps(_mm256_castps256_ps128(f), _mm256_extractf128_ps(f, 1));
-}
-
 T2I __m256 lane_bcast(__m128 v, int k)
 {
 	return _mm256_permutevar8x32_ps(_mm256_castps128_ps256(v), _mm256_set1_epi32(k));
 }
 
-T2I __m256 b32_block(uint32_t t, const uint8_t *wb, const uint8_t *ab, __m256 d, float c, __m256 acc)
+/* the four f16 values at p, p+stride, p+2*stride, p+3*stride as floats */
+T2I __m128 h4(const uint8_t *p, size_t stride)
 {
-	int with_min = t == G4_Q4_1 || t == G4_Q5_1;
-	__m256i q = b32_weights(t, wb);
-	__m256i y = load32(ab + (with_min ? 4 : 2));
-	__m256i p = with_min ? dot4_us(q, y) : dot4_ss(q, y);
-	acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), d, acc);
-	if (with_min)
-		acc = _mm256_add_ps(acc, _mm256_setr_ps(c, 0, 0, 0, 0, 0, 0, 0));
-	return acc;
+	__m128i h = _mm_setr_epi16((short)rd16(p), (short)rd16(p + stride), (short)rd16(p + 2 * stride),
+				   (short)rd16(p + 3 * stride), 0, 0, 0, 0);
+	return _mm_cvtph_ps(h);
 }
 
-T2I __m256 b32_block1(uint32_t t, const uint8_t *wb, const uint8_t *ab, __m256 acc)
+/* R activation rows (R = 1, 2) against one weight row of 32-element
+ * blocks; block b goes to register b%4 (lanes 8*(b%4)..+7) of its row */
+T2I void b32_rows(uint32_t t, int R, int64_t n, const uint8_t *wp, const uint8_t *ap, size_t astride,
+		  float *out, size_t ostride)
 {
-	int with_min = t == G4_Q4_1 || t == G4_Q5_1;
-	float c = with_min ? h2f(wb + 2) * h2f(ab + 2) : 0;
-	return b32_block(t, wb, ab, _mm256_set1_ps(h2f(wb) * h2f(ab)), c, acc);
-}
-
-T2I float dot_b32(uint32_t t, int64_t n, const void *w, const void *a)
-{
-	const uint8_t *wp = w, *ap = a;
-	int with_min = t == G4_Q4_1 || t == G4_Q5_1;
+	int with_min = t == G4_Q4_1 || t == G4_Q5_1, qo = with_min ? 4 : 2;
 	size_t wb = g4_type_block_bytes(t), ab = with_min ? 36 : 34;
 	int64_t nb = n / 32, b = 0;
-	__m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+	__m256 acc[2][4];
+	for (int r = 0; r < R; r++)
+		for (int k = 0; k < 4; k++)
+			acc[r][k] = _mm256_setzero_ps();
 	for (; b + 4 <= nb; b += 4) {
-		const uint8_t *x = wp + b * wb, *y = ap + b * ab;
-		__m128 d4 = b32_scales4(x, wb, y, ab, 0);
-		float c[4] = { 0, 0, 0, 0 };
-		if (with_min)
-			_mm_storeu_ps(c, b32_scales4(x, wb, y, ab, 2));
-		a0 = b32_block(t, x, y, lane_bcast(d4, 0), c[0], a0);
-		a1 = b32_block(t, x + wb, y + ab, lane_bcast(d4, 1), c[1], a1);
-		a2 = b32_block(t, x + 2 * wb, y + 2 * ab, lane_bcast(d4, 2), c[2], a2);
-		a3 = b32_block(t, x + 3 * wb, y + 3 * ab, lane_bcast(d4, 3), c[3], a3);
+		const uint8_t *x = wp + b * wb;
+		__m128 wd = h4(x, wb), wm = with_min ? h4(x + 2, wb) : wd, d4[2], c4[2];
+		for (int r = 0; r < R; r++) {
+			const uint8_t *y = ap + r * astride + b * ab;
+			d4[r] = _mm_mul_ps(wd, h4(y, ab));
+			c4[r] = with_min ? _mm_mul_ps(wm, h4(y + 2, ab)) : d4[r];
+		}
+		_Pragma("GCC unroll 4")
+		for (int k = 0; k < 4; k++) {
+			__m256i q = b32_weights(t, x + k * wb);
+			__m256i qa = with_min ? q : _mm256_sign_epi8(q, q);
+			_Pragma("GCC unroll 2")
+			for (int r = 0; r < R; r++) {
+				__m256i y = load32(ap + r * astride + (b + k) * ab + qo);
+				__m256i p = with_min ? dot4_us(q, y)
+					: _mm256_madd_epi16(_mm256_maddubs_epi16(qa, _mm256_sign_epi8(y, q)), _mm256_set1_epi16(1));
+				acc[r][k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), lane_bcast(d4[r], k), acc[r][k]);
+				if (with_min) {
+					__m256 c = _mm256_and_ps(lane_bcast(c4[r], k),
+								 _mm256_castsi256_ps(_mm256_setr_epi32(-1, 0, 0, 0, 0, 0, 0, 0)));
+					acc[r][k] = _mm256_add_ps(acc[r][k], c);
+				}
+			}
+		}
 	}
-	if (b < nb)
-		a0 = b32_block1(t, wp + b * wb, ap + b * ab, a0), b++;
-	if (b < nb)
-		a1 = b32_block1(t, wp + b * wb, ap + b * ab, a1), b++;
-	if (b < nb)
-		a2 = b32_block1(t, wp + b * wb, ap + b * ab, a2), b++;
-	float lanes[32];
-	_mm256_storeu_ps(lanes, a0);
-	_mm256_storeu_ps(lanes + 8, a1);
-	_mm256_storeu_ps(lanes + 16, a2);
-	_mm256_storeu_ps(lanes + 24, a3);
-	return g4_reduce32(lanes);
+	for (int r = 0; r < R; r++) {
+		float lanes[32];
+		for (int k = 0; k < 4; k++)
+			_mm256_storeu_ps(lanes + 8 * k, acc[r][k]);
+		for (int64_t k = b; k < nb; k++)
+			g4_blk32_add(t, wp + k * wb, ap + r * astride + k * ab, k, lanes);
+		out[r * ostride] = g4_reduce32(lanes);
+	}
 }
-
-T2 static float dot_q4_0(int64_t n, const void *w, const void *a) { return dot_b32(G4_Q4_0, n, w, a); }
-T2 static float dot_q4_1(int64_t n, const void *w, const void *a) { return dot_b32(G4_Q4_1, n, w, a); }
-T2 static float dot_q5_0(int64_t n, const void *w, const void *a) { return dot_b32(G4_Q5_0, n, w, a); }
-T2 static float dot_q5_1(int64_t n, const void *w, const void *a) { return dot_b32(G4_Q5_1, n, w, a); }
-T2 static float dot_q8_0(int64_t n, const void *w, const void *a) { return dot_b32(G4_Q8_0, n, w, a); }
-T2 static float dot_iq4_nl(int64_t n, const void *w, const void *a) { return dot_b32(G4_IQ4_NL, n, w, a); }
 
 /* ---- f32 / f16 / bf16 rows x f32 activations ---- */
 
@@ -174,41 +162,44 @@ T2I __m256 load_w8(uint32_t t, const uint8_t *p)
 	return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
 }
 
-T2I float dot_flt(uint32_t t, int64_t n, const void *w, const void *a)
+T2I void flt_rows(uint32_t t, int R, int64_t n, const uint8_t *wp, const uint8_t *ap, size_t astride,
+		  float *out, size_t ostride)
 {
-	const uint8_t *wp = w;
-	const float *x = a;
 	int es = t == G4_F32 ? 4 : 2;
-	__m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+	__m256 acc[2][4];
+	for (int r = 0; r < R; r++)
+		for (int k = 0; k < 4; k++)
+			acc[r][k] = _mm256_setzero_ps();
 	int64_t i = 0;
 	for (; i + 32 <= n; i += 32) {
-		const uint8_t *p = wp + i * es;
-		a0 = _mm256_fmadd_ps(load_w8(t, p), _mm256_loadu_ps(x + i), a0);
-		a1 = _mm256_fmadd_ps(load_w8(t, p + 8 * es), _mm256_loadu_ps(x + i + 8), a1);
-		a2 = _mm256_fmadd_ps(load_w8(t, p + 16 * es), _mm256_loadu_ps(x + i + 16), a2);
-		a3 = _mm256_fmadd_ps(load_w8(t, p + 24 * es), _mm256_loadu_ps(x + i + 24), a3);
+		_Pragma("GCC unroll 4")
+		for (int k = 0; k < 4; k++) {
+			__m256 wv = load_w8(t, wp + (i + 8 * k) * es);
+			_Pragma("GCC unroll 2")
+			for (int r = 0; r < R; r++) {
+				const float *x = (const float *)(ap + r * astride) + i + 8 * k;
+				acc[r][k] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x), acc[r][k]);
+			}
+		}
 	}
-	float lanes[32];
-	_mm256_storeu_ps(lanes, a0);
-	_mm256_storeu_ps(lanes + 8, a1);
-	_mm256_storeu_ps(lanes + 16, a2);
-	_mm256_storeu_ps(lanes + 24, a3);
-	for (; i < n; i++) {
-		float v;
-		if (t == G4_F32)
-			memcpy(&v, wp + 4 * i, 4);
-		else if (t == G4_F16)
-			v = _cvtsh_ss(rd16(wp + 2 * i));
-		else
-			v = g4_bf16_to_f32(rd16(wp + 2 * i));
-		lanes[i & 31] = fmaf(v, x[i], lanes[i & 31]);
+	for (int r = 0; r < R; r++) {
+		const float *x = (const float *)(ap + r * astride);
+		float lanes[32];
+		for (int k = 0; k < 4; k++)
+			_mm256_storeu_ps(lanes + 8 * k, acc[r][k]);
+		for (int64_t k = i; k < n; k++) {
+			float v;
+			if (t == G4_F32)
+				memcpy(&v, wp + 4 * k, 4);
+			else if (t == G4_F16)
+				v = _cvtsh_ss(rd16(wp + 2 * k));
+			else
+				v = g4_bf16_to_f32(rd16(wp + 2 * k));
+			lanes[k & 31] = fmaf(v, x[k], lanes[k & 31]);
+		}
+		out[r * ostride] = g4_reduce32(lanes);
 	}
-	return g4_reduce32(lanes);
 }
-
-T2 static float dot_f32(int64_t n, const void *w, const void *a) { return dot_flt(G4_F32, n, w, a); }
-T2 static float dot_f16(int64_t n, const void *w, const void *a) { return dot_flt(G4_F16, n, w, a); }
-T2 static float dot_bf16(int64_t n, const void *w, const void *a) { return dot_flt(G4_BF16, n, w, a); }
 
 /* ---- super-blocks x Q8_K ---- */
 
@@ -235,20 +226,21 @@ T2I int32_t k4_M(const uint8_t *a, __m128i mn)
 	return hsum_i32(_mm256_madd_epi16(load32(a + 260), m16));
 }
 
-T2I float dot_q45_K(int five, int64_t n, const void *w, const void *act)
+T2I void q45_K_rows(int five, int R, int64_t n, const uint8_t *w, const uint8_t *act, size_t astride,
+		    float *out, size_t ostride)
 {
-	float sum = 0;
+	float sum[2] = { 0, 0 };
 	size_t bb = five ? 176 : 144;
 	const __m256i m4 = _mm256_set1_epi8(15), one = _mm256_set1_epi8(1);
 	for (int64_t i = 0; i < n / 256; i++) {
-		const uint8_t *b = (const uint8_t *)w + bb * i, *a = (const uint8_t *)act + 292 * i;
-		const uint8_t *qs = b + (five ? 48 : 16), *y = a + 4;
+		const uint8_t *b = w + bb * i, *qs = b + (five ? 48 : 16);
 		__m128i sc8, mn8;
 		k4_scales(b + 4, &sc8, &mn8);
-		int32_t M = k4_M(a, mn8);
 		__m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sc8));
 		__m256i qh = five ? load32(b + 16) : _mm256_setzero_si256();
-		__m256i acc = _mm256_setzero_si256();
+		__m256i acc[2];
+		for (int r = 0; r < R; r++)
+			acc[r] = _mm256_setzero_si256();
 		_Pragma("GCC unroll 4")
 		for (int j = 0; j < 4; j++) {
 			__m256i q = load32(qs + 32 * j);
@@ -259,21 +251,27 @@ T2I float dot_q45_K(int five, int64_t n, const void *w, const void *act)
 			}
 			__m256i s0 = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(0x0100 + 0x0202 * (2 * j))));
 			__m256i s1 = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(0x0100 + 0x0202 * (2 * j + 1))));
-			__m256i plo = _mm256_maddubs_epi16(lo, load32(y + 64 * j));
-			__m256i phi = _mm256_maddubs_epi16(hi, load32(y + 64 * j + 32));
-			acc = _mm256_add_epi32(acc, _mm256_madd_epi16(plo, s0));
-			acc = _mm256_add_epi32(acc, _mm256_madd_epi16(phi, s1));
+			_Pragma("GCC unroll 2")
+			for (int r = 0; r < R; r++) {
+				const uint8_t *y = act + r * astride + 292 * i + 4 + 64 * j;
+				__m256i plo = _mm256_maddubs_epi16(lo, load32(y));
+				__m256i phi = _mm256_maddubs_epi16(hi, load32(y + 32));
+				acc[r] = _mm256_add_epi32(acc[r], _mm256_madd_epi16(plo, s0));
+				acc[r] = _mm256_add_epi32(acc[r], _mm256_madd_epi16(phi, s1));
+			}
 		}
-		float da;
-		memcpy(&da, a, 4);
-		sum = fmaf((float)hsum_i32(acc), h2f(b) * da, sum);
-		sum = fmaf(-(float)M, h2f(b + 2) * da, sum);
+		float dw = h2f(b), dmw = h2f(b + 2);
+		for (int r = 0; r < R; r++) {
+			const uint8_t *a = act + r * astride + 292 * i;
+			float da;
+			memcpy(&da, a, 4);
+			sum[r] = fmaf((float)hsum_i32(acc[r]), dw * da, sum[r]);
+			sum[r] = fmaf(-(float)k4_M(a, mn8), dmw * da, sum[r]);
+		}
 	}
-	return sum;
+	for (int r = 0; r < R; r++)
+		out[r * ostride] = sum[r];
 }
-
-T2 static float dot_q4_K(int64_t n, const void *w, const void *a) { return dot_q45_K(0, n, w, a); }
-T2 static float dot_q5_K(int64_t n, const void *w, const void *a) { return dot_q45_K(1, n, w, a); }
 
 /* 16 int16 scales (ymm, lanes 0..15) -> for the group pair (s, s+1):
  * s in every int16 lane of the low half, s+1 in the high half */
@@ -291,16 +289,18 @@ T2I int32_t bsum_dot(const uint8_t *a, __m256i sc16)
 	return hsum_i32(_mm256_madd_epi16(load32(a + 260), sc16));
 }
 
-T2 static float dot_q6_K(int64_t n, const void *w, const void *act)
+T2I void q6_K_rows(int R, int64_t n, const uint8_t *w, const uint8_t *act, size_t astride,
+		   float *out, size_t ostride)
 {
-	float sum = 0;
+	float sum[2] = { 0, 0 };
 	const __m256i m4 = _mm256_set1_epi8(15), m2 = _mm256_set1_epi8(3);
 	for (int64_t i = 0; i < n / 256; i++) {
-		const uint8_t *b = (const uint8_t *)w + 210 * i, *a = (const uint8_t *)act + 292 * i;
-		const uint8_t *y = a + 4;
+		const uint8_t *b = w + 210 * i;
 		__m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(b + 192)));
 		__m256i lo8 = _mm256_permute2x128_si256(sc16, sc16, 0x00), hi8 = _mm256_permute2x128_si256(sc16, sc16, 0x11);
-		__m256i acc = _mm256_setzero_si256();
+		__m256i acc[2];
+		for (int r = 0; r < R; r++)
+			acc[r] = _mm256_setzero_si256();
 		_Pragma("GCC unroll 2")
 		for (int h = 0; h < 2; h++) {
 			__m256i ql0 = load32(b + 64 * h), ql1 = load32(b + 64 * h + 32), qh = load32(b + 128 + 32 * h);
@@ -309,16 +309,25 @@ T2 static float dot_q6_K(int64_t n, const void *w, const void *act)
 				__m256i ql = (g & 1) ? ql1 : ql0;
 				__m256i lo = _mm256_and_si256(g < 2 ? ql : _mm256_srli_epi16(ql, 4), m4);
 				__m256i hi = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * g), m2), 4);
-				__m256i p = _mm256_maddubs_epi16(_mm256_or_si256(lo, hi), load32(y + 128 * h + 32 * g));
-				acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, pick2(lo8, hi8, 8 * h + 2 * g)));
+				__m256i q = _mm256_or_si256(lo, hi), sv = pick2(lo8, hi8, 8 * h + 2 * g);
+				_Pragma("GCC unroll 2")
+				for (int r = 0; r < R; r++) {
+					const uint8_t *y = act + r * astride + 292 * i + 4 + 128 * h + 32 * g;
+					acc[r] = _mm256_add_epi32(acc[r], _mm256_madd_epi16(_mm256_maddubs_epi16(q, load32(y)), sv));
+				}
 			}
 		}
-		int32_t S = hsum_i32(acc) - 32 * bsum_dot(a, sc16);
-		float da;
-		memcpy(&da, a, 4);
-		sum = fmaf((float)S, h2f(b + 208) * da, sum);
+		float dw = h2f(b + 208);
+		for (int r = 0; r < R; r++) {
+			const uint8_t *a = act + r * astride + 292 * i;
+			int32_t S = hsum_i32(acc[r]) - 32 * bsum_dot(a, sc16);
+			float da;
+			memcpy(&da, a, 4);
+			sum[r] = fmaf((float)S, dw * da, sum[r]);
+		}
 	}
-	return sum;
+	for (int r = 0; r < R; r++)
+		out[r * ostride] = sum[r];
 }
 
 T2 static float dot_q3_K(int64_t n, const void *w, const void *act)
@@ -424,23 +433,68 @@ T2 static float dot_q8_K(int64_t n, const void *w, const void *act)
 	return sum;
 }
 
+/* ---- entry points: one row, and two activation rows at a time ---- */
+
+#define ROWS_FNS(name, call) \
+T2 static float name(int64_t n, const void *w, const void *a) \
+{ \
+	float out; \
+	const int R = 1; \
+	const uint8_t *ap = a; \
+	size_t astride = 0, ostride = 1; \
+	float *o = &out; \
+	call; \
+	return out; \
+} \
+T2 static void name##_m(int64_t n, const void *w, const void *act, size_t astride, int64_t nact, \
+			float *out, size_t ostride) \
+{ \
+	int64_t j = 0; \
+	for (; j + 2 <= nact; j += 2) { \
+		const int R = 2; \
+		const uint8_t *ap = (const uint8_t *)act + j * astride; \
+		float *o = out + j * ostride; \
+		call; \
+	} \
+	if (j < nact) { \
+		const int R = 1; \
+		const uint8_t *ap = (const uint8_t *)act + j * astride; \
+		float *o = out + j * ostride; \
+		call; \
+	} \
+}
+
+ROWS_FNS(dot_q4_0, b32_rows(G4_Q4_0, R, n, w, ap, astride, o, ostride))
+ROWS_FNS(dot_q4_1, b32_rows(G4_Q4_1, R, n, w, ap, astride, o, ostride))
+ROWS_FNS(dot_q5_0, b32_rows(G4_Q5_0, R, n, w, ap, astride, o, ostride))
+ROWS_FNS(dot_q5_1, b32_rows(G4_Q5_1, R, n, w, ap, astride, o, ostride))
+ROWS_FNS(dot_q8_0, b32_rows(G4_Q8_0, R, n, w, ap, astride, o, ostride))
+ROWS_FNS(dot_iq4_nl, b32_rows(G4_IQ4_NL, R, n, w, ap, astride, o, ostride))
+ROWS_FNS(dot_f32, flt_rows(G4_F32, R, n, w, ap, astride, o, ostride))
+ROWS_FNS(dot_f16, flt_rows(G4_F16, R, n, w, ap, astride, o, ostride))
+ROWS_FNS(dot_bf16, flt_rows(G4_BF16, R, n, w, ap, astride, o, ostride))
+ROWS_FNS(dot_q4_K, q45_K_rows(0, R, n, w, ap, astride, o, ostride))
+ROWS_FNS(dot_q5_K, q45_K_rows(1, R, n, w, ap, astride, o, ostride))
+ROWS_FNS(dot_q6_K, q6_K_rows(R, n, w, ap, astride, o, ostride))
+
 void g4_kern_avx2(g4_dot_fn tab[G4_NTYPES], g4_dotm_fn mtab[G4_NTYPES])
 {
-	(void)mtab;
-	tab[G4_F32] = dot_f32;
-	tab[G4_F16] = dot_f16;
-	tab[G4_BF16] = dot_bf16;
-	tab[G4_Q4_0] = dot_q4_0;
-	tab[G4_Q4_1] = dot_q4_1;
-	tab[G4_Q5_0] = dot_q5_0;
-	tab[G4_Q5_1] = dot_q5_1;
-	tab[G4_Q8_0] = dot_q8_0;
-	tab[G4_IQ4_NL] = dot_iq4_nl;
+#define SET(T, f) (tab[T] = f, mtab[T] = f##_m)
+	SET(G4_F32, dot_f32);
+	SET(G4_F16, dot_f16);
+	SET(G4_BF16, dot_bf16);
+	SET(G4_Q4_0, dot_q4_0);
+	SET(G4_Q4_1, dot_q4_1);
+	SET(G4_Q5_0, dot_q5_0);
+	SET(G4_Q5_1, dot_q5_1);
+	SET(G4_Q8_0, dot_q8_0);
+	SET(G4_IQ4_NL, dot_iq4_nl);
+	SET(G4_Q4_K, dot_q4_K);
+	SET(G4_Q5_K, dot_q5_K);
+	SET(G4_Q6_K, dot_q6_K);
+#undef SET
 	tab[G4_Q2_K] = dot_q2_K;
 	tab[G4_Q3_K] = dot_q3_K;
-	tab[G4_Q4_K] = dot_q4_K;
-	tab[G4_Q5_K] = dot_q5_K;
-	tab[G4_Q6_K] = dot_q6_K;
 	tab[G4_Q8_K] = dot_q8_K;
 	tab[G4_IQ4_XS] = dot_iq4_xs;
 }
