@@ -319,6 +319,138 @@ T5I void q6_K_rows(int R, int64_t n, const uint8_t *w, const uint8_t *act, size_
 		out[r * ostride] = sum[r];
 }
 
+/* int16 lane i of a 64-element register covers elements 2i, 2i+1, i.e.
+ * 16-group base + i/8: the scale vector from 16 int16 scales (lanes 0-15) */
+T5I __m512i groups4(__m512i sc, int base)
+{
+	const __m512i step = _mm512_set_epi16(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2,
+					      1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+	return _mm512_permutexvar_epi16(_mm512_add_epi16(step, _mm512_set1_epi16((short)base)), sc);
+}
+
+T5I int32_t hsum256(__m256i p)
+{
+	__m128i s = _mm_add_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
+	s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+	s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+	return _mm_cvtsi128_si32(s);
+}
+
+/* Q2_K (three = 0) and Q3_K (three = 1): 2-bit low parts in qs, groups of
+ * 16 with their own scale; Q3_K's high bit in hmask, values stored + 4 */
+T5I void q23_K_rows(int three, int R, int64_t n, const uint8_t *w, const uint8_t *act, size_t astride,
+		    float *out, size_t ostride)
+{
+	float sum[4] = { 0, 0, 0, 0 };
+	size_t bb = three ? 110 : 84;
+	const __m512i m2 = _mm512_set1_epi8(3), one = _mm512_set1_epi8(1);
+	for (int64_t i = 0; i < n / 256; i++) {
+		const uint8_t *b = w + bb * i, *qs = b + (three ? 32 : 16);
+		__m256i sc256, mn256 = _mm256_setzero_si256();
+		if (three) {
+			uint32_t sw[4];
+			g4_q3k_unpack(b + 96, sw);
+			__m128i s8 = _mm_sub_epi8(_mm_setr_epi32((int)sw[0], (int)sw[1], (int)sw[2], (int)sw[3]),
+						  _mm_set1_epi8(32));
+			sc256 = _mm256_cvtepi8_epi16(s8);
+		} else {
+			__m128i s8 = _mm_loadu_si128((const __m128i *)b);
+			sc256 = _mm256_cvtepu8_epi16(_mm_and_si128(s8, _mm_set1_epi8(15)));
+			mn256 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(s8, 4), _mm_set1_epi8(15)));
+		}
+		__m512i sc = _mm512_castsi256_si512(sc256);
+		__m512i hm = three ? _mm512_broadcast_i64x4(load32(b)) : _mm512_setzero_si512();
+		__m512i acc[4];
+		for (int r = 0; r < R; r++)
+			acc[r] = _mm512_setzero_si512();
+		_Pragma("GCC unroll 2")
+		for (int h = 0; h < 2; h++) {
+			__m512i q2 = _mm512_broadcast_i64x4(load32(qs + 32 * h));
+			_Pragma("GCC unroll 2")
+			for (int p = 0; p < 2; p++) {
+				/* groups of 32: g = 2p (low half), 2p+1 (high half) */
+				__m512i sh = _mm512_mask_blend_epi16(0xFFFF0000u, _mm512_set1_epi16((short)(4 * p)),
+								     _mm512_set1_epi16((short)(4 * p + 2)));
+				__m512i q = _mm512_and_si512(_mm512_srlv_epi16(q2, sh), m2);
+				if (three) {
+					__m512i hs = _mm512_mask_blend_epi16(0xFFFF0000u, _mm512_set1_epi16((short)(4 * h + 2 * p)),
+									     _mm512_set1_epi16((short)(4 * h + 2 * p + 1)));
+					__m512i hb = _mm512_and_si512(_mm512_srlv_epi16(hm, hs), one);
+					q = _mm512_or_si512(q, _mm512_slli_epi16(hb, 2));	/* q + 4, 0..7 */
+				}
+				__m512i sv = groups4(sc, 8 * h + 4 * p);
+				_Pragma("GCC unroll 4")
+				for (int r = 0; r < R; r++) {
+					const uint8_t *y = act + r * astride + 292 * i + 4 + 128 * h + 64 * p;
+					acc[r] = _mm512_dpwssd_epi32(acc[r], _mm512_maddubs_epi16(q, _mm512_loadu_si512(y)), sv);
+				}
+			}
+		}
+		float dw = h2f(b + (three ? 108 : 80)), dmw = three ? 0 : h2f(b + 82);
+		for (int r = 0; r < R; r++) {
+			const uint8_t *a = act + r * astride + 292 * i;
+			__m256i bs = load32(a + 260);
+			float da;
+			memcpy(&da, a, 4);
+			if (three) {
+				int32_t S = hsum512(acc[r]) - 4 * hsum256(_mm256_madd_epi16(bs, sc256));
+				sum[r] = fmaf((float)S, dw * da, sum[r]);
+			} else {
+				int32_t M = hsum256(_mm256_madd_epi16(bs, mn256));
+				sum[r] = fmaf((float)hsum512(acc[r]), dw * da, sum[r]);
+				sum[r] = fmaf(-(float)M, dmw * da, sum[r]);
+			}
+		}
+	}
+	for (int r = 0; r < R; r++)
+		out[r * ostride] = sum[r];
+}
+
+/* IQ4_XS: two 32-element sub-blocks per register; kvalues + 128 as
+ * unsigned bytes, S = sum ls*sum((kv+128)*y) - 128 * sum ls*bsums */
+T5I void iq4_xs_rows(int R, int64_t n, const uint8_t *w, const uint8_t *act, size_t astride,
+		     float *out, size_t ostride)
+{
+	float sum[4] = { 0, 0, 0, 0 };
+	const __m512i kv = _mm512_broadcast_i32x4(_mm_xor_si128(_mm_loadu_si128((const __m128i *)g4_kvalues_iq4nl),
+								 _mm_set1_epi8((char)0x80)));
+	for (int64_t i = 0; i < n / 256; i++) {
+		const uint8_t *b = w + 136 * i;
+		unsigned shi = rd16(b + 2);
+		int32_t ls[8];
+		int16_t ls16[16];
+		for (int ib = 0; ib < 8; ib++) {
+			ls[ib] = (((b[4 + ib / 2] >> (4 * (ib & 1))) & 15) | ((shi >> (2 * ib)) & 3) << 4) - 32;
+			ls16[2 * ib] = ls16[2 * ib + 1] = (int16_t)ls[ib];
+		}
+		__m256i l16 = _mm256_loadu_si256((const __m256i *)ls16);
+		__m512i acc[4];
+		for (int r = 0; r < R; r++)
+			acc[r] = _mm512_setzero_si512();
+		_Pragma("GCC unroll 4")
+		for (int k = 0; k < 4; k++) {
+			__m512i q = _mm512_shuffle_epi8(kv, nibbles2(b + 8 + 32 * k, b + 8 + 32 * k + 16));
+			__m512i sv = _mm512_mask_blend_epi32(0xFF00, _mm512_set1_epi32(ls[2 * k]), _mm512_set1_epi32(ls[2 * k + 1]));
+			_Pragma("GCC unroll 4")
+			for (int r = 0; r < R; r++) {
+				const uint8_t *y = act + r * astride + 292 * i + 4 + 64 * k;
+				__m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q, _mm512_loadu_si512(y));
+				acc[r] = _mm512_add_epi32(acc[r], _mm512_mullo_epi32(p, sv));
+			}
+		}
+		float dw = h2f(b);
+		for (int r = 0; r < R; r++) {
+			const uint8_t *a = act + r * astride + 292 * i;
+			int32_t S = hsum512(acc[r]) - 128 * hsum256(_mm256_madd_epi16(load32(a + 260), l16));
+			float da;
+			memcpy(&da, a, 4);
+			sum[r] = fmaf((float)S, dw * da, sum[r]);
+		}
+	}
+	for (int r = 0; r < R; r++)
+		out[r * ostride] = sum[r];
+}
+
 /* ---- entry points: one row, and R activation rows at a time ---- */
 
 #define ROWS_FNS(name, call) \
@@ -362,6 +494,9 @@ ROWS_FNS(dot_bf16, flt_rows(G4_BF16, R, n, w, ap, astride, o, ostride))
 ROWS_FNS(dot_q4_K, q45_K_rows(0, R, n, w, ap, astride, o, ostride))
 ROWS_FNS(dot_q5_K, q45_K_rows(1, R, n, w, ap, astride, o, ostride))
 ROWS_FNS(dot_q6_K, q6_K_rows(R, n, w, ap, astride, o, ostride))
+ROWS_FNS(dot_q2_K, q23_K_rows(0, R, n, w, ap, astride, o, ostride))
+ROWS_FNS(dot_q3_K, q23_K_rows(1, R, n, w, ap, astride, o, ostride))
+ROWS_FNS(dot_iq4_xs, iq4_xs_rows(R, n, w, ap, astride, o, ostride))
 
 void g4_kern_avx512(g4_dot_fn tab[G4_NTYPES], g4_dotm_fn mtab[G4_NTYPES])
 {
@@ -378,5 +513,8 @@ void g4_kern_avx512(g4_dot_fn tab[G4_NTYPES], g4_dotm_fn mtab[G4_NTYPES])
 	SET(G4_Q4_K, dot_q4_K);
 	SET(G4_Q5_K, dot_q5_K);
 	SET(G4_Q6_K, dot_q6_K);
+	SET(G4_Q2_K, dot_q2_K);
+	SET(G4_Q3_K, dot_q3_K);
+	SET(G4_IQ4_XS, dot_iq4_xs);
 #undef SET
 }
