@@ -416,21 +416,24 @@ T5I void iq4_xs_rows(int R, int64_t n, const uint8_t *w, const uint8_t *act, siz
 								 _mm_set1_epi8((char)0x80)));
 	for (int64_t i = 0; i < n / 256; i++) {
 		const uint8_t *b = w + 136 * i;
+		/* the eight 6-bit scales minus 32, as int8 lanes 0..7 */
 		unsigned shi = rd16(b + 2);
-		int32_t ls[8];
-		int16_t ls16[16];
-		for (int ib = 0; ib < 8; ib++) {
-			ls[ib] = (((b[4 + ib / 2] >> (4 * (ib & 1))) & 15) | ((shi >> (2 * ib)) & 3) << 4) - 32;
-			ls16[2 * ib] = ls16[2 * ib + 1] = (int16_t)ls[ib];
-		}
-		__m256i l16 = _mm256_loadu_si256((const __m256i *)ls16);
+		uint64_t hb = 0;
+		for (int ib = 0; ib < 8; ib++)
+			hb |= (uint64_t)((shi >> (2 * ib)) & 3) << (8 * ib + 4);
+		__m128i sl = _mm_cvtsi32_si128((int)rd32(b + 4)), m4 = _mm_set1_epi8(15);
+		__m128i ls8 = _mm_unpacklo_epi8(_mm_and_si128(sl, m4), _mm_and_si128(_mm_srli_epi16(sl, 4), m4));
+		ls8 = _mm_sub_epi8(_mm_or_si128(ls8, _mm_cvtsi64_si128((long long)hb)), _mm_set1_epi8(32));
+		__m512i ls32 = _mm512_castsi256_si512(_mm256_cvtepi8_epi32(ls8));
+		__m256i l16 = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(ls8, ls8));
 		__m512i acc[4];
 		for (int r = 0; r < R; r++)
 			acc[r] = _mm512_setzero_si512();
 		_Pragma("GCC unroll 4")
 		for (int k = 0; k < 4; k++) {
 			__m512i q = _mm512_shuffle_epi8(kv, nibbles2(b + 8 + 32 * k, b + 8 + 32 * k + 16));
-			__m512i sv = _mm512_mask_blend_epi32(0xFF00, _mm512_set1_epi32(ls[2 * k]), _mm512_set1_epi32(ls[2 * k + 1]));
+			__m512i sv = _mm512_permutexvar_epi32(_mm512_mask_blend_epi32(0xFF00, _mm512_set1_epi32(2 * k),
+									      _mm512_set1_epi32(2 * k + 1)), ls32);
 			_Pragma("GCC unroll 4")
 			for (int r = 0; r < R; r++) {
 				const uint8_t *y = act + r * astride + 292 * i + 4 + 64 * k;
