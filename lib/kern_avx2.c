@@ -3,12 +3,16 @@
  * Same numerics as the portable kernels in vecdot.c, bit for bit: the
  * integer parts are exact whatever the order (no int16 saturation can occur
  * for any block contents: u8*s8 pairs stay below 32767), and every float
- * operation is the one of the definition in vecdot.h, in the same lanes. */
+ * operation is the one of the definition in vecdot.h, in the same lanes.
+ * The multi-row kernels (g4_vecdot_acts) decode the weights once for two
+ * activation rows. */
+#include "kern.h"
+
+#if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #include <math.h>
 #include <string.h>
 
-#include "kern.h"
 #include "qblock.h"
 
 #define T2 __attribute__((target("avx2,fma,f16c")))
@@ -52,7 +56,7 @@ T2I __m256i dot4_ss(__m256i a, __m256i b)
 	return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
 }
 
-/* the same with a unsigned (u8 <= 127 per pair sum rule) */
+/* the same with a unsigned (0..31: pair sums stay below 2^15) */
 T2I __m256i dot4_us(__m256i a, __m256i b)
 {
 	return _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), _mm256_set1_epi16(1));
@@ -498,3 +502,13 @@ void g4_kern_avx2(g4_dot_fn tab[G4_NTYPES], g4_dotm_fn mtab[G4_NTYPES])
 	tab[G4_Q8_K] = dot_q8_K;
 	tab[G4_IQ4_XS] = dot_iq4_xs;
 }
+
+#else	/* not x86: the portable path only */
+
+void g4_kern_avx2(g4_dot_fn tab[G4_NTYPES], g4_dotm_fn mtab[G4_NTYPES])
+{
+	(void)tab;
+	(void)mtab;
+}
+
+#endif

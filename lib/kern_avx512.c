@@ -6,15 +6,21 @@
  * holds the lanes of blocks b%4 = 0,1 and register 1 those of b%4 = 2,3;
  * leftover blocks are added by the portable g4_blk32_add.  Integer parts
  * use VNNI (vpdpbusd: u8 x s8, 4 products per int32, no saturation) with
- * signed weights shifted to unsigned: sum((w+k)*y) - sum(k*y).
+ * signed weights shifted to unsigned: sum((w+k)*y) - sum(k*y).  K-quants
+ * use vpmaddubsw (pairs stay below 2^15) and vpdpwssd with int16 scales,
+ * values stored with an offset corrected through the Q8_K bsums.  The
+ * multi-row kernels (g4_vecdot_acts) decode the weights once for up to
+ * four activation rows.
  *
  * BF16 weights: AVX512-BF16's vdpbf16ps would need bf16 activations (ggml
  * rounds them so); our activations stay f32, so bf16 -> f32 is a shift. */
+#include "kern.h"
+
+#if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #include <math.h>
 #include <string.h>
 
-#include "kern.h"
 #include "qblock.h"
 
 #define TGT "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c"
@@ -521,3 +527,13 @@ void g4_kern_avx512(g4_dot_fn tab[G4_NTYPES], g4_dotm_fn mtab[G4_NTYPES])
 	SET(G4_IQ4_XS, dot_iq4_xs);
 #undef SET
 }
+
+#else	/* not x86: the portable path only */
+
+void g4_kern_avx512(g4_dot_fn tab[G4_NTYPES], g4_dotm_fn mtab[G4_NTYPES])
+{
+	(void)tab;
+	(void)mtab;
+}
+
+#endif

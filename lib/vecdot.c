@@ -311,22 +311,40 @@ static g4_dot_fn table[G4_NTYPES];
 static g4_dotm_fn mtable[G4_NTYPES];
 static int cur_isa = -1;
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+/* F16C (CPUID 1, ECX bit 29) and AVX512-VNNI (CPUID 7, ECX bit 11) straight
+ * from CPUID: not every compiler's __builtin_cpu_supports knows them.  Only
+ * asked after avx2/avx512f, whose checks include the OS's support for the
+ * registers. */
+static int cpuid_bit(unsigned leaf, int bit)
+{
+	unsigned a, b, c, d;
+	if (!__get_cpuid_count(leaf, 0, &a, &b, &c, &d))
+		return 0;
+	return (c >> bit) & 1;
+}
+#endif
+
 int g4_isa_available(int isa)
 {
+	if (isa == G4_ISA_PORTABLE)
+		return 1;
+#if defined(__x86_64__) || defined(__i386__)
 	__builtin_cpu_init();
 	switch (isa) {
-	case G4_ISA_PORTABLE:
-		return 1;
 	case G4_ISA_AVX2:
-		return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-		       __builtin_cpu_supports("f16c");
+		return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpuid_bit(1, 29);
 	case G4_ISA_AVX512:
 		return g4_isa_available(G4_ISA_AVX2) && __builtin_cpu_supports("avx512f") &&
 		       __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-		       __builtin_cpu_supports("avx512vnni");
+		       cpuid_bit(7, 11);
 	default:
 		return 0;
 	}
+#else
+	return 0;
+#endif
 }
 
 static int best_isa(void)
