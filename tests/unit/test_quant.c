@@ -356,6 +356,36 @@ static void test_nonfinite(void)
 		}
 }
 
+/* many rows: the bytes do not depend on the thread count, and equal
+ * row-by-row g4_quantize_row */
+static void test_threads(void)
+{
+	enum { R = 1024, C = 256 };
+	float *x = malloc(sizeof(float) * R * C), w[C];
+	uint32_t s = 7;
+	for (int i = 0; i < R * C; i++) {
+		s = s * 1664525u + 1013904223u;
+		x[i] = (float)((int32_t)(s >> 8) - 8388608) / 8388608.0f;
+	}
+	for (int j = 0; j < C; j++) w[j] = 1 + (float)(j % 5);
+	static const uint32_t types[] = { G4_Q4_K, G4_Q5_0, G4_IQ4_NL, G4_F16 };
+	for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
+		size_t rb = g4_row_bytes(types[k], C);
+		uint8_t *a = malloc(rb * R), *b = malloc(rb * R), *c = malloc(rb * R);
+		g4_set_threads(1);
+		g4_quantize(types[k], x, a, R, C, w);
+		g4_set_threads(2);
+		g4_quantize(types[k], x, b, R, C, w);
+		for (int r = 0; r < R; r++)
+			g4_quantize_row(types[k], x + r * C, c + r * rb, C, w);
+		CHECK(!memcmp(a, b, rb * R), "%s: 1 vs 2 threads", g4_type_name(types[k]));
+		CHECK(!memcmp(a, c, rb * R), "%s: rows", g4_type_name(types[k]));
+		free(a); free(b); free(c);
+	}
+	g4_set_threads(0);
+	free(x);
+}
+
 int main(void)
 {
 	RUN(test_f16);
@@ -369,5 +399,6 @@ int main(void)
 	RUN(test_q8_K_dequant);
 	RUN(test_errors);
 	RUN(test_nonfinite);
+	RUN(test_threads);
 	return t_done();
 }
