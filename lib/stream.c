@@ -558,7 +558,7 @@ static int next_bin(g4_sr *r, g4_doc *d)
 {
 	for (;;) {
 		uint64_t at = r->off;
-		int c = getc(r->f);
+		int c = getc_unlocked(r->f);
 		if (c == EOF) {
 			if (ferror(r->f))
 				return sr_fail(r, at, "read error: %s", strerror(errno));
@@ -613,7 +613,7 @@ static int next_text(g4_sr *r, g4_doc *d)
 	int c, any = 0;
 	char tok[24];
 	for (;;) {
-		c = getc(r->f);
+		c = getc_unlocked(r->f);
 		if (c == EOF) {
 			if (ferror(r->f))
 				return sr_fail(r, r->off, "read error: %s", strerror(errno));
@@ -641,7 +641,7 @@ static int next_text(g4_sr *r, g4_doc *d)
 			if (tl < sizeof tok - 4)
 				tok[tl] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
 			tl++;
-			c = getc(r->f);
+			c = getc_unlocked(r->f);
 			if (c != EOF)
 				r->off++;
 		} while (c != EOF && c != '\n' && c != ' ' && c != '\t' && c != '\r' && c != '\v' && c != '\f');
@@ -685,7 +685,7 @@ int g4_sr_next_doc(g4_sr *r, g4_doc *d)
 	if (!r->buf && !(r->buf = malloc(CHUNK * 4)))
 		return g4_err("out of memory");
 	if (r->mode == MODE_UNKNOWN) {
-		int c = getc(r->f);
+		int c = getc_unlocked(r->f);
 		if (c == EOF) {
 			if (ferror(r->f))
 				return sr_fail(r, 0, "read error: %s", strerror(errno));
