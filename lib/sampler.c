@@ -5,9 +5,9 @@
  * The row is copied into candidates (logit, id).  Orders are total: larger
  * logit first, then lower id, so every result is determined by the logits
  * and the seed alone.  top-k selects with a heap (O(V log k)); top-p without
- * top-k sorts only the tokens within 16 nats of the maximum when their mass
- * already reaches top_p (they are a prefix of the full order, so the result
- * is the same as sorting everything), and sorts everything otherwise.
+ * top-k sorts only the tokens within 2, 4, 8 or 16 nats of the maximum when
+ * their mass already reaches top_p (they are a prefix of the full order, so
+ * the result is the same as sorting everything), and everything otherwise.
  */
 #include <math.h>
 #include <stdint.h>
@@ -233,14 +233,21 @@ static size_t top_p(g4_sampler *s, size_t n, int sorted)
 	for (size_t i = 0; i < n; i++)
 		z += expf(c[i].l - mx);
 	const float p = s->p.top_p;
-	if (!sorted) {
-		/* the tokens within 16 nats of the maximum, sorted: a prefix of
-		 * the full order; enough if their mass reaches p */
-		const float thr = mx - 16.0f;
+	/* Unsorted: try the tokens within 2, 4, 8, 16 nats of the maximum.
+	 * They are a prefix of the full order, so if the walk over them
+	 * (sorted) reaches p, the result is that of sorting everything. */
+	static const float cut[] = { 2.0f, 4.0f, 8.0f, 16.0f };
+	for (size_t j = 0; !sorted && j < sizeof cut / sizeof *cut; j++) {
+		const float thr = mx - cut[j];
 		size_t m = 0;
+		double mass = 0;
 		for (size_t i = 0; i < n; i++)
-			if (c[i].l >= thr)
+			if (c[i].l >= thr) {
 				s->tmp[m++] = c[i];
+				mass += expf(c[i].l - mx);
+			}
+		if (mass / z < p - 1e-3 || m == n)
+			continue;	/* not enough mass here (or no gain) */
 		qsort(s->tmp, m, sizeof *s->tmp, cmp_cand);
 		float cum = 0;
 		for (size_t i = 0; i < m; i++) {
@@ -250,8 +257,9 @@ static size_t top_p(g4_sampler *s, size_t n, int sorted)
 				return i + 1;
 			}
 		}
-		qsort(c, n, sizeof *c, cmp_cand);
 	}
+	if (!sorted)
+		qsort(c, n, sizeof *c, cmp_cand);
 	float cum = 0;
 	for (size_t i = 0; i < n; i++) {
 		cum += expf(c[i].l - mx) / z;
