@@ -93,7 +93,7 @@ static int write_mem(buf *b, const g4_snap *s)
 
 static FILE *rd(const void *p, size_t n)
 {
-	return n ? fmemopen((void *)p, n, "r") : fopen("/dev/null", "r");
+	return n ? fmemopen((void *)p, n, "r") : tmpfile();	/* empty */
 }
 
 /* Reads one snapshot from p[0..n). */
@@ -294,6 +294,41 @@ static void test_not_snapshot(void)
 	      "short zstd: %s", g4_errmsg());
 }
 
+/* Random bytes after the zstd magic, and random damage to a real frame. */
+static void test_random(void)
+{
+	g4_snap a, b;
+	rng_state = 11;
+	make_snap(&a, G4_F32, 8, 30, 0);
+	buf m = { 0 };
+	write_mem(&m, &a);
+	char *p = malloc(m.n);
+	int bad = 0;
+	for (int it = 0; it < 2000; it++) {
+		size_t n = m.n;
+		if (it % 2) {
+			memcpy(p, "\x28\xb5\x2f\xfd", 4);
+			for (size_t i = 4; i < n; i++)
+				p[i] = (char)rnd();
+		} else {
+			memcpy(p, m.p, n);
+			for (int k = 0; k < 1 + it % 5; k++)
+				p[rnd() % n] = (char)rnd();
+			n -= rnd() % 2 ? rnd() % n : 0;
+		}
+		int rc = read_mem(p, n, &b, NULL);
+		if (rc == 1) {
+			bad += !snap_eq(&a, &b);
+			g4_snap_free(&b);
+		} else
+			bad += rc != -1 && !(rc == 0 && n == 0);
+	}
+	CHECK(bad == 0, "%d damaged inputs read as something else", bad);
+	free(p);
+	g4_snap_free(&a);
+	free(m.p);
+}
+
 /* The frame content, built here from the documented layout. */
 static size_t raw_content(const g4_snap *s, unsigned char *o, int bad_check)
 {
@@ -431,6 +466,7 @@ int main(void)
 	RUN(test_bitflips);
 	RUN(test_foreign);
 	RUN(test_not_snapshot);
+	RUN(test_random);
 	RUN(test_layout_and_inconsistent);
 	return t_done();
 }
