@@ -148,6 +148,48 @@ static void test_roundtrip_kinds(void)
 	free(m.p);
 }
 
+/* Every finite f16 and bf16 value converts exactly. */
+static void test_half_exhaustive(void)
+{
+	static uint16_t h16[65536], hb[65536];
+	static float x16[65536], xb[65536];
+	uint32_t n16 = 0, nb = 0;
+	for (uint32_t h = 0; h < 65536; h++) {
+		int s = h >> 15, e = (h >> 10) & 31, m = h & 1023;
+		if (e != 31) {
+			float v = e ? ldexpf(1024 + m, e - 25) : ldexpf(m, -24);
+			h16[n16] = (uint16_t)h;
+			x16[n16++] = s ? -v : v;
+		}
+		int eb = (h >> 7) & 255, mb = h & 127;
+		if (eb != 255) {
+			float v = eb ? ldexpf(128 + mb, eb - 134) : ldexpf(mb, -133);
+			hb[nb] = (uint16_t)h;
+			xb[nb++] = s ? -v : v;
+		}
+	}
+	mem m;
+	g4_sw *w = mem_open(&m);
+	CHECK(g4_sw_embd(w, 0, 1, n16, G4_DT_F16, h16) == 0, "f16: %s", g4_errmsg());
+	CHECK(g4_sw_embd(w, 0, 1, nb, G4_DT_BF16, hb) == 0, "bf16: %s", g4_errmsg());
+	mem_close(&m, w);
+	g4_doc d[1] = { 0 };
+	int k = read_all(m.p, m.n, d, 1);
+	CHECK(k == 1 && d[0].n_segs == 2, "read: %s", g4_errmsg());
+	if (k == 1 && d[0].n_segs == 2) {
+		uint32_t bad = 0;
+		for (uint32_t i = 0; i < n16; i++)
+			bad += memcmp(&d[0].segs[0].embd[i], &x16[i], 4) != 0;
+		CHECK(bad == 0, "%u f16 values differ", bad);
+		bad = 0;
+		for (uint32_t i = 0; i < nb; i++)
+			bad += memcmp(&d[0].segs[1].embd[i], &xb[i], 4) != 0;
+		CHECK(bad == 0, "%u bf16 values differ", bad);
+	}
+	free_docs(d, k > 0 ? 1 : 0);
+	free(m.p);
+}
+
 static void test_doc_builders(void)
 {
 	g4_doc d = { 0 };
@@ -495,6 +537,7 @@ static void test_pipe(void)
 int main(void)
 {
 	RUN(test_roundtrip_kinds);
+	RUN(test_half_exhaustive);
 	RUN(test_doc_builders);
 	RUN(test_concat);
 	RUN(test_empty_docs);
