@@ -2,6 +2,7 @@
  * (the definition of the numerics, see vecdot.h) and the run-time choice
  * of the SIMD path. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kern.h"
@@ -374,10 +375,16 @@ int g4_isa_set(int isa)
 	return 0;
 }
 
+/* the best path, or the one the environment asks for (G4_ISA=portable,
+ * avx2 or avx512; ignored when this CPU cannot run it) */
 static void init(void)
 {
 	if (cur_isa >= 0)
 		return;
+	const char *e = getenv("G4_ISA");
+	for (int isa = G4_ISA_PORTABLE; e && isa <= G4_ISA_AVX512; isa++)
+		if (!strcmp(e, g4_isa_name(isa)) && g4_isa_set(isa) == 0)
+			return;
 	g4_isa_set(G4_ISA_BEST);
 }
 

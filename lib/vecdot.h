@@ -90,8 +90,10 @@ void g4_vecdot_rows(uint32_t wtype, int64_t n, int64_t nrows, const void *w,
 void g4_vecdot_acts(uint32_t wtype, int64_t n, const void *w, const void *act, size_t astride,
 		    int64_t nact, float *out, size_t ostride);
 
-/* Code paths.  The best available one is chosen at start-up; tests and
- * benchmarks can force one (not while other threads compute).  Every path
+/* Code paths.  The best available one is chosen at start-up (or the one
+ * named by the environment variable G4_ISA=portable|avx2|avx512, if this
+ * CPU runs it); tests and benchmarks can force one (not while other
+ * threads compute).  Every path
  * gives the same bits.  AVX2 needs FMA and F16C; AVX-512 needs F, BW, VL
  * and VNNI (types without an AVX-512 kernel use the AVX2 one). */
 enum { G4_ISA_BEST = -1, G4_ISA_PORTABLE = 0, G4_ISA_AVX2 = 1, G4_ISA_AVX512 = 2 };
