@@ -51,6 +51,9 @@ struct g4_tokenizer {
 	int32_t *cp_id;		/* code point < 0x10000 -> id, -1 */
 	int32_t byte_id[256];
 	int32_t space_id;	/* "▁" */
+	uint8_t *pre_sp;	/* bitmap: code point c < 0x10000 is followed by ▁ inside some token */
+	uint32_t *pre_sp_hi;	/* such code points >= 0x10000 */
+	size_t n_pre_sp_hi;
 	tnode *trie;
 	size_t n_trie, cap_trie;
 	int32_t root[256];	/* root children */
@@ -201,6 +204,60 @@ static int trie_add(g4_tokenizer *t, int32_t id)
 	return 0;
 }
 
+/* Which code points are followed by ▁ inside a token: a segment can be cut
+ * before a space (▁) that follows any other character, since no symbol can
+ * ever span that boundary (every symbol is a vocabulary token).  This gives
+ * BPE word-sized pieces without changing the result. */
+static int mark_pre_space(g4_tokenizer *t)
+{
+	size_t cap = 0;
+	t->pre_sp = calloc(0x10000 / 8, 1);
+	if (!t->pre_sp)
+		return -1;
+	for (size_t i = 0; i < t->n_vocab; i++) {
+		const unsigned char *p = (const unsigned char *)t->blob + t->off[i];
+		size_t n = t->len[i], k = 0;
+		uint32_t prev = 0, cp;
+		int have = 0;
+		while (k < n) {
+			int l = u8dec(p + k, n - k, &cp);
+			if (!l) {
+				have = 0;
+				k++;
+				continue;
+			}
+			if (have && cp == 0x2581) {
+				if (prev < 0x10000)
+					t->pre_sp[prev >> 3] |= (uint8_t)(1u << (prev & 7));
+				else {
+					if (t->n_pre_sp_hi == cap) {
+						cap = cap ? cap * 2 : 16;
+						uint32_t *q = realloc(t->pre_sp_hi, cap * sizeof *q);
+						if (!q)
+							return -1;
+						t->pre_sp_hi = q;
+					}
+					t->pre_sp_hi[t->n_pre_sp_hi++] = prev;
+				}
+			}
+			prev = cp;
+			have = 1;
+			k += (size_t)l;
+		}
+	}
+	return 0;
+}
+
+static int joins_space(const g4_tokenizer *t, uint32_t cp)
+{
+	if (cp < 0x10000)
+		return t->pre_sp[cp >> 3] >> (cp & 7) & 1;
+	for (size_t i = 0; i < t->n_pre_sp_hi; i++)
+		if (t->pre_sp_hi[i] == cp)
+			return 1;
+	return 0;
+}
+
 static int32_t by_name(const g4_tokenizer *t, int32_t given, const char *name)
 {
 	if (given >= 0 && (size_t)given < t->n_vocab)
@@ -289,6 +346,8 @@ g4_tokenizer *g4_tok_build(const g4_tok_spec *s)
 			goto fail;
 		}
 	t->space_id = g4_tok_id(t, "\xE2\x96\x81", 3);
+	if (mark_pre_space(t))
+		goto oom;
 
 	/* merges */
 	size_t mcap = 1;
@@ -376,6 +435,8 @@ void g4_tok_free(g4_tokenizer *t)
 	free(t->blob); free(t->off); free(t->len); free(t->type); free(t->hslot);
 	free(t->ml); free(t->mr); free(t->mh); free(t->cp_id); free(t->trie);
 	free(t->chat_template);
+	free(t->pre_sp);
+	free(t->pre_sp_hi);
 	free(t);
 }
 
@@ -592,6 +653,33 @@ static int bpe(const g4_tokenizer *t, work *w, const unsigned char *s, size_t n)
 	return 0;
 }
 
+/* Cuts a newline-free piece before each space (or literal ▁) whose left
+ * neighbour never precedes ▁ inside a token (see mark_pre_space). */
+static int words(const g4_tokenizer *t, work *w, const unsigned char *s, size_t n)
+{
+	size_t st = 0, i = 0;
+	uint32_t prev = 0;
+	int have = 0;
+	while (i < n) {
+		uint32_t cp;
+		int k = u8dec(s + i, n - i, &cp);
+		if (!k) {
+			have = 0;
+			i++;
+			continue;
+		}
+		if ((cp == ' ' || cp == 0x2581) && have && i > st && !joins_space(t, prev)) {
+			if (bpe(t, w, s + st, i - st))
+				return -1;
+			st = i;
+		}
+		prev = cp == ' ' ? 0x2581 : cp;
+		have = 1;
+		i += (size_t)k;
+	}
+	return bpe(t, w, s + st, n - st);
+}
+
 /* A text segment between added tokens: cut at newline runs, then BPE. */
 static int segment(const g4_tokenizer *t, work *w, const unsigned char *s, size_t n)
 {
@@ -601,7 +689,7 @@ static int segment(const g4_tokenizer *t, work *w, const unsigned char *s, size_
 		int nl = s[i] == '\n';
 		while (j < n && (s[j] == '\n') == nl)
 			j++;
-		if (bpe(t, w, s + i, j - i))
+		if ((nl ? bpe(t, w, s + i, j - i) : words(t, w, s + i, j - i)))
 			return -1;
 		i = j;
 	}
