@@ -10,6 +10,7 @@
  * candidate merges in a binary min-heap keyed by (rank, position); a popped
  * candidate is used only if both symbols are still there and unchanged.
  * This is exactly the naive "merge the lowest-rank, leftmost pair" loop. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 
 #include "err.h"
 #include "fileio.h"
+#include "gguf.h"
 #include "tokenizer.h"
 
 #define MAX_VOCAB (1u << 24)
@@ -1236,10 +1238,231 @@ bad:
 	return -1;
 }
 
+/* ---- GGUF ------------------------------------------------------------------ */
+
+static int32_t opt_id(const g4_gguf *g, const char *key)
+{
+	uint32_t v;
+	if (g4_gguf_find_key(g, key) < 0 || g4_gguf_get_u32(g, key, &v) || v > INT32_MAX)
+		return -1;
+	return (int32_t)v;
+}
+
+g4_tokenizer *g4_tok_from_gguf(const g4_gguf *g)
+{
+	const char *nm = g->path ? g->path : "gguf";
+	g4_str model, pre = { 0, NULL };
+	if (g4_gguf_get_str(g, "tokenizer.ggml.model", &model)) {
+		g4_err("%s: no tokenizer in this file (tokenizer.ggml.model missing)", nm);
+		return NULL;
+	}
+	if (g4_gguf_find_key(g, "tokenizer.ggml.pre") >= 0)
+		g4_gguf_get_str(g, "tokenizer.ggml.pre", &pre);
+	int ok = (model.len == 6 && !memcmp(model.ptr, "gemma4", 6)) ||
+		 (pre.len == 6 && !memcmp(pre.ptr, "gemma4", 6));
+	if (!ok) {
+		g4_err("%s: tokenizer.ggml.model is '%.*s', not a Gemma 4 vocabulary", nm,
+		       (int)(model.len > 64 ? 64 : model.len), model.ptr);
+		return NULL;
+	}
+	g4_str *tok = NULL, *mer = NULL;
+	uint64_t nt = 0, nmg = 0, ntype = 0;
+	const char **tp = NULL, **mp = NULL, *tmpl = NULL;
+	size_t *tl = NULL, *ml = NULL, tmpl_len = 0;
+	int32_t *types = NULL;
+	g4_tokenizer *t = NULL;
+	if (g4_gguf_get_str_arr(g, "tokenizer.ggml.tokens", &tok, &nt))
+		goto out;
+	if (g4_gguf_find_key(g, "tokenizer.ggml.merges") >= 0 &&
+	    g4_gguf_get_str_arr(g, "tokenizer.ggml.merges", &mer, &nmg))
+		goto out;
+	if (nt == 0 || nt > MAX_VOCAB || nmg > MAX_MERGES) {
+		g4_err("%s: %llu tokens, %llu merges", nm, (unsigned long long)nt, (unsigned long long)nmg);
+		goto out;
+	}
+	tp = malloc(nt * sizeof *tp);
+	tl = malloc(nt * sizeof *tl);
+	mp = malloc((nmg + 1) * sizeof *mp);
+	ml = malloc((nmg + 1) * sizeof *ml);
+	if (!tp || !tl || !mp || !ml) {
+		g4_err("out of memory");
+		goto out;
+	}
+	for (uint64_t i = 0; i < nt; i++) {
+		tp[i] = tok[i].ptr;
+		tl[i] = tok[i].len;
+	}
+	for (uint64_t i = 0; i < nmg; i++) {
+		mp[i] = mer[i].ptr;
+		ml[i] = mer[i].len;
+	}
+	if (g4_gguf_find_key(g, "tokenizer.ggml.token_type") >= 0) {
+		uint32_t et;
+		const void *d;
+		if (g4_gguf_get_arr(g, "tokenizer.ggml.token_type", &et, &ntype, &d))
+			goto out;
+		if (ntype != nt) {
+			g4_err("%s: tokenizer.ggml.token_type has %llu entries for %llu tokens", nm,
+			       (unsigned long long)ntype, (unsigned long long)nt);
+			goto out;
+		}
+		types = malloc(nt * sizeof *types);
+		if (!types) {
+			g4_err("out of memory");
+			goto out;
+		}
+		for (uint64_t i = 0; i < nt; i++) {
+			int64_t v = g4_gguf_arr_i64(et, d, i);
+			types[i] = v >= 1 && v <= 6 ? (int32_t)v : G4_TT_NORMAL;
+		}
+	}
+	g4_str ct;
+	if (g4_gguf_find_key(g, "tokenizer.chat_template") >= 0 && !g4_gguf_get_str(g, "tokenizer.chat_template", &ct)) {
+		tmpl = ct.ptr;
+		tmpl_len = ct.len;
+	}
+	g4_err_clear();
+	g4_tok_spec s = {
+		.n_vocab = nt, .tokens = tp, .token_len = tl, .types = types,
+		.n_merges = nmg, .merges = mp, .merge_len = ml,
+		.bos = opt_id(g, "tokenizer.ggml.bos_token_id"), .eos = opt_id(g, "tokenizer.ggml.eos_token_id"),
+		.unk = opt_id(g, "tokenizer.ggml.unknown_token_id"), .pad = opt_id(g, "tokenizer.ggml.padding_token_id"),
+		.mask = opt_id(g, "tokenizer.ggml.mask_token_id"),
+		.chat_template = tmpl, .chat_template_len = tmpl_len, .name = nm,
+	};
+	t = g4_tok_build(&s);
+out:
+	free(tok); free(mer); free(tp); free(tl); free(mp); free(ml); free(types);
+	return t;
+}
+
+/* Only ▁, newlines or tabs: llama.cpp must see these as normal tokens, so
+ * that it prints ▁ as a space. */
+static int blank_run(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		if (s[i] == '\n' || s[i] == '\t')
+			i++;
+		else if (n - i >= 3 && !memcmp(s + i, "\xE2\x96\x81", 3))
+			i += 3;
+		else
+			return 0;
+	}
+	return n > 0;
+}
+
+int g4_tok_write_gguf(const g4_tokenizer *t, g4_ggufw *w)
+{
+	size_t nv = t->n_vocab, nm = t->n_merges;
+	g4_str *tok = malloc(nv * sizeof *tok), *mer = malloc((nm + 1) * sizeof *mer);
+	float *sc = malloc(nv * sizeof *sc);
+	int32_t *ty = malloc(nv * sizeof *ty);
+	char *mb = NULL, (*hole)[32] = NULL;
+	size_t nh = 0, mtot = 0;
+	int rc = -1;
+	for (size_t i = 0; i < nv; i++)
+		nh += !t->type[i];
+	for (size_t i = 0; i < nm; i++)
+		mtot += t->len[t->ml[i]] + 1 + t->len[t->mr[i]];
+	mb = malloc(mtot + 1);
+	hole = malloc((nh + 1) * sizeof *hole);
+	if (!tok || !mer || !sc || !ty || !mb || !hole) {
+		g4_err("out of memory");
+		goto out;
+	}
+	nh = 0;
+	for (size_t i = 0; i < nv; i++) {
+		sc[i] = -1000.0f;
+		if (!t->type[i]) {	/* a hole in a cut-down vocabulary */
+			snprintf(hole[nh], sizeof *hole, "<g4_hole_%zu>", i);
+			tok[i] = (g4_str){ strlen(hole[nh]), hole[nh] };
+			nh++;
+			ty[i] = G4_TT_UNUSED;
+			continue;
+		}
+		tok[i] = (g4_str){ t->len[i], t->blob + t->off[i] };
+		ty[i] = t->type[i];
+		if (ty[i] == G4_TT_USER && blank_run(tok[i].ptr, tok[i].len))
+			ty[i] = G4_TT_NORMAL;
+	}
+	size_t o = 0;
+	for (size_t i = 0; i < nm; i++) {
+		size_t a = t->len[t->ml[i]], b = t->len[t->mr[i]];
+		memcpy(mb + o, t->blob + t->off[t->ml[i]], a);
+		mb[o + a] = ' ';
+		memcpy(mb + o + a + 1, t->blob + t->off[t->mr[i]], b);
+		mer[i] = (g4_str){ a + 1 + b, mb + o };
+		o += a + 1 + b;
+	}
+	if (g4_ggufw_set_str(w, "tokenizer.ggml.model", "gemma4") ||
+	    g4_ggufw_set_str_arr(w, "tokenizer.ggml.tokens", nv, tok) ||
+	    g4_ggufw_set_arr(w, "tokenizer.ggml.scores", G4_GGUF_FLOAT32, nv, sc) ||
+	    g4_ggufw_set_arr(w, "tokenizer.ggml.token_type", G4_GGUF_INT32, nv, ty) ||
+	    g4_ggufw_set_str_arr(w, "tokenizer.ggml.merges", nm, mer))
+		goto out;
+	const struct { const char *k; int32_t v; } ids[] = {
+		{ "tokenizer.ggml.bos_token_id", t->bos }, { "tokenizer.ggml.eos_token_id", t->eos },
+		{ "tokenizer.ggml.unknown_token_id", t->unk }, { "tokenizer.ggml.padding_token_id", t->pad },
+		{ "tokenizer.ggml.mask_token_id", t->mask },
+	};
+	for (size_t i = 0; i < sizeof ids / sizeof *ids; i++)
+		if (ids[i].v >= 0 && g4_ggufw_set_u32(w, ids[i].k, (uint32_t)ids[i].v))
+			goto out;
+	if (g4_ggufw_set_bool(w, "tokenizer.ggml.add_bos_token", 1) ||
+	    g4_ggufw_set_bool(w, "tokenizer.ggml.add_eos_token", 0) ||
+	    g4_ggufw_set_bool(w, "tokenizer.ggml.add_space_prefix", 0))
+		goto out;
+	if (t->chat_template && g4_ggufw_set_str(w, "tokenizer.chat_template", t->chat_template))
+		goto out;
+	rc = 0;
+out:
+	free(tok); free(mer); free(sc); free(ty); free(mb); free(hole);
+	return rc;
+}
+
+int g4_tok_write_vocab_gguf(const g4_tokenizer *t, const char *path)
+{
+	g4_out *o = g4_out_open(path);
+	if (!o)
+		return -1;
+	g4_ggufw *w = g4_ggufw_new();
+	int rc = !w ? g4_err("out of memory") : 0;
+	if (!rc)
+		rc = g4_ggufw_set_str(w, "general.architecture", "gemma4");
+	if (!rc)
+		rc = g4_ggufw_set_str(w, "general.type", "vocab");
+	if (!rc)
+		rc = g4_tok_write_gguf(t, w);
+	if (!rc)
+		rc = g4_ggufw_write_header(w, g4_out_file(o));
+	if (!rc)
+		rc = g4_ggufw_finish(w, g4_out_file(o));
+	g4_ggufw_free(w);
+	if (rc) {
+		g4_out_abort(o);
+		return g4_err_ctx("writing %s: ", path);
+	}
+	return g4_out_commit(o);
+}
+
 g4_tokenizer *g4_tok_load(const char *path)
 {
 	char *buf = NULL;
 	size_t n = 0;
+	FILE *f = strcmp(path, "-") ? fopen(path, "rb") : NULL;
+	if (f) {
+		char m[4] = { 0 };
+		size_t got = fread(m, 1, 4, f);
+		fclose(f);
+		if (got == 4 && !memcmp(m, "GGUF", 4)) {
+			g4_gguf *g = g4_gguf_open(path);
+			if (!g)
+				return NULL;
+			g4_tokenizer *t = g4_tok_from_gguf(g);
+			g4_gguf_close(g);
+			return t;
+		}
+	}
 	if (slurp_maybe_zstd(path, &buf, &n))
 		return NULL;
 	g4_tokenizer *t = g4_tok_from_json(buf, n, path);

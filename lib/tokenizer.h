@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gguf.h"
 #include "json.h"
 
 /* Token types, numbered as llama.cpp's tokenizer.ggml.token_type. */
@@ -48,9 +49,22 @@ enum {
 
 typedef struct g4_tokenizer g4_tokenizer;
 
-/* HF tokenizer.json, plain or zstd-compressed (detected by magic); the Gemma
- * 4 special tokens are applied to a Gemma 3 file (spec 4.3). */
+/* A GGUF (tokenizer.ggml.*), or an HF tokenizer.json plain or
+ * zstd-compressed (detected by magic); the Gemma 4 special tokens are
+ * applied to a Gemma 3 tokenizer.json (spec 4.3). */
 g4_tokenizer *g4_tok_load(const char *path);
+/* tokenizer.ggml.* of an open GGUF (model "gemma4", or pre "gemma4"). */
+g4_tokenizer *g4_tok_from_gguf(const g4_gguf *g);
+
+/* Writes the vocabulary as llama.cpp's Gemma 4 converter does (model
+ * "gemma4", tokens, scores -1000, token_type, merges "a b", special ids,
+ * add_bos_token true, chat_template when known).  Non-special added tokens
+ * of a tokenizer.json are written user-defined (so llama.cpp splits them out
+ * as HF does), except runs of ▁ / newline / tab, which stay normal so that
+ * llama.cpp prints ▁ as a space. */
+int g4_tok_write_gguf(const g4_tokenizer *t, g4_ggufw *w);
+/* A vocabulary-only GGUF file (general.architecture gemma4, no tensors). */
+int g4_tok_write_vocab_gguf(const g4_tokenizer *t, const char *path);
 g4_tokenizer *g4_tok_from_json(const char *buf, size_t n, const char *name);
 
 /* From token strings, llama.cpp token types (NULL: derived), and merges

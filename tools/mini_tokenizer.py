@@ -77,6 +77,13 @@ for path in sys.argv[3:]:
     else:
         encode(raw, False)
 
+# runs of ▁ / newline / tab are normal tokens in a GGUF (llama.cpp): keep
+# the merges that build them, so a vocab-only GGUF written from the mini
+# file encodes like the tokenizer.json
+for a in added:
+    if a["content"] and set(a["content"]) <= {"\u2581", "\n", "\t"}:
+        bpe(a["content"])
+
 keep_ids = set(range(238, 494)) | set(G4) | {0, 1, 2, 3, 4}
 keep_ids |= {a["id"] for a in added if not a["content"].startswith("<unused")}
 for r in used_m:

@@ -168,6 +168,88 @@ static void test_stream_decode(void)
 	g4_buf_free(&out);
 }
 
+static const char seq_text[] = "Gemma 4 reads text in chunks: 512 tokens at a time, then 1,024 more.\n\n"
+	"She wrote \"caf\u00e9\" twice \u2014 and  stopped. Why? Nobody knew! It was 3:07 a.m.";
+
+static int ids_eq(const int32_t *a, size_t n, const int32_t *b, size_t m)
+{
+	return n == m && !memcmp(a, b, n * sizeof *a);
+}
+
+/* golden/sequences.json text_ids come out of the micro GGUF's vocabulary
+ * (llama.cpp's tokenisation); text_real_gemma_ids out of the real one */
+static void test_micro_gguf(void)
+{
+	static const int32_t micro[] = { 2,375,330,341,374,334,317,280,337,370,341,373,363,368,335,299,268,311,360,
+		314,341,363,360,364,368,374,309,357,8,324,327,294,339,378,366,329,318,283,9,340,357,328,379,338,326,
+		380,312,302,341,372,370,364,377,268,357,354,357 };
+	static const int32_t real[] = { 2,236823,12367,236743,236812,20838,1816,528,49145,236787,236743,236810,
+		236770,236778,21739,657,496,990,236764,1299,236743,236770,236764,236771,236778,236812,919,236761,108,
+		5778,7971,623,123125,236859,236775,10911,2192,532,138,144830,236761,8922,236881,53705,7261,236888,
+		1030,691,236743,236800,236787,236771,236832,496,236761,236757,236761 };
+	g4_tokenizer *m = g4_tok_load(t_data("micro-e2b-Q4_0.gguf"));
+	CHECK(m != NULL, "micro: %s", g4_errmsg());
+	if (!m)
+		return;
+	CHECK(g4_tok_n_vocab(m) == 382 && g4_tok_n_merges(m) == 77, "%zu tokens %zu merges", g4_tok_n_vocab(m), g4_tok_n_merges(m));
+	int32_t *ids = NULL;
+	size_t n = 0, cap = 0;
+	CHECK(!g4_tok_encode(m, seq_text, strlen(seq_text), G4_ENC_BOS, &ids, &n, &cap), "encode");
+	CHECK(ids_eq(ids, n, micro, sizeof micro / sizeof *micro), "micro ids differ (%zu ids)", n);
+	g4_buf d = { 0 };
+	CHECK(!g4_tok_decode(m, ids, n, 0, &d) && d.n == strlen(seq_text) && !memcmp(d.p, seq_text, d.n), "micro decode");
+	g4_buf_free(&d);
+	n = 0;
+	CHECK(!g4_tok_encode(tok, seq_text, strlen(seq_text), G4_ENC_BOS, &ids, &n, &cap), "encode");
+	CHECK(ids_eq(ids, n, real, sizeof real / sizeof *real), "real ids differ (%zu ids)", n);
+	free(ids);
+	g4_tok_free(m);
+}
+
+/* a vocab-only GGUF written from tokenizer.json loads back with the same
+ * encodings: all vectors, except the two with literal "▁▁" next to a space
+ * (a ▁ run is a normal token in GGUF, as llama.cpp writes it, so BPE gives
+ * 139 where the tokenizer.json split gives 138 236743) */
+static void test_vocab_gguf(void)
+{
+	const char *p = t_tmp("vocab.gguf");
+	CHECK(!g4_tok_write_vocab_gguf(tok, p), "write: %s", g4_errmsg());
+	g4_tokenizer *g = g4_tok_load(p);
+	CHECK(g != NULL, "load back: %s", g4_errmsg());
+	if (!g)
+		return;
+	CHECK(g4_tok_n_vocab(g) == g4_tok_n_vocab(tok) && g4_tok_n_merges(g) == g4_tok_n_merges(tok), "sizes");
+	CHECK(g4_tok_type(g, 100) == G4_TT_USER && g4_tok_type(g, 105) == G4_TT_CONTROL &&
+	      g4_tok_type(g, 168) == G4_TT_USER && g4_tok_type(g, 138) == G4_TT_NORMAL && g4_tok_type(g, 300) == G4_TT_BYTE, "types");
+	size_t ni;
+	char *inp = t_slurp(t_data("tokenizer/extra-tests.inp"), &ni);
+	char *s = inp;
+	int k = 0, differ = 0;
+	while (inp) {
+		char *e = memmem(s, (size_t)(inp + ni - s), "\n__ggml_vocab_test__\n", 21);
+		size_t len = e ? (size_t)(e - s) : (size_t)(inp + ni - s);
+		int32_t *a = NULL, *b = NULL;
+		size_t na = 0, nb = 0, ca = 0, cb = 0;
+		g4_tok_encode(tok, s, len, G4_ENC_BOS, &a, &na, &ca);
+		g4_tok_encode(g, s, len, G4_ENC_BOS, &b, &nb, &cb);
+		if (!ids_eq(a, na, b, nb)) {
+			differ++;
+			CHECK(k == 346 || k == 347, "vector %d differs", k);
+		}
+		free(a);
+		free(b);
+		k++;
+		if (!e)
+			break;
+		s = e + 21;
+	}
+	CHECK(differ == 2, "%d vectors differ, want the 2 with literal U+2581", differ);
+	free(inp);
+	g4_tok_free(g);
+	/* a GGUF without a tokenizer, and one of another model type */
+	CHECK(!g4_tok_load(t_data("mmproj-tiny-audio-f16.gguf")) && strstr(g4_errmsg(), "tokenizer"), "no tokenizer: %s", g4_errmsg());
+}
+
 int main(void)
 {
 	RUN(test_load);
@@ -177,6 +259,8 @@ int main(void)
 	RUN(test_special);
 	RUN(test_invalid_utf8);
 	RUN(test_stream_decode);
+	RUN(test_micro_gguf);
+	RUN(test_vocab_gguf);
 	g4_tok_free(tok);
 	return t_done();
 }
