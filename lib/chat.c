@@ -743,19 +743,42 @@ static const char *role_of(const g4_json *m)
 	return is_str(ro) ? ro->str : NULL;
 }
 
+/* media parts of a tool result (2026-07): placeholders after the block */
+static void tool_media(R *r, const g4_json *body)
+{
+	for (size_t p = 0; p < body->n; p++) {
+		const g4_json *ty = get(&body->kid[p], "type");
+		if (streq(ty, "image") || streq(ty, "image_url")) {
+			add_media(r, 1);
+			put(r, "<|image|>");
+		} else if (streq(ty, "audio") || streq(ty, "input_audio")) {
+			add_media(r, 2);
+			put(r, "<|audio|>");
+		} else if (streq(ty, "video"))
+			put(r, "<|video|>");
+	}
+}
+
 int g4_chat_render(const g4_json *req, const g4_chat_opts *o, g4_buf *out,
 		   g4_chat_media **media, size_t *n_media)
 {
 	R r = { .b = out, .tmpl = o->tmpl, .think = o->thinking, .agp = o->add_generation_prompt };
+	int rev = o->tmpl != G4_TMPL_GEMMA4;	/* the 2026-07 revision */
+	int preserve = 0;
 	const g4_json *msgs = req, *tools = NULL;
 	if (is_map(req)) {
 		msgs = get(req, "messages");
 		tools = get(req, "tools");
-		const g4_json *et = get(req, "enable_thinking"), *kw = get(req, "chat_template_kwargs");
+		const g4_json *kw = get(req, "chat_template_kwargs");
+		const g4_json *et = get(req, "enable_thinking");
 		if (!et)
 			et = get(kw, "enable_thinking");
 		if (et && g4_json_truthy(et))
 			r.think = 1;
+		const g4_json *pt = get(req, "preserve_thinking");
+		if (!pt)
+			pt = get(kw, "preserve_thinking");
+		preserve = g4_json_truthy(pt);
 		const g4_json *ag = get(req, "add_generation_prompt");
 		if (ag && !g4_json_truthy(ag))
 			r.agp = 0;
@@ -785,13 +808,13 @@ int g4_chat_render(const g4_json *req, const g4_chat_opts *o, g4_buf *out,
 		}
 		if (sys0) {
 			const g4_json *c = get(&msgs->kid[0], "content");
-			if (r.tmpl != G4_TMPL_GEMMA4 && is_list(c)) {
+			if (!rev || is_str(c))
+				put_trim(&r, c);
+			else if (is_list(c))
 				for (size_t i = 0; i < c->n; i++) {
 					put_trim(&r, get(&c->kid[i], "text"));
 					put(&r, " ");
 				}
-			} else
-				put_trim(&r, c);
 			first = 1;
 		}
 		if (g4_json_truthy(tools)) {
@@ -824,10 +847,15 @@ int g4_chat_render(const g4_json *req, const g4_chat_opts *o, g4_buf *out,
 			continue;
 		prev = NULL;
 		const char *role = !strcmp(raw, "assistant") ? "model" : raw;
-		const char *prev_nt = NULL;
+		const char *prev_nt = NULL, *next_nt = NULL;
 		for (size_t j = i; j-- > 0;)
 			if (strcmp(role_of(&L[j]), "tool")) {
 				prev_nt = role_of(&L[j]);
+				break;
+			}
+		for (size_t j = i + 1; j < nl; j++)
+			if (strcmp(role_of(&L[j]), "tool")) {
+				next_nt = role_of(&L[j]);
 				break;
 			}
 		int cont = !strcmp(role, "model") && prev_nt && !strcmp(prev_nt, "assistant");
@@ -841,7 +869,8 @@ int g4_chat_render(const g4_json *req, const g4_chat_opts *o, g4_buf *out,
 		if (!g4_json_truthy(th))
 			th = get(m, "reasoning_content");
 		const g4_json *calls = get(m, "tool_calls");
-		int gate = (long)i > last_user && (r.tmpl != G4_TMPL_GEMMA4 || g4_json_truthy(calls));
+		int gate = rev ? (long)i > last_user || (preserve && g4_json_truthy(calls))
+			       : (long)i > last_user && g4_json_truthy(calls);
 		if (g4_json_truthy(th) && gate) {
 			put(&r, "<|channel>thought\n");
 			py_str(out, th);
@@ -867,7 +896,8 @@ int g4_chat_render(const g4_json *req, const g4_chat_opts *o, g4_buf *out,
 		if (g4_json_truthy(trs)) {
 			for (size_t k = 0; is_list(trs) && k < trs->n; k++) {
 				const g4_json *nm = get(&trs->kid[k], "name");
-				fmt_tool_response(&r, is_str(nm) ? nm->str : "unknown", is_str(nm) ? nm->len : 7,
+				int named = is_str(nm) && (!rev || nm->len);
+				fmt_tool_response(&r, named ? nm->str : "unknown", named ? nm->len : 7,
 						  get(&trs->kid[k], "response"));
 				tr_out = 1;
 				prev = "tool_response";
@@ -878,13 +908,13 @@ int g4_chat_render(const g4_json *req, const g4_chat_opts *o, g4_buf *out,
 				if (strcmp(role_of(f), "tool"))
 					break;
 				const g4_json *nm = get(f, "name"), *id = get(f, "tool_call_id");
-				const char *name = is_str(nm) ? nm->str : "unknown";
-				size_t nlen = is_str(nm) ? nm->len : 7;
+				int named = is_str(nm) && (!rev || nm->len);
+				const char *name = named ? nm->str : "unknown";
+				size_t nlen = named ? nm->len : 7;
 				for (size_t c = 0; c < calls->n; c++) {
 					const g4_json *cid = get(&calls->kid[c], "id");
-					int same = py_eq(cid, id);
 					const g4_json *cn = get(get(&calls->kid[c], "function"), "name");
-					if (same && is_str(cn)) {
+					if (py_eq(cid, id) && is_str(cn)) {
 						name = cn->str;
 						nlen = cn->len;
 					}
@@ -900,6 +930,8 @@ int g4_chat_render(const g4_json *req, const g4_chat_opts *o, g4_buf *out,
 					g4_json tmp = { .type = G4_JSON_STRING, .str = s.p ? s.p : "", .len = s.n };
 					fmt_tool_response(&r, name, nlen, &tmp);
 					g4_buf_free(&s);
+					if (rev)
+						tool_media(&r, body);
 				} else
 					fmt_tool_response(&r, name, nlen, body);
 				tr_out = 1;
@@ -907,11 +939,27 @@ int g4_chat_render(const g4_json *req, const g4_chat_opts *o, g4_buf *out,
 			}
 		}
 		const g4_json *c = get(m, "content");
+		size_t c0 = out->n;
 		content(&r, c, !strcmp(role, "model"), &prev);
-		if (prev && !strcmp(prev, "tool_call") && !tr_out)
-			put(&r, "<|tool_response>");
-		else if (!(tr_out && !g4_json_truthy(c)))
-			put(&r, "<turn|>\n");
+		if (!rev) {
+			if (prev && !strcmp(prev, "tool_call") && !tr_out)
+				put(&r, "<|tool_response>");
+			else if (!(tr_out && !g4_json_truthy(c)))
+				put(&r, "<turn|>\n");
+		} else {
+			const char *cp = out->p ? out->p + c0 : "";
+			size_t cn = out->n - c0;
+			py_strip(&cp, &cn);
+			int has_content = cn > 0;
+			int into_next = !strcmp(role, "model") && next_nt && !strcmp(next_nt, "assistant") &&
+					(!g4_json_truthy(calls) || tr_out);
+			if (prev && !strcmp(prev, "tool_call") && !tr_out)
+				put(&r, "<|tool_response>");
+			else if (into_next)
+				;
+			else if (!(tr_out && !has_content && !next_nt))
+				put(&r, "<turn|>\n");
+		}
 	}
 	if (!r.err && r.agp) {
 		int after_tool = prev && (!strcmp(prev, "tool_response") || !strcmp(prev, "tool_call"));
@@ -919,24 +967,24 @@ int g4_chat_render(const g4_json *req, const g4_chat_opts *o, g4_buf *out,
 			put(&r, "<|turn>model\n");
 			if (!r.think && r.tmpl != G4_TMPL_GEMMA4_2607_E)
 				put(&r, "<|channel>thought\n<channel|>");
-		} else if (r.tmpl != G4_TMPL_GEMMA4 && !strcmp(prev, "tool_response") && r.think)
+		} else if (rev && !strcmp(prev, "tool_response") && r.think)
 			put(&r, "<|channel>thought\n");
 	}
 	if (!r.err && out->oom)
 		rerr(&r, NULL, "out of memory", NULL);
-	if (media) {
-		*media = r.media;
-		*n_media = r.n_media;
-	} else
-		free(r.media);
 	if (r.err) {
+		free(r.media);
 		if (media) {
-			free(r.media);
 			*media = NULL;
 			*n_media = 0;
 		}
 		return -1;
 	}
+	if (media) {
+		*media = r.media;
+		*n_media = r.n_media;
+	} else
+		free(r.media);
 	return 0;
 }
 

@@ -129,6 +129,19 @@ static void test_values(void)
 		   "{\"role\":\"assistant\",\"content\":\"b\"},{\"role\":\"assistant\",\"content\":\"c\"}]", G4_TMPL_GEMMA4, 0, 1);
 	CHECK(!strcmp(r, "<bos><|turn>user\na<turn|>\n<|turn>system\ns<turn|>\n<|turn>model\nb<turn|>\nc<turn|>\n"
 		      "<|turn>model\n<|channel>thought\n<channel|>"), "got %s", r);
+	/* 2026-07: no <turn|> between consecutive assistant messages, system
+	 * content parts, media inside tool results, reasoning after the last
+	 * user message kept */
+	r = render("[{\"role\":\"system\",\"content\":[{\"type\":\"text\",\"text\":\" s \"}]},{\"role\":\"user\",\"content\":\"a\"},"
+		   "{\"role\":\"assistant\",\"content\":\"b\",\"reasoning_content\":\"r\"},{\"role\":\"assistant\",\"content\":\"c\"}]",
+		   G4_TMPL_GEMMA4_2607, 0, 0);
+	CHECK(!strcmp(r, "<bos><|turn>system\ns <turn|>\n<|turn>user\na<turn|>\n<|turn>model\n<|channel>thought\nr\n<channel|>bc<turn|>\n"),
+	      "got %s", r);
+	r = render("[{\"role\":\"user\",\"content\":\"a\"},{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"1\",\"function\":{\"name\":\"cam\",\"arguments\":{}}}]},"
+		   "{\"role\":\"tool\",\"tool_call_id\":\"1\",\"content\":[{\"type\":\"text\",\"text\":\"photo\"},{\"type\":\"image\"}]}]",
+		   G4_TMPL_GEMMA4_2607, 1, 1);
+	CHECK(!strcmp(r, "<bos><|turn>system\n<|think|>\n<turn|>\n<|turn>user\na<turn|>\n<|turn>model\n<|tool_call>call:cam{}<tool_call|>"
+		      "<|tool_response>response:cam{value:<|\"|>photo<|\"|>}<tool_response|><|image|><|channel>thought\n"), "got %s", r);
 	/* tool schema: nested object, array items, nullable, response */
 	r = render("{\"messages\":[],\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"g\",\"description\":\"d\","
 		   "\"parameters\":{\"type\":\"object\",\"properties\":{\"o\":{\"type\":\"object\",\"properties\":{\"k\":{\"type\":\"integer\"}},"
