@@ -490,6 +490,16 @@ typedef struct {
 	int32_t lid, rid, res;
 } cand;
 
+/* Word cache for long texts (direct-mapped, per call): words repeat. */
+typedef struct {
+	uint64_t h;
+	uint32_t koff, klen, ioff, nid;
+} centry;
+
+#define CACHE_SLOTS (1u << 14)
+#define CACHE_MAXW 64
+#define CACHE_ARENA (1u << 20)
+
 typedef struct {
 	int32_t *id, *prev, *next;
 	uint32_t *b0, *b1;	/* byte span of each symbol (for byte fallback) */
@@ -499,6 +509,10 @@ typedef struct {
 	int32_t **out;
 	size_t *n_out, *cap_out;
 	int oom;
+	centry *cache;		/* NULL: no cache */
+	unsigned char *ckeys;
+	int32_t *cids;
+	size_t nkeys, nids;
 } work;
 
 static int push_id(work *w, int32_t id)
@@ -655,6 +669,35 @@ static int bpe(const g4_tokenizer *t, work *w, const unsigned char *s, size_t n)
 	return 0;
 }
 
+/* BPE of one word, through the cache when there is one. */
+static int cached_bpe(const g4_tokenizer *t, work *w, const unsigned char *s, size_t n)
+{
+	if (!w->cache || n > CACHE_MAXW || !n)
+		return bpe(t, w, s, n);
+	uint64_t h = shash((const char *)s, n);
+	centry *e = &w->cache[h & (CACHE_SLOTS - 1)];
+	if (e->h == h && e->klen == n && !memcmp(w->ckeys + e->koff, s, n)) {
+		for (uint32_t i = 0; i < e->nid; i++)
+			if (push_id(w, w->cids[e->ioff + i]))
+				return -1;
+		return 0;
+	}
+	size_t before = *w->n_out;
+	if (bpe(t, w, s, n))
+		return -1;
+	size_t nid = *w->n_out - before;
+	if (w->nkeys + n > CACHE_ARENA || w->nids + nid > CACHE_ARENA) {
+		memset(w->cache, 0, CACHE_SLOTS * sizeof *w->cache);
+		w->nkeys = w->nids = 0;
+	}
+	memcpy(w->ckeys + w->nkeys, s, n);
+	memcpy(w->cids + w->nids, *w->out + before, nid * sizeof(int32_t));
+	*e = (centry){ h, (uint32_t)w->nkeys, (uint32_t)n, (uint32_t)w->nids, (uint32_t)nid };
+	w->nkeys += n;
+	w->nids += nid;
+	return 0;
+}
+
 /* Cuts a newline-free piece before each space (or literal ▁) whose left
  * neighbour never precedes ▁ inside a token (see mark_pre_space). */
 static int words(const g4_tokenizer *t, work *w, const unsigned char *s, size_t n)
@@ -671,7 +714,7 @@ static int words(const g4_tokenizer *t, work *w, const unsigned char *s, size_t 
 			continue;
 		}
 		if ((cp == ' ' || cp == 0x2581) && have && i > st && !joins_space(t, prev)) {
-			if (bpe(t, w, s + st, i - st))
+			if (cached_bpe(t, w, s + st, i - st))
 				return -1;
 			st = i;
 		}
@@ -679,7 +722,7 @@ static int words(const g4_tokenizer *t, work *w, const unsigned char *s, size_t 
 		have = 1;
 		i += (size_t)k;
 	}
-	return bpe(t, w, s + st, n - st);
+	return cached_bpe(t, w, s + st, n - st);
 }
 
 /* A text segment between added tokens: cut at newline runs, then BPE. */
@@ -728,6 +771,15 @@ int g4_tok_encode(const g4_tokenizer *t, const char *text, size_t n, int flags,
 	w.n_out = n_ids;
 	w.cap_out = cap;
 	int r = 0;
+	if (n > 4096) {		/* long text: cache words (no cache is fine too) */
+		w.cache = calloc(CACHE_SLOTS, sizeof *w.cache);
+		w.ckeys = malloc(CACHE_ARENA);
+		w.cids = malloc(CACHE_ARENA * sizeof *w.cids);
+		if (!w.cache || !w.ckeys || !w.cids) {
+			free(w.cache); free(w.ckeys); free(w.cids);
+			w.cache = NULL;
+		}
+	}
 	if ((flags & G4_ENC_BOS) && t->bos >= 0 && push_id(&w, t->bos))
 		r = -1;
 	const unsigned char *s = (const unsigned char *)text;
@@ -747,6 +799,9 @@ int g4_tok_encode(const g4_tokenizer *t, const char *text, size_t n, int flags,
 	if (!r && segment(t, &w, s + seg, n - seg))
 		r = -1;
 	free(w.id); free(w.prev); free(w.next); free(w.b0); free(w.b1); free(w.heap);
+	if (w.cache) {
+		free(w.cache); free(w.ckeys); free(w.cids);
+	}
 	return r ? g4_err("out of memory while encoding") : 0;
 }
 

@@ -6,7 +6,9 @@
  * tokenizer.json.zst (the full 262144-token vocabulary; skipped if absent).
  * Text: the given files, else the test vectors of tests/data/tokenizer
  * (about 60 languages, code, JSON, emoji, whitespace runs) repeated to 4 MB.
- * Reports load time, encode MB/s on one core, and decode MB/s. */
+ * Reports load time, encode MB/s on one core (the whole text as one
+ * document, where the per-call word cache helps; and as short documents of
+ * a few hundred bytes each, where it does not), and decode MB/s. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +76,30 @@ int main(int argc, char **argv)
 	}
 	printf("bench_tok: encode %.2f MB of mixed text -> %zu tokens: %.1f MB/s (1 core, best of 3)\n",
 	       (double)text.n / 1e6, n, (double)text.n / 1e6 / best);
+	/* short documents: the pieces between separators (or lines) */
+	{
+		size_t bytes = 0, ntok = 0;
+		double a2 = now();
+		while (bytes < ((size_t)4 << 20)) {
+			const char *p = src.p, *end = src.p + src.n;
+			while (p < end) {
+				const char *e = memmem(p, (size_t)(end - p), "\n__ggml_vocab_test__\n", 21);
+				if (!e)
+					e = memchr(p, '\n', (size_t)(end - p));
+				size_t len = e ? (size_t)(e - p) : (size_t)(end - p);
+				n = 0;
+				g4_tok_encode(t, p, len, 0, &ids, &n, &cap);
+				ntok += n;
+				bytes += len;
+				p += len + (e ? (*e == '\n' && e[1] != '_' ? 1 : 21) : 0);
+			}
+		}
+		double d2 = now() - a2;
+		printf("bench_tok: encode %.2f MB as %s short documents -> %zu tokens: %.1f MB/s (1 core, no cache)\n",
+		       (double)bytes / 1e6, "separate", ntok, (double)bytes / 1e6 / d2);
+		n = 0;
+		g4_tok_encode(t, text.p, text.n, 0, &ids, &n, &cap);
+	}
 	g4_buf out = { 0 };
 	double a = now();
 	g4_tok_decode(t, ids, n, 0, &out);
