@@ -21,7 +21,7 @@
 #include "gguf.h"
 #include "tokenizer.h"
 
-#define MAX_VOCAB (1u << 24)
+#define MAX_VOCAB (1u << 22)
 #define MAX_MERGES (1u << 24)
 #define MAX_JSON ((size_t)1 << 30)
 
