@@ -18,6 +18,7 @@
 
 #include "err.h"
 #include "gguf.h"
+#include "kern_vis.h"
 #include "qtypes.h"
 #include "vision.h"
 
@@ -329,52 +330,11 @@ const g4_vision_hp *g4_vision_hparams(const g4_vision *m) { return &m->hp; }
 
 /* ---- kernels ----------------------------------------------------------- */
 
-/* Dot product in one fixed order: 8 interleaved partial sums, then a fixed
- * tree.  The AVX2 path computes exactly the same sums (separate multiply
- * and add, no FMA), so both paths give the same bits. */
-static float dot_c(const float *a, const float *b, int n)
-{
-	float s[8] = {0};
-	int i = 0;
-	for (; i + 8 <= n; i += 8)
-		for (int j = 0; j < 8; j++)
-			s[j] += a[i + j] * b[i + j];
-	for (int j = 0; i < n; i++, j++)
-		s[j] += a[i] * b[i];
-	return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
-}
-
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-__attribute__((target("avx2")))
-static float dot_avx2(const float *a, const float *b, int n)
-{
-	__m256 acc = _mm256_setzero_ps();
-	int i = 0;
-	for (; i + 8 <= n; i += 8)
-		acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i)));
-	float s[8];
-	_mm256_storeu_ps(s, acc);
-	for (int j = 0; i < n; i++, j++)
-		s[j] += a[i] * b[i];
-	return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
-}
-static float (*dot)(const float *, const float *, int);
-static void pick_dot(void)
-{
-	if (!dot)
-		dot = __builtin_cpu_supports("avx2") ? dot_avx2 : dot_c;
-}
-#else
-static float (*dot)(const float *, const float *, int) = dot_c;
-static void pick_dot(void) {}
-#endif
-
 static inline float clampf(float x, float lo, float hi) { return x < lo ? lo : x > hi ? hi : x; }
 
 /* y[n][out] = clamp(W clamp(x[n][in])).  Work is split over blocks of
- * output features; each weight row is converted to f32 once per call. */
-#define RB 16
+ * output features (about 256 KB of weights each); a block of a non-f32
+ * weight is converted to f32 once per call. */
 static int matmul(const linear *l, const float *x, int n, float *y, float *xc)
 {
 	const int in = l->in, out = l->out;
@@ -386,34 +346,40 @@ static int matmul(const linear *l, const float *x, int n, float *y, float *xc)
 		xs = xc;
 	}
 	const g4_gguf_tensor *t = l->w;
+	int conv = t->type != G4_F32, clamp = l->omin > -INFINITY || l->omax < INFINITY;
 	size_t rb = g4_row_bytes(t->type, in);
+	int RB = 65536 / in / 3 * 3;
+	if (RB < 3)
+		RB = 3;
 	int nblk = (out + RB - 1) / RB, fail = 0;
 	#pragma omp parallel
 	{
-		float *wb = t->type == G4_F32 ? NULL : malloc(sizeof(float) * (size_t)RB * in);
-		if (t->type != G4_F32 && !wb) {
+		float *wb = conv ? malloc(sizeof(float) * (size_t)RB * in) : NULL;
+		if (conv && !wb) {
 			#pragma omp atomic write
 			fail = 1;
 		}
 		#pragma omp for schedule(dynamic, 1)
 		for (int bi = 0; bi < nblk; bi++) {
-			if (t->type != G4_F32 && !wb)
+			if (conv && !wb)
 				continue;
 			int o0 = bi * RB, nr = out - o0 < RB ? out - o0 : RB;
-			const float *w;
-			if (t->type == G4_F32) {
-				w = (const float *)t->data + (size_t)o0 * in;
-			} else {
+			const float *w = (const float *)t->data + (size_t)o0 * in;
+			if (conv) {
 				for (int r = 0; r < nr; r++)
 					g4_dequant_row(t->type, (const uint8_t *)t->data + (size_t)(o0 + r) * rb,
 						       wb + (size_t)r * in, in);
 				w = wb;
 			}
-			for (int i = 0; i < n; i++) {
-				const float *xi = xs + (size_t)i * in;
-				float *yi = y + (size_t)i * out + o0;
-				for (int r = 0; r < nr; r++)
-					yi[r] = clampf(dot(xi, w + (size_t)r * in, in), l->omin, l->omax);
+			for (int i0 = 0; i0 < n; i0 += 256) {
+				int ni = n - i0 < 256 ? n - i0 : 256;
+				g4_gemm_nt(xs + (size_t)i0 * in, in, w, in, y + (size_t)i0 * out + o0, out, ni, nr, in);
+				if (clamp)
+					for (int i = i0; i < i0 + ni; i++)
+						for (int r = 0; r < nr; r++) {
+							float *v = y + (size_t)i * out + o0 + r;
+							*v = clampf(*v, l->omin, l->omax);
+						}
 			}
 		}
 		free(wb);
@@ -468,63 +434,57 @@ static void free_bufs(bufs *b)
 		free(p[i]);
 }
 
-/* softmax(q k^T) v for every head and query; q, k, v [n][NH*Dh]. */
+/* softmax(q k^T) v for every head and query; q, k, v [n][NH*Dh].  Work
+ * is split over (head, block of QB queries). */
+#define QB 32
 static int attention(const g4_vision_hp *hp, int n, const float *q, const float *k, const float *v,
 		     float *out)
 {
 	int NH = hp->NH, Dh = hp->Dh, HD = NH * Dh;
-	/* per head, contiguous K and V rows */
-	float *kh = malloc(sizeof(float) * (size_t)n * HD), *vh = malloc(sizeof(float) * (size_t)n * HD);
-	int fail = !kh || !vh;
+	/* per head: K rows [NH][n][Dh], V transposed [NH][Dh][n] */
+	float *kh = malloc(sizeof(float) * (size_t)n * HD), *vt = malloc(sizeof(float) * (size_t)n * HD);
+	int fail = !kh || !vt;
 	if (!fail) {
 		#pragma omp parallel for schedule(static)
 		for (int i = 0; i < n; i++)
 			for (int h = 0; h < NH; h++) {
 				memcpy(kh + ((size_t)h * n + i) * Dh, k + (size_t)i * HD + h * Dh, sizeof(float) * Dh);
-				memcpy(vh + ((size_t)h * n + i) * Dh, v + (size_t)i * HD + h * Dh, sizeof(float) * Dh);
+				for (int d = 0; d < Dh; d++)
+					vt[((size_t)h * Dh + d) * n + i] = v[(size_t)i * HD + h * Dh + d];
 			}
+		int nqb = (n + QB - 1) / QB;
 		#pragma omp parallel
 		{
-			float *s = malloc(sizeof(float) * (size_t)n), *acc = malloc(sizeof(float) * Dh);
-			if (!s || !acc) {
+			float *s = malloc(sizeof(float) * (size_t)QB * n);
+			if (!s) {
 				#pragma omp atomic write
 				fail = 1;
 			}
-			#pragma omp for schedule(dynamic, 8) collapse(2)
-			for (int h = 0; h < NH; h++)
-				for (int i = 0; i < n; i++) {
-					if (!s || !acc)
-						continue;
-					const float *qi = q + (size_t)i * HD + h * Dh;
-					const float *K = kh + (size_t)h * n * Dh, *Vv = vh + (size_t)h * n * Dh;
-					float mx = -INFINITY;
+			#pragma omp for schedule(dynamic, 1)
+			for (int t = 0; t < NH * nqb; t++) {
+				if (!s)
+					continue;
+				int h = t / nqb, i0 = t % nqb * QB, ni = n - i0 < QB ? n - i0 : QB;
+				g4_gemm_nt(q + (size_t)i0 * HD + h * Dh, HD, kh + (size_t)h * n * Dh, Dh, s, n, ni, n, Dh);
+				for (int i = 0; i < ni; i++) {
+					float *si = s + (size_t)i * n, mx = -INFINITY, sum = 0;
+					for (int j = 0; j < n; j++)
+						mx = si[j] > mx ? si[j] : mx;
 					for (int j = 0; j < n; j++) {
-						s[j] = dot(qi, K + (size_t)j * Dh, Dh);
-						if (s[j] > mx)
-							mx = s[j];
-					}
-					float sum = 0;
-					for (int j = 0; j < n; j++) {
-						s[j] = expf(s[j] - mx);
-						sum += s[j];
+						si[j] = expf(si[j] - mx);
+						sum += si[j];
 					}
 					float inv = 1.0f / sum;
-					for (int d = 0; d < Dh; d++)
-						acc[d] = 0;
-					for (int j = 0; j < n; j++) {
-						const float *vj = Vv + (size_t)j * Dh;
-						float p = s[j] * inv;
-						for (int d = 0; d < Dh; d++)
-							acc[d] += p * vj[d];
-					}
-					memcpy(out + (size_t)i * HD + h * Dh, acc, sizeof(float) * Dh);
+					for (int j = 0; j < n; j++)
+						si[j] *= inv;
 				}
+				g4_gemm_nt(s, n, vt + (size_t)h * Dh * n, n, out + (size_t)i0 * HD + h * Dh, HD, ni, Dh, n);
+			}
 			free(s);
-			free(acc);
 		}
 	}
 	free(kh);
-	free(vh);
+	free(vt);
 	if (fail)
 		return g4_err("out of memory in attention over %d patches", n);
 	return 0;
@@ -539,7 +499,6 @@ int g4_vision_encode(const g4_vision *m, const float *pix, int gh, int gw, float
 		return g4_err("patch grid %dx%d: sides must be positive multiples of 3", gw, gh);
 	if (gh > hp->P || gw > hp->P)
 		return g4_err("patch grid %dx%d exceeds the position table (%d per side)", gw, gh, hp->P);
-	pick_dot();
 	int n = gh * gw;
 	size_t nn = (size_t)n;
 	int wide = F > HD ? F : HD;
@@ -568,14 +527,17 @@ int g4_vision_encode(const g4_vision *m, const float *pix, int gh, int gw, float
 	#pragma omp parallel for schedule(static)
 	for (size_t i = 0; i < nn * G4_VISION_PATCH_DIM; i++)
 		b.xc[i] = 2.0f * (pix[i] - 0.5f);
-	linear pl = {.w = NULL, .in = G4_VISION_PATCH_DIM, .out = D};
-	#pragma omp parallel for schedule(static)
-	for (int i = 0; i < n; i++) {
-		int x = i % gw, y = i / gw;
-		const float *px = b.xc + (size_t)i * G4_VISION_PATCH_DIM;
-		const float *tx = m->pos + (size_t)x * D, *ty = m->pos + ((size_t)hp->P + y) * D;
-		for (int o = 0; o < D; o++)
-			b.h[(size_t)i * D + o] = dot(px, m->patch_w + (size_t)o * pl.in, pl.in) + (tx[o] + ty[o]);
+	#pragma omp parallel for schedule(dynamic, 1)
+	for (int i0 = 0; i0 < n; i0 += 64) {
+		int ni = n - i0 < 64 ? n - i0 : 64;
+		g4_gemm_nt(b.xc + (size_t)i0 * G4_VISION_PATCH_DIM, G4_VISION_PATCH_DIM, m->patch_w,
+			   G4_VISION_PATCH_DIM, b.h + (size_t)i0 * D, D, ni, D, G4_VISION_PATCH_DIM);
+		for (int i = i0; i < i0 + ni; i++) {
+			int x = i % gw, y = i / gw;
+			const float *tx = m->pos + (size_t)x * D, *ty = m->pos + ((size_t)hp->P + y) * D;
+			for (int o = 0; o < D; o++)
+				b.h[(size_t)i * D + o] += tx[o] + ty[o];
+		}
 	}
 	if (tr && tr->layer_in)
 		memcpy(tr->layer_in, b.h, sizeof(float) * nn * D);
