@@ -70,6 +70,10 @@ g4_vision *g4_vision_open(const char *path);
 void g4_vision_close(g4_vision *m);
 const g4_vision_hp *g4_vision_hparams(const g4_vision *m);
 
+/* Benchmarks: a model of these shapes with random F32 weights (all layers
+ * share one layer's weights). */
+g4_vision *g4_vision_random(const g4_vision_hp *hp, uint64_t seed);
+
 /* Optional intermediates for tests: any pointer may be NULL.
  * layer_in [n][D]: patch + position embedding; pooled [N][D]: 3x3 mean x
  * sqrt(D); standardized [N][D]: (pooled - std_bias) * std_scale (26B/31B). */

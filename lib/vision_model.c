@@ -46,8 +46,9 @@ struct g4_vision {
 	const float *std_bias, *std_scale;
 	linear proj;
 	vlayer *layers;
-	float *owned[256];	/* vectors converted to f32 at load */
+	float **owned;		/* tensors converted to f32 at load */
 	int n_owned;
+	g4_gguf_tensor *fake;	/* g4_vision_random: its weight tensors */
 };
 
 static const g4_gguf_tensor *tensor(const g4_vision *m, const char *name, int n_dims,
@@ -84,12 +85,12 @@ static const float *as_f32(g4_vision *m, const g4_gguf_tensor *t)
 	if (t->type == G4_F32)
 		return t->data;
 	int64_t n = t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3];
-	if (m->n_owned == (int)(sizeof m->owned / sizeof m->owned[0])) {
-		g4_err("too many converted tensors");
-		return NULL;
-	}
 	float *f = malloc(sizeof(float) * (size_t)n);
-	if (!f) {
+	float **o = realloc(m->owned, sizeof(float *) * (m->n_owned + 1));
+	if (o)
+		m->owned = o;
+	if (!f || !o) {
+		free(f);
 		g4_err("out of memory converting '%.*s'", (int)t->name.len, t->name.ptr);
 		return NULL;
 	}
@@ -319,14 +320,101 @@ void g4_vision_close(g4_vision *m)
 		return;
 	for (int i = 0; i < m->n_owned; i++)
 		free(m->owned[i]);
+	free(m->owned);
 	free(m->patch_w);
 	free(m->layers);
+	free(m->fake);
 	if (m->g)
 		g4_gguf_close(m->g);
 	free(m);
 }
 
 const g4_vision_hp *g4_vision_hparams(const g4_vision *m) { return &m->hp; }
+
+/* Benchmarks: random F32 weights of the real shapes; all layers share one
+ * layer's weights so that the largest encoder fits in little memory. */
+static float *rand_vec(g4_vision *m, size_t n, float scale, float base, uint64_t *s)
+{
+	float *f = malloc(sizeof(float) * n);
+	float **o = realloc(m->owned, sizeof(float *) * (m->n_owned + 1));
+	if (o)
+		m->owned = o;
+	if (!f || !o) {
+		free(f);
+		return NULL;
+	}
+	m->owned[m->n_owned++] = f;
+	for (size_t i = 0; i < n; i++) {
+		*s = *s * 6364136223846793005ull + 1442695040888963407ull;
+		f[i] = base + scale * ((float)(*s >> 40) / (float)(1 << 24) * 2.0f - 1.0f);
+	}
+	return f;
+}
+
+g4_vision *g4_vision_random(const g4_vision_hp *hp0, uint64_t seed)
+{
+	g4_vision *m = calloc(1, sizeof *m);
+	if (!m) {
+		g4_err("out of memory");
+		return NULL;
+	}
+	m->hp = *hp0;
+	g4_vision_hp *hp = &m->hp;
+	hp->eps = hp->eps > 0 ? hp->eps : 1e-6f;
+	int D = hp->D, F = hp->F, HD = hp->NH * hp->Dh;
+	uint64_t s = seed | 1;
+	m->layers = calloc((size_t)hp->L, sizeof *m->layers);
+	m->fake = calloc(8, sizeof *m->fake);
+	if (!m->layers || !m->fake)
+		goto oom;
+	int dims[8][2] = {{D, HD}, {D, HD}, {D, HD}, {HD, D}, {D, F}, {D, F}, {F, D}, {D, hp->Dt}};
+	for (int i = 0; i < 8; i++) {
+		g4_gguf_tensor *t = &m->fake[i];
+		t->type = G4_F32;
+		t->n_dims = 2;
+		t->ne[0] = dims[i][0];
+		t->ne[1] = dims[i][1];
+		t->ne[2] = t->ne[3] = 1;
+		if (!(t->data = rand_vec(m, (size_t)dims[i][0] * dims[i][1], 1.0f / sqrtf((float)dims[i][0]), 0, &s)))
+			goto oom;
+	}
+	float *ln = rand_vec(m, (size_t)D, 0.1f, 1.0f, &s), *hn = rand_vec(m, (size_t)hp->Dh, 0.1f, 1.0f, &s);
+	m->patch_w = malloc(sizeof(float) * (size_t)D * G4_VISION_PATCH_DIM);
+	float *pw = rand_vec(m, (size_t)D * G4_VISION_PATCH_DIM, 0.036f, 0, &s);
+	float *pos = rand_vec(m, (size_t)2 * hp->P * D, 0.5f, 0, &s);
+	if (!ln || !hn || !m->patch_w || !pw || !pos)
+		goto oom;
+	memcpy(m->patch_w, pw, sizeof(float) * (size_t)D * G4_VISION_PATCH_DIM);
+	m->pos = pos;
+	if (hp->standardize) {
+		m->std_bias = ln;
+		m->std_scale = ln;
+	}
+	linear lin[8];
+	for (int i = 0; i < 8; i++) {
+		lin[i].w = &m->fake[i];
+		lin[i].in = dims[i][0];
+		lin[i].out = dims[i][1];
+		lin[i].imin = lin[i].omin = hp->clipped ? -8.0f : -INFINITY;
+		lin[i].imax = lin[i].omax = hp->clipped ? 8.0f : INFINITY;
+	}
+	m->proj = lin[7];
+	m->proj.imin = m->proj.omin = -INFINITY;
+	m->proj.imax = m->proj.omax = INFINITY;
+	for (int l = 0; l < hp->L; l++) {
+		vlayer *ly = &m->layers[l];
+		ly->ln1 = ly->ln2 = ly->post_attn = ly->post_ffn = ln;
+		ly->qn = ly->kn = hn;
+		ly->q = lin[0]; ly->k = lin[1]; ly->v = lin[2]; ly->o = lin[3];
+		ly->gate = lin[4]; ly->up = lin[5]; ly->down = lin[6];
+		ly->out_scale = 1.0f;
+	}
+	return m;
+oom:
+	g4_vision_close(m);
+	g4_err("out of memory for a random vision model");
+	return NULL;
+}
 
 /* ---- kernels ----------------------------------------------------------- */
 
