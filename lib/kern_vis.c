@@ -36,8 +36,157 @@ static void gemm_c(const float *A, int lda, const float *B, int ldb, float *C, i
 			C[(long)i * ldc + j] = dot_c(A + (long)i * lda, B + (long)j * ldb, K);
 }
 
+static void gemm_nn_c(const float *A, int lda, const float *B, int ldb, float *C, int ldc,
+		      int M, int N, int K)
+{
+	for (int i = 0; i < M; i++) {
+		float *c = C + (long)i * ldc;
+		for (int j = 0; j < N; j++)
+			c[j] = 0;
+		for (int k = 0; k < K; k++) {
+			float a = A[(long)i * lda + k];
+			const float *b = B + (long)k * ldb;
+			for (int j = 0; j < N; j++)
+				c[j] += a * b[j];
+		}
+	}
+}
+
+static void softmax_c(float *s, int n)
+{
+	float mx = -INFINITY, sum = 0;
+	for (int j = 0; j < n; j++)
+		mx = s[j] > mx ? s[j] : mx;
+	for (int j = 0; j < n; j++) {
+		s[j] = expf(s[j] - mx);
+		sum += s[j];
+	}
+	float inv = 1.0f / sum;
+	for (int j = 0; j < n; j++)
+		s[j] *= inv;
+}
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
+
+/* C = A B, tiles of 4 rows by 16 columns; columns past the last full 8 are
+ * done one by one with fmaf in the same k order. */
+__attribute__((target("avx2,fma")))
+static void gemm_nn_fma(const float *A, int lda, const float *B, int ldb, float *C, int ldc,
+			int M, int N, int K)
+{
+	int N16 = N & ~15, N8 = N & ~7;
+	for (int i0 = 0; i0 < M; i0 += 4) {
+		int mi = M - i0 < 4 ? M - i0 : 4;
+		const float *a[4];
+		for (int r = 0; r < 4; r++)
+			a[r] = A + (long)(i0 + (r < mi ? r : 0)) * lda;
+		int j = 0;
+		for (; j < N16; j += 16) {
+			__m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00;
+			__m256 c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+			for (int k = 0; k < K; k++) {
+				const float *b = B + (long)k * ldb + j;
+				__m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8), x;
+				x = _mm256_broadcast_ss(a[0] + k);
+				c00 = _mm256_fmadd_ps(x, b0, c00); c01 = _mm256_fmadd_ps(x, b1, c01);
+				x = _mm256_broadcast_ss(a[1] + k);
+				c10 = _mm256_fmadd_ps(x, b0, c10); c11 = _mm256_fmadd_ps(x, b1, c11);
+				x = _mm256_broadcast_ss(a[2] + k);
+				c20 = _mm256_fmadd_ps(x, b0, c20); c21 = _mm256_fmadd_ps(x, b1, c21);
+				x = _mm256_broadcast_ss(a[3] + k);
+				c30 = _mm256_fmadd_ps(x, b0, c30); c31 = _mm256_fmadd_ps(x, b1, c31);
+			}
+			__m256 cc[4][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}};
+			for (int r = 0; r < mi; r++) {
+				_mm256_storeu_ps(C + (long)(i0 + r) * ldc + j, cc[r][0]);
+				_mm256_storeu_ps(C + (long)(i0 + r) * ldc + j + 8, cc[r][1]);
+			}
+		}
+		for (; j < N8; j += 8) {
+			__m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
+			for (int k = 0; k < K; k++) {
+				__m256 b0 = _mm256_loadu_ps(B + (long)k * ldb + j);
+				c0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a[0] + k), b0, c0);
+				c1 = _mm256_fmadd_ps(_mm256_broadcast_ss(a[1] + k), b0, c1);
+				c2 = _mm256_fmadd_ps(_mm256_broadcast_ss(a[2] + k), b0, c2);
+				c3 = _mm256_fmadd_ps(_mm256_broadcast_ss(a[3] + k), b0, c3);
+			}
+			__m256 cc[4] = {c0, c1, c2, c3};
+			for (int r = 0; r < mi; r++)
+				_mm256_storeu_ps(C + (long)(i0 + r) * ldc + j, cc[r]);
+		}
+		for (; j < N; j++)
+			for (int r = 0; r < mi; r++) {
+				float c = 0;
+				for (int k = 0; k < K; k++)
+					c = fmaf(a[r][k], B[(long)k * ldb + j], c);
+				C[(long)(i0 + r) * ldc + j] = c;
+			}
+	}
+}
+
+/* exp on 8 lanes: x = n ln2 + r, |r| <= ln2/2, exp(r) by a degree-7
+ * polynomial (Cephes' expf coefficients), times 2^n.  Within 2 ulp of expf
+ * for x in [-87, 88]; below that 0. */
+__attribute__((target("avx2,fma")))
+static inline __m256 exp8(__m256 x)
+{
+	const __m256 lo = _mm256_set1_ps(-87.0f), hi = _mm256_set1_ps(88.0f);
+	__m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
+	x = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
+	__m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+				   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+	__m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+	r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+	__m256 p = _mm256_set1_ps(1.9875691500e-4f);
+	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+	p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+	__m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+	p = _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+	return _mm256_andnot_ps(under, p);
+}
+
+__attribute__((target("avx2,fma")))
+static void softmax_fma(float *s, int n)
+{
+	int n8 = n & ~7, j;
+	__m256 m = _mm256_set1_ps(-INFINITY);
+	for (j = 0; j < n8; j += 8)
+		m = _mm256_max_ps(m, _mm256_loadu_ps(s + j));
+	float t[8], mx = -INFINITY;
+	_mm256_storeu_ps(t, m);
+	for (int k = 0; k < 8; k++)
+		mx = t[k] > mx ? t[k] : mx;
+	for (; j < n; j++)
+		mx = s[j] > mx ? s[j] : mx;
+	__m256 vm = _mm256_set1_ps(mx), sum = _mm256_setzero_ps();
+	for (j = 0; j < n8; j += 8) {
+		__m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(s + j), vm));
+		_mm256_storeu_ps(s + j, e);
+		sum = _mm256_add_ps(sum, e);
+	}
+	_mm256_storeu_ps(t, sum);
+	if (j < n) {
+		float tail[8] = {0}, ex[8];
+		for (int k = 0; j + k < n; k++)
+			tail[k] = s[j + k] - mx;
+		_mm256_storeu_ps(ex, exp8(_mm256_loadu_ps(tail)));
+		for (int k = 0; j + k < n; k++) {
+			s[j + k] = ex[k];
+			t[k] += ex[k];
+		}
+	}
+	__m256 inv = _mm256_set1_ps(1.0f / tree8(t));
+	for (j = 0; j < n8; j += 8)
+		_mm256_storeu_ps(s + j, _mm256_mul_ps(_mm256_loadu_ps(s + j), inv));
+	for (; j < n; j++)
+		s[j] *= 1.0f / tree8(t);
+}
 
 __attribute__((target("avx2,fma")))
 static float dot_fma(const float *a, const float *b, int n)
@@ -127,6 +276,22 @@ float g4_dot(const float *a, const float *b, int n)
 	return use_fma() ? dot_fma(a, b, n) : dot_c(a, b, n);
 }
 
+void g4_gemm_nn(const float *A, int lda, const float *B, int ldb, float *C, int ldc, int M, int N, int K)
+{
+	if (use_fma())
+		gemm_nn_fma(A, lda, B, ldb, C, ldc, M, N, K);
+	else
+		gemm_nn_c(A, lda, B, ldb, C, ldc, M, N, K);
+}
+
+void g4_softmax(float *s, int n)
+{
+	if (use_fma())
+		softmax_fma(s, n);
+	else
+		softmax_c(s, n);
+}
+
 #else
 
 void g4_gemm_nt(const float *A, int lda, const float *B, int ldb, float *C, int ldc, int M, int N, int K)
@@ -135,5 +300,12 @@ void g4_gemm_nt(const float *A, int lda, const float *B, int ldb, float *C, int 
 }
 
 float g4_dot(const float *a, const float *b, int n) { return dot_c(a, b, n); }
+
+void g4_gemm_nn(const float *A, int lda, const float *B, int ldb, float *C, int ldc, int M, int N, int K)
+{
+	gemm_nn_c(A, lda, B, ldb, C, ldc, M, N, K);
+}
+
+void g4_softmax(float *s, int n) { softmax_c(s, n); }
 
 #endif

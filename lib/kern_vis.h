@@ -12,6 +12,13 @@
 /* C[i*ldc + j] = sum_k A[i*lda + k] * B[j*ldb + k], i < M, j < N, k < K. */
 void g4_gemm_nt(const float *A, int lda, const float *B, int ldb, float *C, int ldc,
 		int M, int N, int K);
+/* C[i*ldc + j] = sum_k A[i*lda + k] * B[k*ldb + j], summed in k order
+ * (B row-major [K][N]: no horizontal sums, for short K or long N). */
+void g4_gemm_nn(const float *A, int lda, const float *B, int ldb, float *C, int ldc,
+		int M, int N, int K);
+/* s[j] = exp(s[j] - max) / sum, in place (vectorised exp on AVX2). */
+void g4_softmax(float *s, int n);
+
 /* One dot product in the same order as g4_gemm_nt. */
 float g4_dot(const float *a, const float *b, int n);
 

@@ -529,16 +529,16 @@ static int attention(const g4_vision_hp *hp, int n, const float *q, const float 
 		     float *out)
 {
 	int NH = hp->NH, Dh = hp->Dh, HD = NH * Dh;
-	/* per head: K rows [NH][n][Dh], V transposed [NH][Dh][n] */
-	float *kh = malloc(sizeof(float) * (size_t)n * HD), *vt = malloc(sizeof(float) * (size_t)n * HD);
-	int fail = !kh || !vt;
+	/* per head: K transposed [NH][Dh][n], V rows [NH][n][Dh] */
+	float *kt = malloc(sizeof(float) * (size_t)n * HD), *vh = malloc(sizeof(float) * (size_t)n * HD);
+	int fail = !kt || !vh;
 	if (!fail) {
 		#pragma omp parallel for schedule(static)
 		for (int i = 0; i < n; i++)
 			for (int h = 0; h < NH; h++) {
-				memcpy(kh + ((size_t)h * n + i) * Dh, k + (size_t)i * HD + h * Dh, sizeof(float) * Dh);
+				memcpy(vh + ((size_t)h * n + i) * Dh, v + (size_t)i * HD + h * Dh, sizeof(float) * Dh);
 				for (int d = 0; d < Dh; d++)
-					vt[((size_t)h * Dh + d) * n + i] = v[(size_t)i * HD + h * Dh + d];
+					kt[((size_t)h * Dh + d) * n + i] = k[(size_t)i * HD + h * Dh + d];
 			}
 		int nqb = (n + QB - 1) / QB;
 		#pragma omp parallel
@@ -553,26 +553,16 @@ static int attention(const g4_vision_hp *hp, int n, const float *q, const float 
 				if (!s)
 					continue;
 				int h = t / nqb, i0 = t % nqb * QB, ni = n - i0 < QB ? n - i0 : QB;
-				g4_gemm_nt(q + (size_t)i0 * HD + h * Dh, HD, kh + (size_t)h * n * Dh, Dh, s, n, ni, n, Dh);
-				for (int i = 0; i < ni; i++) {
-					float *si = s + (size_t)i * n, mx = -INFINITY, sum = 0;
-					for (int j = 0; j < n; j++)
-						mx = si[j] > mx ? si[j] : mx;
-					for (int j = 0; j < n; j++) {
-						si[j] = expf(si[j] - mx);
-						sum += si[j];
-					}
-					float inv = 1.0f / sum;
-					for (int j = 0; j < n; j++)
-						si[j] *= inv;
-				}
-				g4_gemm_nt(s, n, vt + (size_t)h * Dh * n, n, out + (size_t)i0 * HD + h * Dh, HD, ni, Dh, n);
+				g4_gemm_nn(q + (size_t)i0 * HD + h * Dh, HD, kt + (size_t)h * Dh * n, n, s, n, ni, n, Dh);
+				for (int i = 0; i < ni; i++)
+					g4_softmax(s + (size_t)i * n, n);
+				g4_gemm_nn(s, n, vh + (size_t)h * n * Dh, Dh, out + (size_t)i0 * HD + h * Dh, HD, ni, Dh, n);
 			}
 			free(s);
 		}
 	}
-	free(kh);
-	free(vt);
+	free(kt);
+	free(vh);
 	if (fail)
 		return g4_err("out of memory in attention over %d patches", n);
 	return 0;

@@ -48,8 +48,71 @@ static void test_gemm(void)
 	}
 }
 
+static void test_gemm_nn(void)
+{
+	int dims[][3] = {{1, 1, 1}, {4, 16, 8}, {5, 23, 13}, {3, 40, 64}, {7, 9, 200}};
+	uint32_t seed = 11;
+	for (size_t c = 0; c < sizeof dims / sizeof dims[0]; c++) {
+		int M = dims[c][0], N = dims[c][1], K = dims[c][2];
+		float *A = malloc(sizeof(float) * M * K), *B = malloc(sizeof(float) * K * (N + 3));
+		float *C = malloc(sizeof(float) * M * N), *P = malloc(sizeof(float) * M * N);
+		for (int i = 0; i < M * K; i++) A[i] = rnd(&seed);
+		for (int i = 0; i < K * (N + 3); i++) B[i] = rnd(&seed);
+		g4_gemm_nn(A, K, B, N + 3, C, N, M, N, K);
+		g4_kern_vis_portable(1);
+		g4_gemm_nn(A, K, B, N + 3, P, N, M, N, K);
+		g4_kern_vis_portable(0);
+		double mx = 0, ex = 0;
+		for (int i = 0; i < M; i++)
+			for (int j = 0; j < N; j++) {
+				double e = 0;
+				for (int k = 0; k < K; k++) e += (double)A[i * K + k] * B[k * (N + 3) + j];
+				ex = fmax(ex, fabs(e - C[i * N + j]));
+				mx = fmax(mx, fabs(P[i * N + j] - C[i * N + j]));
+			}
+		CHECK(ex < 1e-4 * sqrt(K), "%dx%dx%d: off by %g from the exact product", M, N, K, ex);
+		CHECK(mx < 1e-5 * sqrt(K), "%dx%dx%d: portable and SIMD differ by %g", M, N, K, mx);
+		/* a row's result does not depend on the rows around it */
+		if (M > 1) {
+			float *one = malloc(sizeof(float) * N);
+			g4_gemm_nn(A + (M - 1) * K, K, B, N + 3, one, N, 1, N, K);
+			CHECK(!memcmp(one, C + (M - 1) * N, sizeof(float) * N), "%dx%dx%d: last row depends on blocking", M, N, K);
+			free(one);
+		}
+		free(A); free(B); free(C); free(P);
+	}
+}
+
+static void test_softmax(void)
+{
+	int ns[] = {1, 7, 8, 33, 1000};
+	uint32_t seed = 3;
+	for (size_t c = 0; c < 5; c++) {
+		int n = ns[c];
+		float *s = malloc(sizeof(float) * n), *p = malloc(sizeof(float) * n);
+		for (int i = 0; i < n; i++) s[i] = p[i] = rnd(&seed) * 40.0f;
+		if (n > 1) s[0] = p[0] = -INFINITY;
+		if (n > 1) s[n - 1] = p[n - 1] = 60.0f;
+		g4_softmax(s, n);
+		g4_kern_vis_portable(1);
+		g4_softmax(p, n);
+		g4_kern_vis_portable(0);
+		double sum = 0, mx = 0;
+		for (int i = 0; i < n; i++) {
+			sum += s[i];
+			mx = fmax(mx, fabs(s[i] - p[i]) / (p[i] > 1e-30 ? p[i] : 1));
+		}
+		CHECK(n == 1 || (s[0] == 0 && p[0] == 0), "n=%d: exp(-inf) is %g", n, s[0]);
+		CHECK(fabs(sum - 1) < 1e-5, "n=%d: sums to %.9g", n, sum);
+		CHECK(mx < 1e-6, "n=%d: relative difference to expf %g", n, mx);
+		free(s); free(p);
+	}
+}
+
 int main(void)
 {
 	RUN(test_gemm);
+	RUN(test_gemm_nn);
+	RUN(test_softmax);
 	return t_done();
 }
