@@ -66,6 +66,18 @@ static void softmax_c(float *s, int n)
 		s[j] *= inv;
 }
 
+static inline float gelu_tanh(float z)
+{
+	const float c = 0.7978845608028654f;	/* sqrt(2/pi) */
+	return 0.5f * z * (1.0f + tanhf(c * (z + 0.044715f * z * z * z)));
+}
+
+static void geglu_c(float *g, const float *u, long n)
+{
+	for (long i = 0; i < n; i++)
+		g[i] = gelu_tanh(g[i]) * u[i];
+}
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 
@@ -149,6 +161,27 @@ static inline __m256 exp8(__m256 x)
 	__m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
 	p = _mm256_mul_ps(p, _mm256_castsi256_ps(e));
 	return _mm256_andnot_ps(under, p);
+}
+
+/* tanh(t) = sign(t) (1 - 2/(exp(2|t|) + 1)) */
+__attribute__((target("avx2,fma")))
+static void geglu_fma(float *g, const float *u, long n)
+{
+	const __m256 c = _mm256_set1_ps(0.7978845608028654f), k = _mm256_set1_ps(0.044715f);
+	const __m256 one = _mm256_set1_ps(1.0f), two = _mm256_set1_ps(2.0f), half = _mm256_set1_ps(0.5f);
+	const __m256 sign = _mm256_set1_ps(-0.0f);
+	long i = 0;
+	for (; i + 8 <= n; i += 8) {
+		__m256 z = _mm256_loadu_ps(g + i);
+		__m256 t = _mm256_mul_ps(c, _mm256_add_ps(z, _mm256_mul_ps(k, _mm256_mul_ps(_mm256_mul_ps(z, z), z))));
+		__m256 a = _mm256_andnot_ps(sign, t);
+		__m256 e = exp8(_mm256_min_ps(_mm256_mul_ps(two, a), _mm256_set1_ps(80.0f)));
+		__m256 th = _mm256_sub_ps(one, _mm256_div_ps(two, _mm256_add_ps(e, one)));
+		th = _mm256_or_ps(th, _mm256_and_ps(sign, t));
+		__m256 r = _mm256_mul_ps(_mm256_mul_ps(half, z), _mm256_add_ps(one, th));
+		_mm256_storeu_ps(g + i, _mm256_mul_ps(r, _mm256_loadu_ps(u + i)));
+	}
+	geglu_c(g + i, u + i, n - i);
 }
 
 __attribute__((target("avx2,fma")))
@@ -284,6 +317,14 @@ void g4_gemm_nn(const float *A, int lda, const float *B, int ldb, float *C, int 
 		gemm_nn_c(A, lda, B, ldb, C, ldc, M, N, K);
 }
 
+void g4_geglu(float *g, const float *u, long n)
+{
+	if (use_fma())
+		geglu_fma(g, u, n);
+	else
+		geglu_c(g, u, n);
+}
+
 void g4_softmax(float *s, int n)
 {
 	if (use_fma())
@@ -307,5 +348,7 @@ void g4_gemm_nn(const float *A, int lda, const float *B, int ldb, float *C, int 
 }
 
 void g4_softmax(float *s, int n) { softmax_c(s, n); }
+
+void g4_geglu(float *g, const float *u, long n) { geglu_c(g, u, n); }
 
 #endif

@@ -19,6 +19,11 @@ void g4_gemm_nn(const float *A, int lda, const float *B, int ldb, float *C, int 
 /* s[j] = exp(s[j] - max) / sum, in place (vectorised exp on AVX2). */
 void g4_softmax(float *s, int n);
 
+/* g[i] = gelu_tanh(g[i]) * u[i], gelu_tanh(z) = z/2 (1 + tanh(sqrt(2/pi)
+ * (z + 0.044715 z^3))); the AVX2 path computes tanh from the vectorised exp
+ * (absolute error about 1e-7). */
+void g4_geglu(float *g, const float *u, long n);
+
 /* One dot product in the same order as g4_gemm_nt. */
 float g4_dot(const float *a, const float *b, int n);
 

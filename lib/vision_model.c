@@ -493,12 +493,6 @@ static void rmsnorm(float *y, const float *x, const float *w, int n, int d, floa
 	}
 }
 
-static inline float gelu_tanh(float z)
-{
-	const float c = 0.7978845608028654f;	/* sqrt(2/pi) */
-	return 0.5f * z * (1.0f + tanhf(c * (z + 0.044715f * z * z * z)));
-}
-
 /* Rotates the pairs (b+j, b+j+m) of one head vector by pos*freq[j]. */
 static void rope_half(float *u, int m, const float *cs, const float *sn)
 {
@@ -669,8 +663,8 @@ int g4_vision_encode(const g4_vision *m, const float *pix, int gh, int gw, float
 		if (matmul(&ly->gate, b.a, n, b.g, b.xc) || matmul(&ly->up, b.a, n, b.u, b.xc))
 			goto out_rope;
 		#pragma omp parallel for schedule(static)
-		for (size_t i = 0; i < nn * F; i++)
-			b.g[i] = gelu_tanh(b.g[i]) * b.u[i];
+		for (int i = 0; i < n; i++)
+			g4_geglu(b.g + (size_t)i * F, b.u + (size_t)i * F, F);
 		if (matmul(&ly->down, b.g, n, b.o, b.xc))
 			goto out_rope;
 		rmsnorm(b.o, b.o, ly->post_ffn, n, D, hp->eps);

@@ -109,8 +109,32 @@ static void test_softmax(void)
 	}
 }
 
+static void test_geglu(void)
+{
+	float g[203], u[203], p[203];
+	uint32_t seed = 5;
+	for (int i = 0; i < 203; i++) {
+		g[i] = p[i] = rnd(&seed) * (i < 100 ? 12.0f : 0.01f);
+		u[i] = rnd(&seed);
+	}
+	g[0] = p[0] = 0;
+	g4_geglu(g, u, 203);
+	g4_kern_vis_portable(1);
+	g4_geglu(p, u, 203);
+	g4_kern_vis_portable(0);
+	double mx = 0;
+	for (int i = 0; i < 203; i++) mx = fmax(mx, fabs(g[i] - p[i]));
+	CHECK(mx < 1e-6, "SIMD and portable GeGLU differ by %g", mx);
+	CHECK(g[0] == 0, "gelu(0) = %g", g[0]);
+	/* gelu_tanh(1) = 0.841192 */
+	float one = 1, uu = 1;
+	g4_geglu(&one, &uu, 1);
+	CHECK(fabs(one - 0.8411920) < 1e-6, "gelu_tanh(1) = %.7f", one);
+}
+
 int main(void)
 {
+	RUN(test_geglu);
 	RUN(test_gemm);
 	RUN(test_gemm_nn);
 	RUN(test_softmax);
