@@ -32,6 +32,8 @@ static void usage(FILE *f)
 		"  --tokens N         soft-token budget: 70, 140, 280 (default), 560, 1120\n"
 		"  --embeddings FILE  also write the rows as float32 [rows][text width]\n"
 		"  --pixels FILE      also write the preprocessed pixels, float32 [patches][768]\n"
+		"  --vocab MODEL.gguf take the ids of <|image> and <image|> from this text model\n"
+		"                     (default: the Gemma 4 ids 255999 and 258882)\n"
 		"  --no-exif          ignore the EXIF orientation\n"
 		"  -t N               threads (default: all cores)\n"
 		"  --help, --version\n");
@@ -59,7 +61,8 @@ static int parse_int(const char *s, int *out)
 
 int main(int argc, char **argv)
 {
-	const char *model = NULL, *embd_path = NULL, *pix_path = NULL;
+	const char *model = NULL, *embd_path = NULL, *pix_path = NULL, *vocab = NULL;
+	int32_t boi = G4_TOK_BOI, eoi = G4_TOK_EOI;
 	int S = G4_VISION_DEFAULT_TOKENS, flags = 0;
 	char **files = calloc((size_t)argc, sizeof *files);
 	int nfiles = 0;
@@ -83,6 +86,8 @@ int main(int argc, char **argv)
 			embd_path = ARG();
 		} else if (!strcmp(a, "--pixels")) {
 			pix_path = ARG();
+		} else if (!strcmp(a, "--vocab")) {
+			vocab = ARG();
 		} else if (!strcmp(a, "--no-exif")) {
 			flags |= G4_IMG_NO_EXIF;
 		} else if (!strcmp(a, "-t")) {
@@ -108,6 +113,8 @@ int main(int argc, char **argv)
 	if (isatty(1))
 		g4_fatal(prog, "refusing to write a binary token stream to a terminal (redirect or pipe it)");
 
+	if (vocab && g4_vision_marker_ids(vocab, &boi, &eoi))
+		g4_die(prog);
 	g4_vision *m = g4_vision_open(model);
 	if (!m)
 		g4_die(prog);
@@ -139,7 +146,6 @@ int main(int argc, char **argv)
 			g4_err_ctx("%s: ", files[f]);
 			g4_die(prog);
 		}
-		const int32_t boi = G4_TOK_BOI, eoi = G4_TOK_EOI;
 		if (g4_sw_tokens(w, &boi, 1) ||
 		    g4_sw_embd(w, G4_MOD_IMAGE, (uint32_t)N, (uint32_t)hp->Dt, G4_DT_F32, out) ||
 		    g4_sw_tokens(w, &eoi, 1))

@@ -64,3 +64,15 @@ if g4embed-img -m "$G4_DATA/mmproj-tiny-vision-large.gguf" --tokens 70 --embeddi
 else
 	no two_images "g4embed-img failed"
 fi
+
+# --vocab: marker ids from a text model's vocabulary; one without them is an error
+expect_fail vocab_without_markers 1 g4embed-img -m "$M" --vocab "$G4_DATA/micro-e2b-f32.gguf" \
+	--tokens 70 "$D/img1-gradient-64x48.png"
+if g4embed-img -m "$M" --vocab "$G4_DATA/micro-e2b-256-f32.gguf" --tokens 70 \
+	"$D/img1-gradient-64x48.png" >"$T/v.out" && g4embed-img -m "$M" --tokens 70 \
+	"$D/img1-gradient-64x48.png" >"$T/nv.out"; then
+	[ "$(wc -c <"$T/v.out")" -eq "$(wc -c <"$T/nv.out")" ] && ! cmp -s "$T/v.out" "$T/nv.out" &&
+		ok vocab_ids || no vocab_ids "same stream with and without --vocab"
+else
+	no vocab_ids "g4embed-img failed"
+fi
