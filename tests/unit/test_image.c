@@ -30,6 +30,10 @@ static void png_wr(png_structp png, png_bytep d, size_t n) { mb_put(png_get_io_p
 static void png_fl(png_structp png) { (void)png; }
 
 /* A w x h PNG of colour type ct and depth bd; samples from f(x, y, channel). */
+static int png_interlace;
+static const uint8_t *png_exif;
+static int png_exif_n;
+
 static mbuf make_png(int w, int h, int ct, int bd, unsigned (*f)(int, int, int), int with_trns)
 {
 	mbuf b = {0};
@@ -37,8 +41,10 @@ static mbuf make_png(int w, int h, int ct, int bd, unsigned (*f)(int, int, int),
 	png_infop info = png_create_info_struct(png);
 	if (setjmp(png_jmpbuf(png))) { free(b.p); b.p = NULL; b.n = 0; return b; }
 	png_set_write_fn(png, &b, png_wr, png_fl);
-	png_set_IHDR(png, info, w, h, bd, ct, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
-		     PNG_FILTER_TYPE_DEFAULT);
+	png_set_IHDR(png, info, w, h, bd, ct, png_interlace ? PNG_INTERLACE_ADAM7 : PNG_INTERLACE_NONE,
+		     PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+	if (png_exif)
+		png_set_eXIf_1(png, info, (png_uint_32)png_exif_n, (png_bytep)png_exif);
 	if (ct == PNG_COLOR_TYPE_PALETTE) {
 		png_color pal[16];
 		for (int i = 0; i < 16; i++) {
@@ -54,10 +60,12 @@ static mbuf make_png(int w, int h, int ct, int bd, unsigned (*f)(int, int, int),
 		}
 	}
 	png_write_info(png, info);
+	int passes = png_interlace ? png_set_interlace_handling(png) : 1;
 	int ch = ct == PNG_COLOR_TYPE_GRAY || ct == PNG_COLOR_TYPE_PALETTE ? 1
 	       : ct == PNG_COLOR_TYPE_GRAY_ALPHA ? 2 : ct == PNG_COLOR_TYPE_RGB ? 3 : 4;
 	size_t rb = ((size_t)w * ch * bd + 7) / 8;
 	uint8_t *row = calloc(rb, 1);
+	for (int pass = 0; pass < passes; pass++)
 	for (int y = 0; y < h; y++) {
 		memset(row, 0, rb);
 		for (int x = 0; x < w; x++)
@@ -161,6 +169,36 @@ static uint32_t crc32_(const uint8_t *p, size_t n)
 
 static void put32(uint8_t *p, uint32_t v) { p[0] = v >> 24; p[1] = v >> 16; p[2] = v >> 8; p[3] = v; }
 
+static void test_png_interlace_exif(void)
+{
+	png_interlace = 1;
+	mbuf b = make_png(13, 11, PNG_COLOR_TYPE_RGB, 8, f8, 0);
+	png_interlace = 0;
+	g4_image im;
+	CHECK(g4_image_decode(b.p, b.n, "adam7", 0, &im) == 0, "%s", g4_errmsg());
+	int bad = 0;
+	for (int y = 0; y < 11 && im.rgb; y++)
+		for (int x = 0; x < 13; x++)
+			for (int c = 0; c < 3; c++)
+				bad += im.rgb[(y * 13 + x) * 3 + c] != f8(x, y, c);
+	CHECK(bad == 0, "interlaced: %d samples differ", bad);
+	g4_image_free(&im);
+	free(b.p);
+	/* eXIf orientation 6 (rotate 90 clockwise) */
+	const uint8_t ex[] = "MM\0\x2a\0\0\0\x08\0\x01\x01\x12\0\x03\0\0\0\x01\0\x06\0\0\0\0\0\0";
+	png_exif = ex;
+	png_exif_n = sizeof ex - 1;
+	b = make_png(13, 11, PNG_COLOR_TYPE_RGB, 8, f8, 0);
+	png_exif = NULL;
+	CHECK(g4_image_decode(b.p, b.n, "exif.png", 0, &im) == 0, "%s", g4_errmsg());
+	CHECK(im.w == 11 && im.h == 13, "eXIf orientation not applied: %dx%d", im.w, im.h);
+	/* source (x, y) lands at (H-1-y, x) */
+	if (im.rgb && im.w == 11)
+		CHECK(im.rgb[((size_t)2 * 11 + (11 - 1 - 3)) * 3] == f8(2, 3, 0), "eXIf: pixel misplaced");
+	g4_image_free(&im);
+	free(b.p);
+}
+
 static void test_png_bad(void)
 {
 	size_t n;
@@ -249,6 +287,52 @@ static mbuf make_jpeg(int w, int h, int gray, int orient)
 	free(row);
 	mbuf b = {out, outn, outn};
 	return b;
+}
+
+static mbuf make_cmyk_jpeg(int w, int h)
+{
+	struct jpeg_compress_struct c;
+	struct jpeg_error_mgr e;
+	unsigned char *out = NULL;
+	unsigned long outn = 0;
+	c.err = jpeg_std_error(&e);
+	jpeg_create_compress(&c);
+	jpeg_mem_dest(&c, &out, &outn);
+	c.image_width = w;
+	c.image_height = h;
+	c.input_components = 4;
+	c.in_color_space = JCS_CMYK;
+	jpeg_set_defaults(&c);
+	jpeg_set_quality(&c, 100, TRUE);
+	jpeg_start_compress(&c, TRUE);
+	unsigned char *row = malloc((size_t)w * 4);
+	while (c.next_scanline < c.image_height) {
+		/* libjpeg writes an Adobe marker for CMYK: stored values are
+		 * inverted in Pillow's reading (C=255-stored) */
+		for (int x = 0; x < w; x++) {
+			row[4 * x] = 255 - 40; row[4 * x + 1] = 255 - 0; row[4 * x + 2] = 255 - 200; row[4 * x + 3] = 255 - 50;
+		}
+		jpeg_write_scanlines(&c, &row, 1);
+	}
+	jpeg_finish_compress(&c);
+	jpeg_destroy_compress(&c);
+	free(row);
+	mbuf b = {out, outn, outn};
+	return b;
+}
+
+static void test_jpeg_cmyk(void)
+{
+	mbuf b = make_cmyk_jpeg(16, 8);
+	g4_image im;
+	CHECK(g4_image_decode(b.p, b.n, "cmyk.jpg", 0, &im) == 0, "%s", g4_errmsg());
+	if (im.rgb) {
+		/* c=40 m=0 y=200 k=50: r = 205 - 40*205/255 = 173, g = 205, b = 205 - 161 = 44 */
+		int r = im.rgb[0], g = im.rgb[1], bl = im.rgb[2];
+		CHECK(abs(r - 173) <= 2 && abs(g - 205) <= 2 && abs(bl - 44) <= 2, "CMYK -> %d %d %d", r, g, bl);
+	}
+	g4_image_free(&im);
+	free(b.p);
 }
 
 static int px(const g4_image *im, int x, int y) { return im->rgb[((size_t)y * im->w + x) * 3]; }
@@ -414,8 +498,10 @@ int main(void)
 {
 	RUN(test_png_types);
 	RUN(test_png_alpha);
+	RUN(test_png_interlace_exif);
 	RUN(test_png_bad);
 	RUN(test_jpeg);
+	RUN(test_jpeg_cmyk);
 	RUN(test_exif_parse);
 	RUN(test_target_size);
 	RUN(test_resize_basic);
