@@ -747,3 +747,24 @@ int g4_aenc_embed_wave(g4_aenc *e, const float *x, size_t n, int split,
 	}
 	return 0;
 }
+
+int g4_audio_marker_ids(const g4_gguf *vocab, int32_t *boa, int32_t *eoa)
+{
+	g4_str *tok;
+	uint64_t n;
+	if (g4_gguf_get_str_arr(vocab, "tokenizer.ggml.tokens", &tok, &n))
+		return g4_err_ctx("vocabulary: ");
+	int64_t b = -1, e = -1;
+	for (uint64_t i = 0; i < n && i < INT32_MAX; i++) {
+		if (tok[i].len == 8 && !memcmp(tok[i].ptr, "<|audio>", 8))
+			b = (int64_t)i;
+		else if (tok[i].len == 8 && !memcmp(tok[i].ptr, "<audio|>", 8))
+			e = (int64_t)i;
+	}
+	free(tok);
+	if (b < 0 || e < 0)
+		return g4_err("vocabulary has no '%s' token", b < 0 ? "<|audio>" : "<audio|>");
+	*boa = (int32_t)b;
+	*eoa = (int32_t)e;
+	return 0;
+}

@@ -23,6 +23,7 @@
 #ifndef G4_AUDIOENC_H
 #define G4_AUDIOENC_H
 #include <stddef.h>
+#include <stdint.h>
 
 #include "gguf.h"
 
@@ -70,5 +71,12 @@ int g4_aenc_encode(g4_aenc *e, const float *mel, size_t T, float *out, g4_aenc_t
  * log-mel features of all pieces (malloc'd [*n_frames][128]). */
 int g4_aenc_embed_wave(g4_aenc *e, const float *x, size_t n, int split,
 		       float **rows, size_t *n_rows, float **mel, size_t *n_frames);
+
+/* The audio markers: Gemma 4's ids by default (an mmproj has no
+ * vocabulary); g4_audio_marker_ids() looks the strings "<|audio>" and
+ * "<audio|>" up in a text model's tokenizer.ggml.tokens instead. */
+#define G4_AUDIO_BOA_ID 256000
+#define G4_AUDIO_EOA_ID 258883
+int g4_audio_marker_ids(const g4_gguf *vocab, int32_t *boa, int32_t *eoa);
 
 #endif
