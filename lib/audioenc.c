@@ -87,8 +87,9 @@ static const g4_gguf_tensor *find(const g4_gguf *g, const char *name, int nd, co
 	return t;
 }
 
-/* A whole tensor as a malloc'd f32 array. */
-static float *load_vec(g4_aenc *e, const char *name, int nd, const int64_t *ne)
+/* A whole tensor as a malloc'd f32 array: finite values only, or (inf_ok)
+ * anything but NaN. */
+static float *load_vec_x(g4_aenc *e, const char *name, int nd, const int64_t *ne, int inf_ok)
 {
 	const g4_gguf_tensor *t = find(e->g, name, nd, ne);
 	if (!t)
@@ -110,11 +111,16 @@ static float *load_vec(g4_aenc *e, const char *name, int nd, const int64_t *ne)
 	for (int64_t r = 0; r < n / ne[0]; r++)
 		g4_dequant_row(t->type, (const uint8_t *)t->data + r * rb, v + r * ne[0], ne[0]);
 	for (int64_t i = 0; i < n; i++)
-		if (!isfinite(v[i])) {
+		if (inf_ok ? isnan(v[i]) : !isfinite(v[i])) {
 			g4_err("tensor '%s': element %lld is not finite", name, (long long)i);
 			return NULL;
 		}
 	return v;
+}
+
+static float *load_vec(g4_aenc *e, const char *name, int nd, const int64_t *ne)
+{
+	return load_vec_x(e, name, nd, ne, 0);
 }
 
 static float *vec(g4_aenc *e, const char *name, int64_t n)
@@ -128,7 +134,7 @@ static float scalar_or(g4_aenc *e, const char *stem, const char *sfx, float dflt
 	snprintf(name, sizeof name, "%s.%s", stem, sfx);
 	if (!g4_gguf_find_tensor(e->g, name))
 		return dflt;
-	float *v = vec(e, name, 1);
+	float *v = load_vec_x(e, name, 1, (int64_t[]){ 1 }, 1);
 	if (!v) {
 		*err = 1;
 		return 0;
