@@ -2,6 +2,7 @@
  * Portable C and AVX2 (mul + add, no FMA, so both round identically). */
 #include <immintrin.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "kern_sgemm.h"
 
@@ -99,11 +100,81 @@ static void block_avx2(int m, int n, int k, const float *x, size_t ldx,
 			y[(size_t)i * ldy + j] = dot_avx2(x + (size_t)i * ldx, w + (size_t)j * ldw, k);
 }
 
+__attribute__((target("avx512f,avx512dq")))
+static inline void fin2(__m512 acc, const float *xa, const float *xb, const float *w, int k8, int k,
+			float *ya, float *yb)
+{
+	float s[16];
+	_mm512_storeu_ps(s, acc);
+	for (int l = 0; l < k - k8; l++) {
+		s[l] = s[l] + xa[k8 + l] * w[k8 + l];
+		s[8 + l] = s[8 + l] + xb[k8 + l] * w[k8 + l];
+	}
+	*ya = reduce8(s);
+	*yb = reduce8(s + 8);
+}
+
+/* 4 rows of x against 4 rows of w */
+__attribute__((target("avx512f,avx512dq")))
+static void tile4x4_avx512(int k, const float *x, size_t ldx, const float *w, size_t ldw,
+			   float *y, size_t ldy)
+{
+	const float *x0 = x, *x1 = x + ldx, *x2 = x + 2 * ldx, *x3 = x + 3 * ldx;
+	const float *w0 = w, *w1 = w + ldw, *w2 = w + 2 * ldw, *w3 = w + 3 * ldw;
+	__m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+	int k8 = k & ~7;
+	for (int i = 0; i < k8; i += 8) {
+		__m512 u = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_loadu_ps(x0 + i)),
+					      _mm256_loadu_ps(x1 + i), 1);
+		__m512 v = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_loadu_ps(x2 + i)),
+					      _mm256_loadu_ps(x3 + i), 1);
+		__m512 c = _mm512_broadcast_f32x8(_mm256_loadu_ps(w0 + i));
+		a0 = _mm512_add_ps(a0, _mm512_mul_ps(u, c));
+		b0 = _mm512_add_ps(b0, _mm512_mul_ps(v, c));
+		c = _mm512_broadcast_f32x8(_mm256_loadu_ps(w1 + i));
+		a1 = _mm512_add_ps(a1, _mm512_mul_ps(u, c));
+		b1 = _mm512_add_ps(b1, _mm512_mul_ps(v, c));
+		c = _mm512_broadcast_f32x8(_mm256_loadu_ps(w2 + i));
+		a2 = _mm512_add_ps(a2, _mm512_mul_ps(u, c));
+		b2 = _mm512_add_ps(b2, _mm512_mul_ps(v, c));
+		c = _mm512_broadcast_f32x8(_mm256_loadu_ps(w3 + i));
+		a3 = _mm512_add_ps(a3, _mm512_mul_ps(u, c));
+		b3 = _mm512_add_ps(b3, _mm512_mul_ps(v, c));
+	}
+	fin2(a0, x0, x1, w0, k8, k, &y[0], &y[ldy]);
+	fin2(a1, x0, x1, w1, k8, k, &y[1], &y[ldy + 1]);
+	fin2(a2, x0, x1, w2, k8, k, &y[2], &y[ldy + 2]);
+	fin2(a3, x0, x1, w3, k8, k, &y[3], &y[ldy + 3]);
+	fin2(b0, x2, x3, w0, k8, k, &y[2 * ldy], &y[3 * ldy]);
+	fin2(b1, x2, x3, w1, k8, k, &y[2 * ldy + 1], &y[3 * ldy + 1]);
+	fin2(b2, x2, x3, w2, k8, k, &y[2 * ldy + 2], &y[3 * ldy + 2]);
+	fin2(b3, x2, x3, w3, k8, k, &y[2 * ldy + 3], &y[3 * ldy + 3]);
+}
+
+__attribute__((target("avx512f,avx512dq")))
+static void block_avx512(int m, int n, int k, const float *x, size_t ldx,
+			 const float *w, size_t ldw, float *y, size_t ldy)
+{
+	int m4 = m & ~3, n4 = n & ~3;
+	for (int i = 0; i < m4; i += 4)
+		for (int j = 0; j < n4; j += 4)
+			tile4x4_avx512(k, x + (size_t)i * ldx, ldx, w + (size_t)j * ldw, ldw,
+				       y + (size_t)i * ldy + j, ldy);
+	for (int i = 0; i < m; i++)
+		for (int j = (i < m4 ? n4 : 0); j < n; j++)
+			y[(size_t)i * ldy + j] = dot_avx2(x + (size_t)i * ldx, w + (size_t)j * ldw, k);
+}
+
+/* 0 portable, 1 AVX2, 2 AVX-512 (G4_NO_AVX512 in the environment: AVX2) */
 static int use_avx2(void)
 {
 	static int v = -1;
-	if (v < 0)
+	if (v < 0) {
 		v = __builtin_cpu_supports("avx2") ? 1 : 0;
+		if (v && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+		    !getenv("G4_NO_AVX512"))
+			v = 2;
+	}
 	return v;
 }
 
@@ -121,7 +192,9 @@ static void gemm(int m, int n, int k, const float *x, size_t ldx,
 	int nb = wblock(k);
 	for (int j0 = 0; j0 < n; j0 += nb) {
 		int nn = n - j0 < nb ? n - j0 : nb;
-		if (avx)
+		if (avx == 2)
+			block_avx512(m, nn, k, x, ldx, w + (size_t)j0 * ldw, ldw, y + j0, ldy);
+		else if (avx)
 			block_avx2(m, nn, k, x, ldx, w + (size_t)j0 * ldw, ldw, y + j0, ldy);
 		else
 			block_ref(m, nn, k, x, ldx, w + (size_t)j0 * ldw, ldw, y + j0, ldy);
