@@ -166,17 +166,30 @@ static void block_avx512(int m, int n, int k, const float *x, size_t ldx,
 }
 
 /* 0 portable, 1 AVX2, 2 AVX-512 (G4_NO_AVX512 in the environment: AVX2) */
-static int use_avx2(void)
+static int path = -1;
+
+static int best_path(void)
 {
-	static int v = -1;
-	if (v < 0) {
-		v = __builtin_cpu_supports("avx2") ? 1 : 0;
-		if (v && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-		    !getenv("G4_NO_AVX512"))
-			v = 2;
-	}
+	int v = __builtin_cpu_supports("avx2") ? 1 : 0;
+	if (v && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq"))
+		v = 2;
 	return v;
 }
+
+int g4_sgemm_path(int force)
+{
+	if (force >= 0)
+		path = force < best_path() ? force : best_path();
+	else if (path < 0)
+		path = best_path() == 2 && getenv("G4_NO_AVX512") ? 1 : best_path();
+	return path;
+}
+
+static int use_avx2(void)
+{
+	return g4_sgemm_path(-1);
+}
+
 
 /* rows of w per block: about 128 KB of w stays in cache while x streams */
 static int wblock(int k)

@@ -27,4 +27,9 @@ void g4_sgemm_nt_par(int m, int n, int k, const float *x, size_t ldx,
 void g4_sgemm_nt_ref(int m, int n, int k, const float *x, size_t ldx,
 		     const float *w, size_t ldw, float *y, size_t ldy);
 
+/* The path in use: 0 portable, 1 AVX2, 2 AVX-512.  force >= 0 selects
+ * that path (or the best the CPU has below it), for tests and benchmarks;
+ * -1 only asks. */
+int g4_sgemm_path(int force);
+
 #endif
