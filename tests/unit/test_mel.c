@@ -82,7 +82,7 @@ static void golden_mel(const char *wav, const char *melf, size_t want_n, float t
 	CHECK(g4_audio_load(t_data(wav), G4_AUDIO_MAX_SAMPLES, &x, &n) == 0, "%s", g4_errmsg());
 	if (!x) return;
 	CHECK(n == want_n, "%s: %zu samples, want %zu", wav, n, want_n);
-	size_t nb; float *ref = t_slurp(t_data(melf), &nb);
+	size_t nb = 0; float *ref = t_slurp(t_data(melf), &nb);
 	size_t T = g4_mel_frames(n);
 	if (ref && nb == T * 128 * 4) {
 		float *f = malloc(T * 128 * 4), d; size_t at = 0;
@@ -221,7 +221,7 @@ static void test_bad_files(void)
 	fputs("this is not audio at all, just text; no RIFF here\n", f);
 	fclose(f);
 	CHECK(g4_audio_load(p, 0, &x, &n) == -1, "text file accepted");
-	size_t nb; unsigned char *w = t_slurp(t_data("audio/aud1-chirp-noise-16k-mono.wav"), &nb);
+	size_t nb = 0; unsigned char *w = t_slurp(t_data("audio/aud1-chirp-noise-16k-mono.wav"), &nb);
 	if (w) {
 		size_t cuts[] = { 4, 12, 20, 30, 40 };
 		for (size_t i = 0; i < sizeof cuts / sizeof *cuts; i++) {

@@ -23,7 +23,7 @@ static float maxdiff(const float *a, const float *b, size_t n, size_t *at)
 /* compares n floats with a golden file; prints the measured max |d| */
 static void against(const char *what, const float *got, size_t n, const char *file, float tol)
 {
-	size_t nb; float *ref = t_slurp(t_data(file), &nb);
+	size_t nb = 0; float *ref = t_slurp(t_data(file), &nb);
 	if (!ref) return;
 	CHECK(nb == n * 4, "%s: golden has %zu floats, we have %zu", what, nb / 4, n);
 	if (nb == n * 4) {
@@ -98,7 +98,7 @@ static void test_hparams(void)
 static void test_intermediates(void)
 {
 	g4_gguf *g; g4_aenc *e = open_model("mmproj-tiny-audio.gguf", &g);
-	size_t nb; float *mel = t_slurp(t_data("audio/aud1.mel.f32"), &nb);
+	size_t nb = 0; float *mel = t_slurp(t_data("audio/aud1.mel.f32"), &nb);
 	if (e && mel) {
 		size_t T = nb / (128 * 4), N = g4_aenc_tokens(T);
 		CHECK(T == 129 && N == 33, "T %zu N %zu", T, N);
@@ -127,7 +127,7 @@ static void test_embd_from_mel(void)
 			snprintf(mf, sizeof mf, "audio/aud%d.mel.f32", c);
 			snprintf(rf, sizeof rf, "audio/aud%d.%s.embd.f32", c, tags[m]);
 			snprintf(what, sizeof what, "aud%d %s from mel", c, tags[m]);
-			size_t nb; float *mel = t_slurp(t_data(mf), &nb);
+			size_t nb = 0; float *mel = t_slurp(t_data(mf), &nb);
 			if (!mel) continue;
 			size_t T = nb / 512, N = g4_aenc_tokens(T);
 			float *out = malloc(N * 256 * 4);
@@ -149,7 +149,7 @@ static void test_embd_from_wave(void)
 		if (wav[c]) {
 			CHECK(g4_audio_load(t_data(wav[c]), G4_AUDIO_MAX_SAMPLES, &x, &n) == 0, "%s", g4_errmsg());
 		} else {
-			size_t nb; x = t_slurp(t_data("audio/aud2.wave16k.f32"), &nb); n = nb / 4;
+			size_t nb = 0; x = t_slurp(t_data("audio/aud2.wave16k.f32"), &nb); n = nb / 4;
 		}
 		if (!x) continue;
 		CHECK(g4_aenc_embed_wave(e, x, n, 0, &rows, &nr, &mel, &nf) == 0, "%s", g4_errmsg());
@@ -166,7 +166,7 @@ static void test_embd_from_wave(void)
 static void test_threads_and_split(void)
 {
 	g4_gguf *g; g4_aenc *e = open_model("mmproj-tiny-audio-f16.gguf", &g);
-	size_t nb; float *mel = t_slurp(t_data("audio/aud1.mel.f32"), &nb);
+	size_t nb = 0; float *mel = t_slurp(t_data("audio/aud1.mel.f32"), &nb);
 	if (e && mel) {
 		size_t T = nb / 512, N = g4_aenc_tokens(T);
 		float *a = malloc(N * 256 * 4), *b = malloc(N * 256 * 4);

@@ -15,10 +15,8 @@
 #include "mel.h"
 #include "par.h"
 #include "stream.h"
+#include "version.h"
 
-#ifndef G4_VERSION
-#define G4_VERSION "0.1"
-#endif
 
 static const char *prog = "g4embed-audio";
 
