@@ -72,6 +72,36 @@ int g4_audio_resample(const float *in, size_t n, double rate_in, float **out, si
 	return 0;
 }
 
+/* output samples, growing, capped at lim (more is counted, not kept) */
+typedef struct {
+	float *y;
+	size_t n, cap, lim, seen;
+} obuf;
+
+static int push(obuf *o, const float *p, size_t k)
+{
+	o->seen += k;
+	if (o->n + k > o->lim)
+		k = o->lim - o->n;
+	if (o->n + k > o->cap) {
+		size_t nc = o->cap ? o->cap * 2 : 65536;
+		while (nc < o->n + k)
+			nc *= 2;
+		if (nc > o->lim)
+			nc = o->lim;
+		float *q = realloc(o->y, nc * sizeof *q);
+		if (!q)
+			return g4_err("out of memory (%zu samples)", nc);
+		o->y = q;
+		o->cap = nc;
+	}
+	memcpy(o->y + o->n, p, k * sizeof *p);
+	o->n += k;
+	return 0;
+}
+
+/* Decodes chunk by chunk: mix each chunk to mono and feed it to a streaming
+ * resampler, so memory holds only the 16 kHz result. */
 int g4_audio_load(const char *path, size_t max_samples, float **x, size_t *n)
 {
 	*x = NULL;
@@ -90,78 +120,93 @@ int g4_audio_load(const char *path, size_t max_samples, float **x, size_t *n)
 		return g4_err("%s: sample rate %d Hz (%d..%d supported)", path, info.samplerate,
 			      MIN_RATE, MAX_RATE);
 	}
-	/* input frames to decode at most: what max_samples (or the limit)
-	 * needs, plus 0.1 s so the resampler's filter sees real signal
-	 * around the cut */
-	double ratio = (double)info.samplerate / G4_AUDIO_RATE;
-	size_t lim_out = max_samples ? max_samples : G4_AUDIO_LIMIT_SAMPLES;
-	size_t lim_in = (size_t)ceil((double)lim_out * ratio) + (size_t)info.samplerate / 10 + 64;
-	int ch = info.channels;
-	size_t cap = 0, len = 0;
-	float *mono = NULL;
+	int ch = info.channels, rate = info.samplerate, rc = 0;
+	obuf o = { .lim = max_samples ? max_samples : G4_AUDIO_LIMIT_SAMPLES + 1 };
+	size_t ocap = (size_t)CHUNK * G4_AUDIO_RATE / rate + 1024;
 	float *buf = malloc((size_t)CHUNK * ch * sizeof *buf);
-	if (!buf) {
-		sf_close(sf);
-		return g4_err("out of memory");
+	float *mono = malloc((size_t)CHUNK * sizeof *mono);
+	float *out = malloc(ocap * sizeof *out);
+	soxr_t rs = NULL;
+	if (!buf || !mono || !out) {
+		rc = g4_err("%s: out of memory", path);
+		goto done;
 	}
-	int too_long = 0;
+	if (rate != G4_AUDIO_RATE) {
+		soxr_error_t e = NULL;
+		soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
+		soxr_quality_spec_t q = soxr_quality_spec(SOXR_HQ, 0);
+		soxr_runtime_spec_t rt = soxr_runtime_spec(1);	/* same samples for any -t */
+		rs = soxr_create(rate, G4_AUDIO_RATE, 1, &e, &io, &q, &rt);
+		if (!rs || e) {
+			rc = g4_err("%s: resampler: %s", path, e ? e : "cannot create");
+			goto done;
+		}
+	}
 	for (;;) {
 		sf_count_t got = sf_readf_float(sf, buf, CHUNK);
 		if (got <= 0)
 			break;
-		if (len + (size_t)got > lim_in) {
-			got = (sf_count_t)(lim_in - len);
-			too_long = 1;
-		}
-		if (len + (size_t)got > cap) {
-			size_t nc = cap ? cap * 2 : (size_t)CHUNK * 4;
-			while (nc < len + (size_t)got)
-				nc *= 2;
-			if (nc > lim_in)
-				nc = lim_in;
-			float *p = realloc(mono, nc * sizeof *p);
-			if (!p) {
-				free(mono);
-				free(buf);
-				sf_close(sf);
-				return g4_err("%s: out of memory (%zu samples)", path, nc);
+		g4_audio_mixdown(buf, (size_t)got, ch, mono);
+		if (!rs) {
+			if (push(&o, mono, (size_t)got))
+				goto fail;
+		} else {
+			size_t fed = 0;
+			while (fed < (size_t)got) {
+				size_t idone = 0, odone = 0;
+				soxr_error_t e = soxr_process(rs, mono + fed, (size_t)got - fed, &idone,
+							      out, ocap, &odone);
+				if (e) {
+					rc = g4_err("%s: resampling: %s", path, e);
+					goto done;
+				}
+				fed += idone;
+				if (push(&o, out, odone))
+					goto fail;
 			}
-			mono = p;
-			cap = nc;
 		}
-		g4_audio_mixdown(buf, (size_t)got, ch, mono + len);
-		len += (size_t)got;
-		if (too_long)
-			break;
+		if (o.seen >= o.lim)
+			break;	/* enough (or too much) */
 	}
-	int sferr = sf_error(sf);
-	const char *sfmsg = sferr ? sf_strerror(sf) : NULL;
-	char msg[256] = "";
-	if (sfmsg)
-		snprintf(msg, sizeof msg, "%s", sfmsg);
+	if (sf_error(sf)) {
+		rc = g4_err("%s: decoding failed: %s", path, sf_strerror(sf));
+		goto done;
+	}
+	if (rs && o.seen < o.lim)	/* end of input: drain the filter */
+		for (;;) {
+			size_t odone = 0;
+			soxr_error_t e = soxr_process(rs, NULL, 0, NULL, out, ocap, &odone);
+			if (e) {
+				rc = g4_err("%s: resampling: %s", path, e);
+				goto done;
+			}
+			if (!odone)
+				break;
+			if (push(&o, out, odone))
+				goto fail;
+		}
+	if (!max_samples && o.seen > G4_AUDIO_LIMIT_SAMPLES) {
+		rc = g4_err("%s: longer than %zu s (the limit of one run)", path,
+			    (size_t)G4_AUDIO_LIMIT_SAMPLES / G4_AUDIO_RATE);
+		goto done;
+	}
+	*x = o.y ? o.y : malloc(sizeof(float));
+	*n = o.n;
+	o.y = NULL;
+	if (!*x)
+		rc = g4_err("out of memory");
+	goto done;
+fail:
+	rc = g4_err_ctx("%s: ", path);
+done:
+	if (rs)
+		soxr_delete(rs);
+	free(o.y);
 	free(buf);
-	sf_close(sf);
-	if (sferr) {
-		free(mono);
-		return g4_err("%s: decoding failed: %s", path, msg);
-	}
-	if (too_long && !max_samples) {
-		free(mono);
-		return g4_err("%s: longer than %zu s (the limit of one run)", path,
-			      (size_t)G4_AUDIO_LIMIT_SAMPLES / G4_AUDIO_RATE);
-	}
-	float *y;
-	size_t ny;
-	if (g4_audio_resample(mono ? mono : (float[1]){0}, len, info.samplerate, &y, &ny)) {
-		free(mono);
-		return g4_err_ctx("%s: ", path);
-	}
 	free(mono);
-	if (max_samples && ny > max_samples)
-		ny = max_samples;
-	*x = y;
-	*n = ny;
-	return 0;
+	free(out);
+	sf_close(sf);
+	return rc;
 }
 
 size_t g4_audio_n_pieces(size_t n, int split)

@@ -4,7 +4,8 @@
  * whatever else the installed library reads), integer PCM scaled to [-1, 1)
  * (int16 k -> k/32768), mixed to mono by the arithmetic mean of the channels
  * and resampled to 16 kHz with libsoxr (high quality, linear phase, one
- * thread, so the samples never depend on -t).
+ * thread, so the samples never depend on -t), chunk by chunk: memory holds
+ * only the 16 kHz result.
  *
  *   float *x; size_t n;
  *   if (g4_audio_load("clip.flac", G4_AUDIO_MAX_SAMPLES, &x, &n)) die(...);
@@ -19,13 +20,14 @@
 
 #define G4_AUDIO_RATE 16000
 #define G4_AUDIO_MAX_SAMPLES 480000	/* 30 s at 16 kHz */
-/* Longest audio load() accepts at all (3 hours at 16 kHz). */
-#define G4_AUDIO_LIMIT_SAMPLES ((size_t)3 * 3600 * G4_AUDIO_RATE)
+/* Longest audio load() accepts at all (1 hour at 16 kHz: 90 000 soft
+ * tokens, within one stream block even at E4B's width). */
+#define G4_AUDIO_LIMIT_SAMPLES ((size_t)3600 * G4_AUDIO_RATE)
 
 /* Decodes a file to mono 16 kHz float32 (malloc'd *x, *n samples; *n may be
  * 0 for an empty file).  max_samples > 0 keeps only the first max_samples
- * output samples and decodes no more input than that needs; 0 means the whole
- * file (up to G4_AUDIO_LIMIT_SAMPLES, longer is an error).  -1 with a message
+ * output samples and decodes little more input than that needs; 0 means the
+ * whole file (up to G4_AUDIO_LIMIT_SAMPLES, longer is an error).  -1 with a message
  * naming the file on any error (unreadable, not audio, absurd header). */
 int g4_audio_load(const char *path, size_t max_samples, float **x, size_t *n);
 

@@ -202,6 +202,16 @@ static void test_formats(void)
 		unlink(mp);
 	} else
 		printf("  # MP3 not available in this libsndfile\n");
+	/* max_samples keeps a prefix of exactly what the whole file gives */
+	const char *cl[2] = { "audio/aud1-chirp-noise-16k-mono.wav", "audio/aud2-tones-44k1-stereo.wav" };
+	for (int f = 0; f < 2; f++) {
+		float *a, *b; size_t na, nb2;
+		CHECK(g4_audio_load(t_data(cl[f]), 0, &a, &na) == 0, "%s", g4_errmsg());
+		CHECK(g4_audio_load(t_data(cl[f]), 5000, &b, &nb2) == 0, "%s", g4_errmsg());
+		CHECK(nb2 == 5000 && na > 5000, "%s: %zu and %zu samples", cl[f], na, nb2);
+		CHECK(!memcmp(a, b, 5000 * sizeof *a), "%s: prefix differs", cl[f]);
+		free(a); free(b);
+	}
 	/* cut at 30 s; split into pieces */
 	CHECK(g4_audio_n_pieces(480001, 1) == 2 && g4_audio_piece_len(480001, 1, 1) == 1, "split");
 	CHECK(g4_audio_n_pieces(480001, 0) == 1 && g4_audio_piece_len(480001, 0, 0) == 480000, "cut");
