@@ -45,6 +45,10 @@ if g4embed-audio -m "$M" --mel "$T/m1.f32" --embeddings "$T/e1.f32" \
 	else no aud1-stream "markers or block shape wrong"; fi
 else no aud1-runs "exit $?"; fi
 
+# a WAV through standard input gives the same rows
+g4embed-audio -m "$M" --embeddings "$T/ep.f32" - <"$A/aud1-chirp-noise-16k-mono.wav" >/dev/null &&
+cmp -s "$T/ep.f32" "$T/e1.f32" && ok stdin || no stdin "rows differ or failed"
+
 # F16 model, stereo 16 kHz (aud3)
 g4embed-audio -m "$G4_DATA/mmproj-tiny-audio-f16.gguf" --embeddings "$T/e3.f32" \
 	"$A/aud3-am-16k-stereo.wav" >/dev/null && fclose aud3-f16-embd "$T/e3.f32" "$A/aud3.tiny-audio-f16.embd.f32" 1e-4
