@@ -1,4 +1,5 @@
 /* g4quant - GGUF conversion and quantisation.  For now: --info. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,9 +63,10 @@ int main(int argc, char **argv)
 	g4_gguf *g = g4_gguf_open(info);
 	if (!g)
 		g4_die("g4quant");
+	errno = 0;
 	g4_gguf_print_info(g, stdout);
 	g4_gguf_close(g);
 	if (fflush(stdout) != 0 || ferror(stdout))
-		g4_fatal("g4quant", "writing the output failed");
+		g4_fatal("g4quant", "writing the listing to stdout: %s", strerror(errno ? errno : EIO));
 	return 0;
 }
