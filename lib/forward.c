@@ -124,12 +124,14 @@ static void kv_load(uint32_t type, const uint8_t *row, int off, int n, float *ou
 		}
 		break;
 	case G4_Q8_0:
-		for (int i = 0; i < n; i++) {
+		for (int i = 0; i < n;) {
 			const int j = off + i;
 			const uint8_t *blk = row + 34 * (size_t)(j / 32);
 			uint16_t hd;
 			memcpy(&hd, blk, 2);
-			out[i] = (float)(int8_t)blk[2 + j % 32] * g4_f16_to_f32(hd);
+			const float d = g4_f16_to_f32(hd);
+			for (int k = j % 32; k < 32 && i < n; k++, i++)
+				out[i] = (float)(int8_t)blk[2 + k] * d;
 		}
 		break;
 	}
@@ -310,15 +312,37 @@ static int ensure_ws(g4_seq *s, int64_t T, int want_logits, bufs *b)
 }
 
 /* Attention of T queries of layer l against the cache (spec §2.5 steps 4-7,
- * before o_proj): out[t][n*hd + d]. */
+ * before o_proj): out[t][n*hd + d].  Keys are read as stored; rows of a
+ * non-f32 KV type are converted to f32 once per call when that fits in
+ * KV_SCRATCH bytes (otherwise per use: the same values either way). */
+#define KV_SCRATCH ((size_t)256 << 20)
+
 static void attention(const g4_seq *s, const g4_layer *L, const g4_kvl *c, int64_t p0,
 		      int64_t T, const int32_t *block, const float *q, float *out)
 {
 	const g4_model *m = s->m;
-	const int hd = L->hd, nh = m->n_head, nkv = L->nkv, grp = nh / nkv;
+	const int hd = L->hd, nh = m->n_head, nkv = L->nkv, grp = nh / nkv, kvw = c->width;
 	const int64_t W = m->window;
 	const int bidir = L->swa && m->bidir_vision && block;
 	const int64_t max_keys = p0 + T;
+	const int f32 = s->kv_type == G4_F32;
+	const int64_t lo_all = L->swa && p0 - W + 1 > 0 ? p0 - W + 1 : 0, n_all = p0 + T - lo_all;
+	float *kf = NULL, *vf = NULL;
+	if (!f32 && (size_t)n_all * kvw * 2 * sizeof(float) <= KV_SCRATCH) {
+		kf = malloc((size_t)n_all * kvw * sizeof *kf);
+		vf = malloc((size_t)n_all * kvw * sizeof *vf);
+		if (!kf || !vf) {
+			free(kf);
+			free(vf);
+			kf = vf = NULL;
+		} else {
+#pragma omp parallel for if (n_all * kvw > 65536)
+			for (int64_t j = 0; j < n_all; j++) {
+				kv_load(s->kv_type, kv_row(c, c->k, lo_all + j), 0, kvw, kf + (size_t)j * kvw);
+				kv_load(s->kv_type, kv_row(c, c->v, lo_all + j), 0, kvw, vf + (size_t)j * kvw);
+			}
+		}
+	}
 #pragma omp parallel if (T * nkv > 1 && max_keys * hd * grp > 4096)
 	{
 		float *sc = malloc(((size_t)max_keys * grp + (size_t)hd) * sizeof *sc);
@@ -333,10 +357,19 @@ static void attention(const g4_seq *s, const g4_layer *L, const g4_kvl *c, int64
 						hi = p0 + j;
 				const int64_t nk = hi - lo + 1;
 				for (int64_t j = 0; j < nk; j++) {
-					kv_load(s->kv_type, kv_row(c, c->k, lo + j), g * hd, hd, kr);
+					const float *kj;
+					if (f32)
+						kj = (const float *)(const void *)kv_row(c, c->k, lo + j) + g * hd;
+					else if (kf)
+						kj = kf + (size_t)(lo + j - lo_all) * kvw + g * hd;
+					else
+						{
+						kv_load(s->kv_type, kv_row(c, c->k, lo + j), g * hd, hd, kr);
+						kj = kr;
+					}
 					for (int n = 0; n < grp; n++) {
 						const float *qh = q + t * (int64_t)nh * hd + (int64_t)(g * grp + n) * hd;
-						sc[(size_t)n * nk + j] = g4_dot_f32(qh, kr, hd);
+						sc[(size_t)n * nk + j] = g4_dot_f32(qh, kj, hd);
 					}
 				}
 				for (int n = 0; n < grp; n++) {
@@ -357,17 +390,28 @@ static void attention(const g4_seq *s, const g4_layer *L, const g4_kvl *c, int64
 					memset(oh, 0, (size_t)hd * sizeof *oh);
 				}
 				for (int64_t j = 0; j < nk; j++) {
-					kv_load(s->kv_type, kv_row(c, c->v, lo + j), g * hd, hd, kr);
+					const float *vj;
+					if (f32)
+						vj = (const float *)(const void *)kv_row(c, c->v, lo + j) + g * hd;
+					else if (vf)
+						vj = vf + (size_t)(lo + j - lo_all) * kvw + g * hd;
+					else
+						{
+						kv_load(s->kv_type, kv_row(c, c->v, lo + j), g * hd, hd, kr);
+						vj = kr;
+					}
 					for (int n = 0; n < grp; n++) {
 						const float pj = sc[(size_t)n * nk + j];
 						float *oh = out + t * (int64_t)nh * hd + (int64_t)(g * grp + n) * hd;
 						for (int d = 0; d < hd; d++)
-							oh[d] += pj * kr[d];
+							oh[d] += pj * vj[d];
 					}
 				}
 			}
 		free(sc);
 	}
+	free(kf);
+	free(vf);
 }
 
 /* MoE branch (spec §2.6) for T rows: router input h (= attn_out), expert
