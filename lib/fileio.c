@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "err.h"
@@ -12,7 +13,8 @@
 
 struct g4_out {
 	FILE *f;
-	char *path, *tmp;	/* tmp NULL for stdout */
+	char *path, *tmp;	/* tmp NULL for stdout and special files */
+	int special;		/* a device or FIFO opened in place */
 	g4_out *next;
 };
 
@@ -69,6 +71,20 @@ g4_out *g4_out_open(const char *path)
 		return o;
 	}
 	o->path = strdup(path);
+	/* A device, FIFO or socket (/dev/null, /dev/stdout, a named pipe) is
+	 * written in place: renaming a temporary over it would replace it. */
+	struct stat st;
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		o->f = fopen(path, "wb");
+		if (!o->f || !o->path) {
+			g4_err_sys("cannot open %s", path);
+			if (o->f) fclose(o->f);
+			free(o->path), free(o);
+			return NULL;
+		}
+		o->special = 1;
+		return o;
+	}
 	const char *slash = strrchr(path, '/');
 	size_t dirlen = slash ? (size_t)(slash - path + 1) : 0;
 	size_t n = strlen(path) + 32;
@@ -125,6 +141,8 @@ int g4_out_commit(g4_out *o)
 	if (!o->tmp) {
 		if (fflush(o->f) != 0 || ferror(o->f))
 			rc = g4_err_sys("writing %s", o->path);
+		if (o->special && fclose(o->f) != 0 && rc == 0)
+			rc = g4_err_sys("writing %s", o->path);
 		out_free(o);
 		return rc;
 	}
@@ -149,6 +167,8 @@ void g4_out_abort(g4_out *o)
 		if (o->f)
 			fclose(o->f);
 		unlink(o->tmp);
+	} else if (o->special && o->f) {
+		fclose(o->f);
 	}
 	out_free(o);
 }

@@ -2,7 +2,7 @@
  *
  * Straight-line code: embed, PLE inputs, then per layer attention, FFN (dense
  * and/or MoE), PLE, layer scale; final norm, output matmul, soft-cap.  All
- * matmuls go through kern.h.  Activations and accumulation are f32; norms
+ * matmuls go through matmul.h.  Activations and accumulation are f32; norms
  * sum squares in double.  A call is cut into micro-batches (never inside an
  * image block that needs bidirectional attention); the results do not
  * depend on the cut. */
@@ -12,7 +12,7 @@
 
 #include "err.h"
 #include "forward.h"
-#include "kern.h"
+#include "matmul.h"
 #include "qtypes.h"
 
 #define UBATCH 256
@@ -336,14 +336,14 @@ static void attention(const g4_seq *s, const g4_layer *L, const g4_kvl *c, int64
 			free(vf);
 			kf = vf = NULL;
 		} else {
-#pragma omp parallel for if (n_all * kvw > 65536)
+#pragma omp parallel for if (n_all * kvw > 262144)
 			for (int64_t j = 0; j < n_all; j++) {
 				kv_load(s->kv_type, kv_row(c, c->k, lo_all + j), 0, kvw, kf + (size_t)j * kvw);
 				kv_load(s->kv_type, kv_row(c, c->v, lo_all + j), 0, kvw, vf + (size_t)j * kvw);
 			}
 		}
 	}
-#pragma omp parallel if (T * nkv > 1 && max_keys * hd * grp > 4096)
+#pragma omp parallel if (T * nkv > 1 && (double)T * max_keys * hd * nh > 262144.0)
 	{
 		float *sc = malloc(((size_t)max_keys * grp + (size_t)hd) * sizeof *sc);
 		float *kr = sc + (size_t)max_keys * grp;

@@ -39,7 +39,9 @@ typedef struct {
 	uint32_t type;		/* enum g4_gguf_vtype */
 	uint32_t arr_type;	/* element type when type == ARRAY */
 	uint64_t arr_n;		/* element count when type == ARRAY */
-	const uint8_t *val;	/* the value's bytes (for arrays: the first element) */
+	const uint8_t *val;	/* the value's bytes (strings: the characters, after
+				 * the u64 length; arrays: the first element, and
+				 * string elements are u64 length + bytes) */
 	uint64_t val_bytes;	/* bytes of the value (arrays: all elements) */
 	uint64_t off;		/* file offset of the record (for error messages) */
 } g4_gguf_kv;
@@ -69,7 +71,18 @@ typedef struct g4_gguf {
 
 /* Opens and validates a file; NULL with a message on any error.  Tensor
  * types the library cannot compute with are still listed (see qtypes.h
- * g4_type_supported); unknown type ids are an error. */
+ * g4_type_supported); unknown type ids are an error.  Refused, with the key
+ * or tensor name and byte offset in the message: bad magic, versions other
+ * than 2 and 3 (big-endian files recognised), more than 2^24 keys or
+ * tensors or more than the file can hold, empty or duplicate keys, unknown
+ * value types, arrays of arrays, anything running past the end of the file,
+ * general.alignment not a u32 power of two, tensor names empty, longer than
+ * 63 bytes or duplicate, n_dims > 4, dims <= 0, more than 2^62 elements or
+ * bytes, rows not a multiple of the type's block, data offsets not aligned,
+ * data past the end of the file or overlapping other tensors.  (llama.cpp
+ * also insists on offsets that are exactly cumulative in tensor order; we
+ * accept any aligned non-overlapping layout, and the final padding may be
+ * missing.) */
 g4_gguf *g4_gguf_open(const char *path);
 /* The same over a buffer the caller keeps alive (tests, fuzzing). */
 g4_gguf *g4_gguf_open_mem(const void *buf, size_t n, const char *name);
@@ -108,7 +121,11 @@ const g4_gguf_tensor *g4_gguf_find_tensor(const g4_gguf *g, const char *name);
 
 /* The model fingerprint: SHA-256 over the metadata records and the tensor
  * table (names, types, shapes, offsets), not the weight bytes.  The same
- * weights in another type give another fingerprint. */
+ * weights in another type give another fingerprint.  Exactly: SHA-256 of
+ * "g4-model-fp-1", u64 n_kv, each key/value record's bytes as stored, u64
+ * n_tensors, then per tensor u64 name length, the name, u64 type, the four
+ * ne as u64 (missing dims 1) and u64 offset (all little-endian).  So the
+ * GGUF version, the n_dims convention and the weight bytes do not count. */
 void g4_gguf_fingerprint(const g4_gguf *g, uint8_t out[32]);
 
 /* Size in bytes of one value of a scalar type; 0 for STRING/ARRAY/unknown. */
@@ -145,21 +162,31 @@ int g4_ggufw_set_i32(g4_ggufw *w, const char *key, int32_t v);
 int g4_ggufw_set_f32(g4_ggufw *w, const char *key, float v);
 int g4_ggufw_set_bool(g4_ggufw *w, const char *key, int v);
 int g4_ggufw_set_str(g4_ggufw *w, const char *key, const char *v);
+/* Any scalar type (u8 ... f64, bool): v points to its little-endian bytes. */
+int g4_ggufw_set_val(g4_ggufw *w, const char *key, uint32_t type, const void *v);
 int g4_ggufw_set_arr(g4_ggufw *w, const char *key, uint32_t elem_type,
 		     uint64_t n, const void *data);
 int g4_ggufw_set_str_arr(g4_ggufw *w, const char *key, uint64_t n, const g4_str *v);
 /* Copies a key/value record of an open file verbatim (any type). */
 int g4_ggufw_copy_kv(g4_ggufw *w, const g4_gguf *g, uint64_t kv_index);
-/* Inserts a copy of the record after an existing key (or at the end). */
+/* Moves the record of key to just after the record of `after` (NULL: to the
+ * end, as llama.cpp's gguf_set_* does when it re-sets a key).  remove of a
+ * key that is not set does nothing and returns 0. */
 int g4_ggufw_move_after(g4_ggufw *w, const char *key, const char *after);
 int g4_ggufw_remove(g4_ggufw *w, const char *key);
 
+/* name: 1 to 63 bytes, unique; dims >= 1; ne[0] a multiple of the type's
+ * block.  n_dims is written as given (llama.cpp's C writer drops trailing
+ * dims of 1, its Python writer keeps the NumPy rank). */
 int g4_ggufw_add_tensor(g4_ggufw *w, const char *name, uint32_t type,
 			uint32_t n_dims, const int64_t *ne);
 int g4_ggufw_write_header(g4_ggufw *w, FILE *f);
-/* The next tensor's bytes (exactly its size) followed by alignment padding.
- * May be called in pieces: write_data_part(..., last=0) ... last=1. */
+/* The next tensor's bytes followed by alignment padding.  May be called in
+ * pieces: the padding follows the piece that completes the tensor, and a
+ * piece that would run past its size is an error.  write_data_part is the
+ * same with last=1 insisting that this piece completes the tensor. */
 int g4_ggufw_write_data(g4_ggufw *w, FILE *f, const void *data, uint64_t nbytes);
+int g4_ggufw_write_data_part(g4_ggufw *w, FILE *f, const void *data, uint64_t nbytes, int last);
 int g4_ggufw_finish(g4_ggufw *w, FILE *f);
 
 #endif

@@ -1,30 +1,28 @@
-/* kern.h - the compute seam: weight matrix x activation rows.
+/* kern.h - the seam between vecdot.c (portable C, dispatch) and the SIMD
+ * kernels (kern_avx2.c, kern_avx512.c).  Internal to libg4.
  *
- * Every matmul of the decoder goes through g4_matmul, so this is the one
- * place where faster kernels plug in (int8 activations with lib/vecdot.h,
- * SIMD paths).  Contract, whatever the implementation: each output value is
- * reduced in one fixed order that depends neither on the thread count nor on
- * the number of rows T in the batch, so results are bitwise identical for
- * any -t and any batching.
- *
- * The portable path dequantises each weight row to f32 (g4_dequant_row,
- * exact) and dots it with the f32 activations in 8 interleaved partial sums
- * combined pairwise. */
+ * A kernel computes g4_vecdot for one weight type with exactly the numerics
+ * documented in vecdot.h.  The SIMD files fill a table with the kernels
+ * they have; types they lack keep the next path's kernel. */
 #ifndef G4_KERN_H
 #define G4_KERN_H
 #include <stdint.h>
 
-#include "model.h"
+#include "qtypes.h"
 
-/* y[t*ldy + r] = sum_i W[mat][r][i] * x[t*ldx + i]   for r < w->ne1, t < T.
- * x rows hold w->ne0 values.  OpenMP over output rows. */
-void g4_matmul(const g4_mat *w, int64_t mat, const float *x, int64_t ldx,
-	       int64_t T, float *y, int64_t ldy);
+typedef float (*g4_dot_fn)(int64_t n, const void *w, const void *act);
 
-/* Row `row` of matrix `mat` of w as f32 (w->ne0 values). */
-void g4_mat_row_f32(const g4_mat *w, int64_t mat, int64_t row, float *out);
+/* The fixed final reduction of the 32 lanes (see vecdot.h). */
+float g4_reduce32(const float acc[32]);
 
-/* The fixed-order f32 dot product used by the portable path. */
-float g4_dot_f32(const float *a, const float *b, int64_t n);
+/* Portable: adds 32-element block b (weights wb of type t, activation
+ * block ab) into its lanes 8*(b%4)..+7 of acc.  SIMD kernels use it for
+ * the blocks left over after their main loop. */
+void g4_blk32_add(uint32_t t, const uint8_t *wb, const uint8_t *ab, int64_t b, float acc[32]);
+
+/* Set tab[t] for the types each path implements (only called when the CPU
+ * supports the path). */
+void g4_kern_avx2(g4_dot_fn tab[G4_NTYPES]);
+void g4_kern_avx512(g4_dot_fn tab[G4_NTYPES]);
 
 #endif

@@ -98,10 +98,11 @@ int g4_tensor_bytes(uint32_t t, const int64_t ne[4], uint64_t *out)
 			      (long long)ne[0], types[t].name, b);
 	/* (ne0/b)*bytes * ne1 * ne2 * ne3, refusing anything past 2^62 */
 	unsigned __int128 n = (unsigned __int128)(ne[0] / b) * (unsigned)types[t].bytes;
-	for (int i = 1; i < 4; i++)
+	for (int i = 1; i < 4; i++) {	/* check each step: 4 dims of 2^48 overflow 128 bits */
 		n *= (uint64_t)ne[i];
-	if (n > ((unsigned __int128)1 << 62))
-		return g4_err("tensor size overflows");
+		if (n > ((unsigned __int128)1 << 62))
+			return g4_err("tensor size overflows");
+	}
 	*out = (uint64_t)n;
 	return 0;
 }

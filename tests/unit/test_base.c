@@ -60,6 +60,20 @@ static void test_out_atomic(void)
 	CHECK(o == NULL && strstr(g4_errmsg(), "/nonexistent-dir/x"), "error names the path: %s", g4_errmsg());
 }
 
+static void test_out_device(void)
+{
+	/* Writing to a device goes in place; it must never be replaced. */
+	struct stat st;
+	if (stat("/dev/full", &st) != 0 || !S_ISCHR(st.st_mode)) { printf("SKIP no /dev/full device\n"); return; }
+	g4_out *o = g4_out_open("/dev/full");
+	CHECK(o != NULL, "open /dev/full: %s", g4_errmsg());
+	if (!o) return;
+	static char buf[1 << 16];
+	fwrite(buf, 1, sizeof buf, g4_out_file(o));
+	CHECK(g4_out_commit(o) != 0, "commit to /dev/full reported no error");
+	CHECK(stat("/dev/full", &st) == 0 && S_ISCHR(st.st_mode), "/dev/full is no longer a device");
+}
+
 static void test_out_full_disk(void)
 {
 	/* /dev/full: every write fails with ENOSPC; commit must report it. */
@@ -88,6 +102,7 @@ int main(void)
 	RUN(test_err);
 	RUN(test_out_atomic);
 	RUN(test_out_full_disk);
+	RUN(test_out_device);
 	RUN(test_threads);
 	return t_done();
 }

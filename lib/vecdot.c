@@ -1,0 +1,400 @@
+/* vecdot.c - activation quantisation, the portable dot-product kernels
+ * (the definition of the numerics, see vecdot.h) and the run-time choice
+ * of the SIMD path. */
+#include <math.h>
+#include <string.h>
+
+#include "kern.h"
+#include "qblock.h"
+#include "qtypes.h"
+#include "quantize.h"
+#include "vecdot.h"
+
+int g4_vecdot_act_type(uint32_t t)
+{
+	switch (t) {
+	case G4_Q4_0: case G4_Q5_0: case G4_Q8_0: case G4_IQ4_NL:
+		return G4_Q8_0;
+	case G4_Q4_1: case G4_Q5_1:
+		return G4_Q8_1;
+	case G4_Q2_K: case G4_Q3_K: case G4_Q4_K: case G4_Q5_K: case G4_Q6_K: case G4_Q8_K: case G4_IQ4_XS:
+		return G4_Q8_K;
+	case G4_F32: case G4_F16: case G4_BF16:
+		return G4_F32;
+	default:
+		return -1;
+	}
+}
+
+size_t g4_act_row_bytes(uint32_t t, int64_t n)
+{
+	int at = g4_vecdot_act_type(t);
+	return at < 0 ? 0 : g4_row_bytes((uint32_t)at, n);
+}
+
+void g4_quantize_act(uint32_t at, const float *x, void *dst, int64_t n)
+{
+	if (at == G4_F32)
+		memcpy(dst, x, (size_t)n * sizeof *x);
+	else
+		g4_quantize_row(at, x, dst, n, NULL);
+}
+
+/* ---- portable kernels ---- */
+
+float g4_reduce32(const float acc[32])
+{
+	float v[16], u[8];
+	for (int g = 0; g < 16; g++)
+		v[g] = acc[g] + acc[g + 16];
+	for (int g = 0; g < 8; g++)
+		u[g] = v[g] + v[g + 8];
+	return ((u[0] + u[4]) + (u[2] + u[6])) + ((u[1] + u[5]) + (u[3] + u[7]));
+}
+
+/* signed integer weights of a 32-element block, its scale and its min */
+static void blk32_decode(uint32_t t, const uint8_t *b, int8_t q[32], float *d, float *m)
+{
+	*d = g4_f16_to_f32(rd16(b));
+	*m = 0;
+	switch (t) {
+	case G4_Q4_0:
+		for (int j = 0; j < 16; j++) {
+			q[j] = (int8_t)((b[2 + j] & 15) - 8);
+			q[j + 16] = (int8_t)((b[2 + j] >> 4) - 8);
+		}
+		break;
+	case G4_Q4_1:
+		*m = g4_f16_to_f32(rd16(b + 2));
+		for (int j = 0; j < 16; j++) {
+			q[j] = (int8_t)(b[4 + j] & 15);
+			q[j + 16] = (int8_t)(b[4 + j] >> 4);
+		}
+		break;
+	case G4_Q5_0: {
+		uint32_t qh = rd32(b + 2);
+		for (int j = 0; j < 16; j++) {
+			q[j] = (int8_t)(((b[6 + j] & 15) | ((qh >> j) & 1) << 4) - 16);
+			q[j + 16] = (int8_t)(((b[6 + j] >> 4) | ((qh >> (j + 16)) & 1) << 4) - 16);
+		}
+		break;
+	}
+	case G4_Q5_1: {
+		*m = g4_f16_to_f32(rd16(b + 2));
+		uint32_t qh = rd32(b + 4);
+		for (int j = 0; j < 16; j++) {
+			q[j] = (int8_t)((b[8 + j] & 15) | ((qh >> j) & 1) << 4);
+			q[j + 16] = (int8_t)((b[8 + j] >> 4) | ((qh >> (j + 16)) & 1) << 4);
+		}
+		break;
+	}
+	case G4_Q8_0:
+		memcpy(q, b + 2, 32);
+		break;
+	case G4_IQ4_NL:
+		for (int j = 0; j < 16; j++) {
+			q[j] = g4_kvalues_iq4nl[b[2 + j] & 15];
+			q[j + 16] = g4_kvalues_iq4nl[b[2 + j] >> 4];
+		}
+		break;
+	}
+}
+
+void g4_blk32_add(uint32_t t, const uint8_t *wb, const uint8_t *ab, int64_t b, float acc[32])
+{
+	int8_t q[32];
+	float dw, m;
+	blk32_decode(t, wb, q, &dw, &m);
+	int with_min = t == G4_Q4_1 || t == G4_Q5_1;
+	const int8_t *a = (const int8_t *)(ab + (with_min ? 4 : 2));
+	float d = dw * g4_f16_to_f32(rd16(ab));
+	float *lane = acc + 8 * (b & 3);
+	for (int g = 0; g < 8; g++) {
+		int p = 0;
+		for (int k = 4 * g; k < 4 * g + 4; k++)
+			p += q[k] * a[k];
+		lane[g] = fmaf((float)p, d, lane[g]);
+	}
+	if (with_min) {
+		float c = m * g4_f16_to_f32(rd16(ab + 2));
+		lane[0] = lane[0] + c;
+		for (int g = 1; g < 8; g++)
+			lane[g] = lane[g] + 0.0f;
+	}
+}
+
+#define DEF_B32(name, type) \
+static float name(int64_t n, const void *w, const void *a) \
+{ \
+	size_t wb = g4_type_block_bytes(type), ab = g4_type_block_bytes(g4_vecdot_act_type(type)); \
+	float acc[32] = { 0 }; \
+	for (int64_t b = 0; b < n / 32; b++) \
+		g4_blk32_add(type, (const uint8_t *)w + b * wb, (const uint8_t *)a + b * ab, b, acc); \
+	return g4_reduce32(acc); \
+}
+DEF_B32(dot_q4_0, G4_Q4_0)
+DEF_B32(dot_q4_1, G4_Q4_1)
+DEF_B32(dot_q5_0, G4_Q5_0)
+DEF_B32(dot_q5_1, G4_Q5_1)
+DEF_B32(dot_q8_0, G4_Q8_0)
+DEF_B32(dot_iq4_nl, G4_IQ4_NL)
+
+static float dot_f32(int64_t n, const void *w, const void *a)
+{
+	const float *x = a;
+	float acc[32] = { 0 }, wv;
+	for (int64_t i = 0; i < n; i++) {
+		memcpy(&wv, (const uint8_t *)w + 4 * i, 4);
+		acc[i & 31] = fmaf(wv, x[i], acc[i & 31]);
+	}
+	return g4_reduce32(acc);
+}
+
+static float dot_f16(int64_t n, const void *w, const void *a)
+{
+	const uint8_t *p = w;
+	const float *x = a;
+	float acc[32] = { 0 };
+	for (int64_t i = 0; i < n; i++)
+		acc[i & 31] = fmaf(g4_f16_to_f32(rd16(p + 2 * i)), x[i], acc[i & 31]);
+	return g4_reduce32(acc);
+}
+
+static float dot_bf16(int64_t n, const void *w, const void *a)
+{
+	const uint8_t *p = w;
+	const float *x = a;
+	float acc[32] = { 0 };
+	for (int64_t i = 0; i < n; i++)
+		acc[i & 31] = fmaf(g4_bf16_to_f32(rd16(p + 2 * i)), x[i], acc[i & 31]);
+	return g4_reduce32(acc);
+}
+
+/* Super-blocks: signed weight integers q[256], per 16-group scale sc[16]
+ * and min mn[16] (0 for types without mins), d and dmin (unmultiplied). */
+static void sb_decode(uint32_t t, const uint8_t *b, int q[256], int sc[16], int mn[16],
+		      float *d, float *dmin)
+{
+	*dmin = 0;
+	memset(mn, 0, 16 * sizeof *mn);
+	switch (t) {
+	case G4_Q2_K:
+		*d = g4_f16_to_f32(rd16(b + 80));
+		*dmin = g4_f16_to_f32(rd16(b + 82));
+		for (int g = 0; g < 16; g++) {
+			sc[g] = b[g] & 15;
+			mn[g] = b[g] >> 4;
+		}
+		for (int e = 0; e < 256; e++)
+			q[e] = (b[16 + 32 * (e / 128) + e % 32] >> (2 * ((e % 128) / 32))) & 3;
+		break;
+	case G4_Q3_K:
+		*d = g4_f16_to_f32(rd16(b + 108));
+		for (int g = 0; g < 16; g++)
+			sc[g] = g4_q3k_scale(b + 96, g) - 32;
+		for (int e = 0; e < 256; e++) {
+			q[e] = (b[32 + 32 * (e / 128) + e % 32] >> (2 * ((e % 128) / 32))) & 3;
+			if (!((b[e % 32] >> (e / 32)) & 1))
+				q[e] -= 4;
+		}
+		break;
+	case G4_Q4_K:
+	case G4_Q5_K:
+		*d = g4_f16_to_f32(rd16(b));
+		*dmin = g4_f16_to_f32(rd16(b + 2));
+		for (int j = 0; j < 8; j++) {
+			g4_k4_scale_min(b + 4, j, &sc[2 * j], &mn[2 * j]);
+			sc[2 * j + 1] = sc[2 * j];
+			mn[2 * j + 1] = mn[2 * j];
+		}
+		for (int e = 0; e < 256; e++) {
+			const uint8_t *qs = b + (t == G4_Q4_K ? 16 : 48);
+			q[e] = (qs[32 * (e / 64) + e % 32] >> (4 * ((e % 64) / 32))) & 15;
+			if (t == G4_Q5_K)
+				q[e] |= ((b[16 + e % 32] >> (e / 32)) & 1) << 4;
+		}
+		break;
+	case G4_Q6_K:
+		*d = g4_f16_to_f32(rd16(b + 208));
+		for (int g = 0; g < 16; g++)
+			sc[g] = (int8_t)b[192 + g];
+		for (int e = 0; e < 256; e++) {
+			int h = e / 128, g = (e % 128) / 32, l = e % 32;
+			int lo = (b[64 * h + l + 32 * (g & 1)] >> (4 * (g >> 1))) & 15;
+			int hi = (b[128 + 32 * h + l] >> (2 * g)) & 3;
+			q[e] = (lo | hi << 4) - 32;
+		}
+		break;
+	case G4_Q8_K:
+		memcpy(d, b, 4);
+		for (int g = 0; g < 16; g++)
+			sc[g] = 1;
+		for (int e = 0; e < 256; e++)
+			q[e] = (int8_t)b[4 + e];
+		break;
+	case G4_IQ4_XS: {
+		*d = g4_f16_to_f32(rd16(b));
+		unsigned sh = rd16(b + 2);
+		for (int ib = 0; ib < 8; ib++) {
+			int ls = ((b[4 + ib / 2] >> (4 * (ib & 1))) & 15) | ((sh >> (2 * ib)) & 3) << 4;
+			sc[2 * ib] = sc[2 * ib + 1] = ls - 32;
+			for (int j = 0; j < 16; j++) {
+				q[32 * ib + j] = g4_kvalues_iq4nl[b[8 + 16 * ib + j] & 15];
+				q[32 * ib + 16 + j] = g4_kvalues_iq4nl[b[8 + 16 * ib + j] >> 4];
+			}
+		}
+		break;
+	}
+	}
+}
+
+static float dot_sb(uint32_t t, int64_t n, const void *w, const void *act)
+{
+	size_t wb = g4_type_block_bytes(t);
+	int q[256], sc[16], mn[16];
+	float sum = 0;
+	for (int64_t i = 0; i < n / 256; i++) {
+		const uint8_t *a = (const uint8_t *)act + 292 * i;
+		const int8_t *aq = (const int8_t *)(a + 4);
+		float dw, dmw, da;
+		sb_decode(t, (const uint8_t *)w + wb * i, q, sc, mn, &dw, &dmw);
+		memcpy(&da, a, 4);
+		int32_t S = 0, M = 0;
+		for (int g = 0; g < 16; g++) {
+			int s = 0;
+			for (int k = 16 * g; k < 16 * g + 16; k++)
+				s += q[k] * aq[k];
+			S += sc[g] * s;
+			M += mn[g] * (int16_t)rd16(a + 260 + 2 * g);
+		}
+		sum = fmaf((float)S, dw * da, sum);
+		if (t == G4_Q2_K || t == G4_Q4_K || t == G4_Q5_K)
+			sum = fmaf(-(float)M, dmw * da, sum);
+	}
+	return sum;
+}
+
+#define DEF_SB(name, type) \
+static float name(int64_t n, const void *w, const void *a) { return dot_sb(type, n, w, a); }
+DEF_SB(dot_q2_K, G4_Q2_K)
+DEF_SB(dot_q3_K, G4_Q3_K)
+DEF_SB(dot_q4_K, G4_Q4_K)
+DEF_SB(dot_q5_K, G4_Q5_K)
+DEF_SB(dot_q6_K, G4_Q6_K)
+DEF_SB(dot_q8_K, G4_Q8_K)
+DEF_SB(dot_iq4_xs, G4_IQ4_XS)
+
+/* ---- dispatch ---- */
+
+static void fill_portable(g4_dot_fn tab[G4_NTYPES])
+{
+	memset(tab, 0, G4_NTYPES * sizeof *tab);
+	tab[G4_F32] = dot_f32;
+	tab[G4_F16] = dot_f16;
+	tab[G4_BF16] = dot_bf16;
+	tab[G4_Q4_0] = dot_q4_0;
+	tab[G4_Q4_1] = dot_q4_1;
+	tab[G4_Q5_0] = dot_q5_0;
+	tab[G4_Q5_1] = dot_q5_1;
+	tab[G4_Q8_0] = dot_q8_0;
+	tab[G4_IQ4_NL] = dot_iq4_nl;
+	tab[G4_Q2_K] = dot_q2_K;
+	tab[G4_Q3_K] = dot_q3_K;
+	tab[G4_Q4_K] = dot_q4_K;
+	tab[G4_Q5_K] = dot_q5_K;
+	tab[G4_Q6_K] = dot_q6_K;
+	tab[G4_Q8_K] = dot_q8_K;
+	tab[G4_IQ4_XS] = dot_iq4_xs;
+}
+
+static g4_dot_fn table[G4_NTYPES];
+static int cur_isa = -1;
+
+int g4_isa_available(int isa)
+{
+	__builtin_cpu_init();
+	switch (isa) {
+	case G4_ISA_PORTABLE:
+		return 1;
+	case G4_ISA_AVX2:
+		return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+		       __builtin_cpu_supports("f16c");
+	case G4_ISA_AVX512:
+		return g4_isa_available(G4_ISA_AVX2) && __builtin_cpu_supports("avx512f") &&
+		       __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+		       __builtin_cpu_supports("avx512vnni");
+	default:
+		return 0;
+	}
+}
+
+static int best_isa(void)
+{
+	return g4_isa_available(G4_ISA_AVX512) ? G4_ISA_AVX512 :
+	       g4_isa_available(G4_ISA_AVX2) ? G4_ISA_AVX2 : G4_ISA_PORTABLE;
+}
+
+int g4_isa_set(int isa)
+{
+	if (isa == G4_ISA_BEST)
+		isa = best_isa();
+	if (!g4_isa_available(isa))
+		return -1;
+	g4_dot_fn tab[G4_NTYPES];
+	fill_portable(tab);
+	if (isa >= G4_ISA_AVX2)
+		g4_kern_avx2(tab);
+	if (isa >= G4_ISA_AVX512)
+		g4_kern_avx512(tab);
+	memcpy(table, tab, sizeof tab);
+	cur_isa = isa;
+	return 0;
+}
+
+static void init(void)
+{
+	if (cur_isa >= 0)
+		return;
+	g4_isa_set(G4_ISA_BEST);
+}
+
+__attribute__((constructor)) static void vecdot_init(void)
+{
+	init();
+}
+
+int g4_isa(void)
+{
+	init();
+	return cur_isa;
+}
+
+const char *g4_isa_name(int isa)
+{
+	static const char *names[] = { "portable", "avx2", "avx512" };
+	return isa >= 0 && isa <= 2 ? names[isa] : "?";
+}
+
+float g4_vecdot(uint32_t t, int64_t n, const void *w, const void *a)
+{
+	init();
+	int b = g4_type_block(t);
+	if (t >= G4_NTYPES || !table[t] || n < 0 || n % b)
+		return NAN;
+	return table[t](n, w, a);
+}
+
+void g4_vecdot_rows(uint32_t t, int64_t n, int64_t nrows, const void *w, size_t wstride,
+		    const void *a, float *out)
+{
+	init();
+	int b = g4_type_block(t);
+	if (t >= G4_NTYPES || !table[t] || n < 0 || n % b) {
+		for (int64_t r = 0; r < nrows; r++)
+			out[r] = NAN;
+		return;
+	}
+	g4_dot_fn f = table[t];
+	for (int64_t r = 0; r < nrows; r++)
+		out[r] = f(n, (const uint8_t *)w + r * wstride, a);
+}

@@ -1,0 +1,84 @@
+/* vecdot.h - dot products of one weight row (any supported ggml type) with
+ * one activation row, the inner loop of every matmul in libg4.
+ *
+ * As in ggml, a quantised weight row is dotted with an activation row that
+ * was itself quantised to 8 bits, so the inner loop is integer:
+ *
+ *   weight type                          activation type (act_type)
+ *   Q4_0 Q5_0 Q8_0 IQ4_NL                Q8_0  (34-byte blocks of 32)
+ *   Q4_1 Q5_1                            Q8_1  (36 bytes: Q8_0 + f16 s = d*sum(q))
+ *   Q2_K Q3_K Q4_K Q5_K Q6_K Q8_K IQ4_XS Q8_K  (292 bytes: f32 d, 256 q, 16 bsums)
+ *   F32 F16 BF16                         F32   (the activations themselves)
+ *
+ * The activation quantisers are ggml's reference ones (quantize_row_q8_0_ref,
+ * _q8_1_ref, _q8_K_ref; Q8_K's bsums are zeroed for an all-zero block).
+ *
+ * How a matmul uses it (y = W x, W: m rows of n, X: k rows of n):
+ *
+ *   uint32_t at = g4_vecdot_act_type(wtype);
+ *   size_t ab = g4_act_row_bytes(wtype, n);
+ *   for each row i of X:                        quantise once per x row...
+ *       g4_quantize_act(at, X + i*n, act + i*ab, n);
+ *   for each row i of X, each weight row r:     ...reuse for all m weight rows
+ *       Y[i*m + r] = g4_vecdot(wtype, n, W + r*g4_row_bytes(wtype, n), act + i*ab);
+ *
+ * (g4_vecdot_rows does the inner loop over weight rows with one dispatch.)
+ * Split the work over threads by output (weight rows and/or x rows), never
+ * inside a dot product: every output is then reduced in one fixed order and
+ * results are bitwise identical for any thread count and batch size.  For
+ * F32/F16/BF16 weights the "activation row" is the f32 row itself (no
+ * copy needed; g4_quantize_act(G4_F32, ...) is a memcpy).
+ *
+ * Numerics (identical, bit for bit, on every code path: portable C, AVX2,
+ * AVX-512; the SIMD paths are tested against the portable one):
+ *  - 32-element blocks: for block b and each group g of 4 elements
+ *    (elements 4g..4g+3), p = the exact integer sum of w_q * a_q (w_q
+ *    signed: q-8, q-16, kvalues[q], raw q for Q4_1/Q5_1); then, with
+ *    d = f16(w.d) * f16(a.d),  acc[8*(b%4) + g] = fma((float)p, d, acc[..]);
+ *    Q4_1/Q5_1 then add f16(w.m)*f16(a.s) to lane 8*(b%4) and +0.0f to the
+ *    other seven lanes of that block.
+ *  - F32/F16/BF16: acc[i%32] = fma(w_i, x_i, acc[i%32]).
+ *  - Both: 32 lanes from 0.0f, reduced as v_g = acc[g]+acc[g+16] (16),
+ *    u_g = v_g + v_{g+8} (8), ((u0+u4)+(u2+u6)) + ((u1+u5)+(u3+u7)).
+ *  - 256-element super-blocks: per super-block the exact integers
+ *    S = sum over 16-element groups of scale_g * sum(w_q * a_q) and
+ *    M = sum of min_g * bsum_g (Q2_K, Q4_K, Q5_K); then, in block order,
+ *    sum = fma((float)S, d, sum); sum = fma(-(float)M, dmin, sum) with
+ *    d = f16(w.d) * a.d and dmin = f16(w.dmin) * a.d (Q8_K weights: f32 d).
+ * fma is a fused multiply-add (C fmaf); all integer sums are exact.
+ */
+#ifndef G4_VECDOT_H
+#define G4_VECDOT_H
+#include <stddef.h>
+#include <stdint.h>
+
+/* The activation format for a weight type (G4_Q8_0, G4_Q8_1, G4_Q8_K or
+ * G4_F32); -1 if the weight type cannot be dotted. */
+int g4_vecdot_act_type(uint32_t wtype);
+
+/* Bytes of a quantised activation row of n elements for this weight type
+ * (0 if n is not a multiple of the block). */
+size_t g4_act_row_bytes(uint32_t wtype, int64_t n);
+
+/* Quantises n floats (a multiple of the act type's block) to act_type
+ * (G4_Q8_0, G4_Q8_1, G4_Q8_K or G4_F32).  Single-threaded. */
+void g4_quantize_act(uint32_t act_type, const float *x, void *dst, int64_t n);
+
+/* Dot product of a weight row of n elements with an activation row made by
+ * g4_quantize_act(g4_vecdot_act_type(wtype), ...).  n must be a multiple
+ * of the weight block (NaN otherwise, or for an unsupported type). */
+float g4_vecdot(uint32_t wtype, int64_t n, const void *wrow, const void *act);
+
+/* out[r] = g4_vecdot(wtype, n, w + r*wstride, act) for r < nrows. */
+void g4_vecdot_rows(uint32_t wtype, int64_t n, int64_t nrows, const void *w,
+		    size_t wstride, const void *act, float *out);
+
+/* Code paths.  The best available one is chosen at start-up; tests and
+ * benchmarks can force one.  Every path gives the same bits. */
+enum { G4_ISA_BEST = -1, G4_ISA_PORTABLE = 0, G4_ISA_AVX2 = 1, G4_ISA_AVX512 = 2 };
+int g4_isa_available(int isa);	/* 1 if this CPU runs that path */
+int g4_isa_set(int isa);	/* -1 if not available; else 0; G4_ISA_BEST: the best */
+int g4_isa(void);		/* the path in use */
+const char *g4_isa_name(int isa);
+
+#endif

@@ -1,0 +1,69 @@
+/* bench_vecdot - speed of g4_vecdot_rows (one thread) per weight type and
+ * code path: a matrix-vector product of ROWS x COLS, reported as weight
+ * GB/s and Gmul/s (multiply-adds per second), plus g4_quantize speed.
+ *   build/bench/bench_vecdot [rows cols [reps]]   */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "par.h"
+#include "qtypes.h"
+#include "quantize.h"
+#include "vecdot.h"
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int main(int argc, char **argv)
+{
+	int64_t rows = argc > 2 ? atoll(argv[1]) : 1024, cols = argc > 2 ? atoll(argv[2]) : 2560;
+	int reps = argc > 3 ? atoi(argv[3]) : 20;
+	static const uint32_t types[] = {
+		G4_F32, G4_F16, G4_BF16, G4_Q8_0, G4_Q4_0, G4_Q4_1, G4_Q5_0, G4_Q5_1, G4_IQ4_NL,
+		G4_Q2_K, G4_Q3_K, G4_Q4_K, G4_Q5_K, G4_Q6_K, G4_IQ4_XS,
+	};
+	float *x = malloc((size_t)(rows * cols) * sizeof *x), *out = malloc((size_t)rows * sizeof *out);
+	uint8_t *w = malloc((size_t)(rows * cols) * 4), *act = malloc((size_t)cols * 4);
+	if (!x || !out || !w || !act)
+		return 1;
+	srand(1);
+	for (int64_t i = 0; i < rows * cols; i++)
+		x[i] = (float)rand() / RAND_MAX - 0.5f;
+	g4_set_threads(1);
+	printf("matvec %lld x %lld, 1 thread\n", (long long)rows, (long long)cols);
+	printf("%-8s %10s", "type", "quant MB/s");
+	for (int isa = 0; isa <= 2; isa++)
+		if (g4_isa_available(isa))
+			printf(" %9s GB/s Gmul/s", g4_isa_name(isa));
+	printf("\n");
+	for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
+		uint32_t t = types[k];
+		int64_t qr = rows < 64 ? rows : 64;
+		double t0 = now();
+		g4_quantize(t, x, w, qr, cols, NULL);
+		double tq = now() - t0;
+		g4_quantize(t, x, w, rows, cols, NULL);
+		g4_quantize_act((uint32_t)g4_vecdot_act_type(t), x, act, cols);
+		size_t rb = g4_row_bytes(t, cols);
+		printf("%-8s %10.1f", g4_type_name(t), (double)(qr * cols * 4) / tq / 1e6);
+		for (int isa = 0; isa <= 2; isa++) {
+			if (g4_isa_set(isa) < 0)
+				continue;
+			int r = t == G4_F32 || t == G4_F16 || t == G4_BF16 || isa == 0 ? (reps + 3) / 4 : reps;
+			g4_vecdot_rows(t, cols, rows, w, rb, act, out);
+			t0 = now();
+			for (int i = 0; i < r; i++)
+				g4_vecdot_rows(t, cols, rows, w, rb, act, out);
+			double dt = (now() - t0) / r;
+			printf(" %14.2f %6.2f", (double)(rb * rows) / dt / 1e9, (double)(rows * cols) / dt / 1e9);
+		}
+		printf("\n");
+		g4_isa_set(G4_ISA_BEST);
+	}
+	return 0;
+}
