@@ -17,9 +17,10 @@
 #include "qtypes.h"
 #include "sampler.h"
 #include "snapshot.h"
+#include "tokenizer.h"
+#include "version.h"
 
 #define PROG "g4decode"
-#define VERSION "0.1"
 
 static void usage(FILE *f)
 {
@@ -42,7 +43,7 @@ static void usage(FILE *f)
 		"  --freq-penalty F     subtract F x count of each seen token (default 0)\n"
 		"  --presence-penalty F subtract F from each seen token (default 0)\n"
 		"  --seed S             random seed (default 0)\n"
-		"  --stop STR           stop when the text ends with STR (repeatable)\n"
+		"  --stop STR           stop when the text contains STR (repeatable)\n"
 		"  -t N                 threads\n"
 		"  --help, --version\n");
 }
@@ -149,7 +150,7 @@ int main(int argc, char **argv)
 			stops[n_stops++] = optarg;
 			break;
 		case O_HELP: usage(stdout); return 0;
-		case O_VERSION: printf(PROG " (g4) " VERSION "\n"); return 0;
+		case O_VERSION: printf(PROG " (g4) " G4_VERSION "\n"); return 0;
 		default: usage(stderr); return 2;
 		}
 		if (bad) {
@@ -164,15 +165,29 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (!ids_out)
-		g4_fatal(PROG, "text output needs the tokenizer, which this build lacks; use --ids");
-	if (n_stops)
-		g4_fatal(PROG, "--stop needs the tokenizer, which this build lacks");
+	size_t max_stop = 0;
+	for (int i = 0; i < n_stops; i++) {
+		if (!*stops[i]) {
+			fprintf(stderr, PROG ": --stop wants a non-empty string\n");
+			usage(stderr);
+			return 2;
+		}
+		if (strlen(stops[i]) > max_stop)
+			max_stop = strlen(stops[i]);
+	}
 	g4_threads();
 
 	g4_model *m = g4_model_load(model);
 	if (!m)
 		g4_die(PROG);
+	g4_tokenizer *tok = NULL;
+	if (!ids_out || n_stops) {
+		tok = g4_tok_from_gguf(m->gguf);
+		if (!tok) {
+			g4_err_ctx("%s: text needs the model's vocabulary: ", model);
+			g4_die(PROG);
+		}
+	}
 	FILE *in = stdin;
 	const char *in_name = "<stdin>";
 	if (snap_in) {
@@ -200,14 +215,41 @@ int main(int argc, char **argv)
 		g4_sampler *smp = g4_sampler_new(&sp, (uint32_t)m->n_vocab);
 		if (!smp)
 			g4_die(PROG);
-		for (long k = 0; k < max_new; k++) {
+		/* text: decoded as it comes; with --stop the last max_stop-1 bytes
+		 * are held back until they cannot start a stop string */
+		g4_detok st = { 0 };
+		g4_buf text = { 0 };
+		size_t printed = 0, checked = 0;
+		int hit = 0;
+		for (long k = 0; k < max_new && !hit; k++) {
 			/* the history (prompt and generated) feeds the penalties */
 			int32_t id = g4_sampler_sample(smp, s->logits, s->hist, (size_t)s->n_pos);
 			if (id < 0)
 				g4_die(PROG);
-			printf(k ? " %d" : "%d", id);
-			int stop = id == m->eos_id || id == m->eot_id;
-			if (o || (!stop && k + 1 < max_new)) {
+			int stop = tok ? g4_tok_is_eog(tok, id) : id == m->eos_id || id == m->eot_id;
+			if (ids_out)
+				printf(k ? " %d" : "%d", id);
+			if (tok && !stop && g4_detok_put(tok, &st, id, 0, &text) < 0)
+				g4_die(PROG);
+			for (int i = 0; i < n_stops && !hit; i++) {
+				size_t L = strlen(stops[i]), from = checked + 1 > L ? checked + 1 - L : 0;
+				for (size_t j = from; j + L <= text.n; j++)
+					if (!memcmp(text.p + j, stops[i], L)) {
+						text.n = j;	/* the stop string is not printed */
+						hit = 1;
+						break;
+					}
+			}
+			checked = text.n;
+			if (!ids_out) {
+				size_t hold = hit || stop || !max_stop ? 0 : max_stop - 1;
+				if (text.n > printed + hold) {
+					fwrite(text.p + printed, 1, text.n - hold - printed, stdout);
+					printed = text.n - hold;
+					fflush(stdout);
+				}
+			}
+			if (o || (!stop && !hit && k + 1 < max_new)) {
 				g4_batch b = { .n = 1, .ids = &id };
 				if (g4_forward(s, &b, NULL) < 0)
 					g4_die(PROG);
@@ -215,6 +257,11 @@ int main(int argc, char **argv)
 			if (stop)
 				break;
 		}
+		if (tok && !hit)
+			g4_detok_flush(&st, &text);
+		if (!ids_out && text.n > printed)
+			fwrite(text.p + printed, 1, text.n - printed, stdout);
+		g4_buf_free(&text);
 		printf("\n");
 		if (fflush(stdout) == EOF || ferror(stdout))
 			g4_fatal(PROG, "writing stdout failed");
@@ -236,6 +283,7 @@ int main(int argc, char **argv)
 	if (in != stdin)
 		fclose(in);
 	free(stops);
+	g4_tok_free(tok);
 	g4_model_free(m);
 	return 0;
 }

@@ -19,7 +19,7 @@
 #include "stream.h"
 
 #define PROG "g4prefill"
-#define VERSION "0.1"
+#include "version.h"
 
 static void usage(FILE *f)
 {
@@ -81,7 +81,7 @@ int main(int argc, char **argv)
 			media_files[n_media++] = optarg;
 			break;
 		case O_HELP: usage(stdout); return 0;
-		case O_VERSION: printf(PROG " (g4) " VERSION "\n"); return 0;
+		case O_VERSION: printf(PROG " (g4) " G4_VERSION "\n"); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
