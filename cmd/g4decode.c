@@ -13,6 +13,7 @@
 #include "fileio.h"
 #include "forward.h"
 #include "model.h"
+#include "outparse.h"
 #include "par.h"
 #include "qtypes.h"
 #include "sampler.h"
@@ -25,15 +26,18 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: " PROG " -m MODEL.gguf [-s SNAP] [-o OUT] [-n MAX] [--ids] [--temp T]\n"
-		"       [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--repeat-last-n N]\n"
-		"       [--freq-penalty F] [--presence-penalty F] [--seed S] [--stop STR]... [-t N] < SNAP\n"
+		"usage: " PROG " -m MODEL.gguf [-s SNAP] [-o OUT] [-n MAX] [--ids | --raw] [--show-thinking]\n"
+		"       [--temp T] [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R]\n"
+		"       [--repeat-last-n N] [--freq-penalty F] [--presence-penalty F] [--seed S]\n"
+		"       [--stop STR]... [-t N] < SNAP\n"
 		"Generates from each KV snapshot on stdin (or SNAP).\n"
 		"  -m MODEL.gguf        the model the snapshot was made with\n"
 		"  -s SNAP              read the snapshot(s) from SNAP instead of stdin\n"
 		"  -o OUT               write the snapshot(s) after generation\n"
 		"  -n MAX               generate at most MAX tokens (default 256)\n"
 		"  --ids                print the generated ids as decimal text\n"
+		"  --raw                print the decoded text as is (no answer/thinking/tool-call split)\n"
+		"  --show-thinking      print the thinking channel too\n"
 		"  --temp T             temperature, 0 = greedy (default 0.8)\n"
 		"  --top-k K            keep the K most likely tokens (default 40, 0 = off)\n"
 		"  --top-p P            nucleus sampling (default 0.95, 1 = off)\n"
@@ -46,6 +50,32 @@ static void usage(FILE *f)
 		"  --stop STR           stop when the text contains STR (repeatable)\n"
 		"  -t N                 threads\n"
 		"  --help, --version\n");
+}
+
+/* Text out: raw, or through the model-output parser (answer, thinking,
+ * tool calls as JSON lines). */
+typedef struct {
+	g4_outp *parser;
+	int show_thinking;
+} textout;
+
+static void on_piece(void *ctx, int kind, const char *s, size_t n)
+{
+	const textout *to = ctx;
+	if (kind == G4_OUT_THINKING && !to->show_thinking)
+		return;
+	fwrite(s, 1, n, stdout);
+	if (kind == G4_OUT_TOOLCALL)
+		fputc('\n', stdout);
+}
+
+static void emit(textout *to, const char *s, size_t n)
+{
+	if (to->parser)
+		g4_outp_feed(to->parser, s, n);
+	else
+		fwrite(s, 1, n, stdout);
+	fflush(stdout);
 }
 
 static int parse_num(const char *s, double lo, double hi, double *out)
@@ -61,15 +91,18 @@ static int parse_num(const char *s, double lo, double hi, double *out)
 int main(int argc, char **argv)
 {
 	const char *model = NULL, *snap_in = NULL, *out = NULL;
-	int ids_out = 0;
+	int ids_out = 0, raw = 0, show_thinking = 0;
 	long max_new = 256;
 	g4_sampler_params sp;
 	g4_sampler_defaults(&sp);
 	char **stops = NULL;
 	int n_stops = 0;
+	enum { O_RAW = 300, O_THINK };
 	enum { O_IDS = 256, O_TEMP, O_TOPK, O_TOPP, O_MINP, O_REP, O_REPN, O_FREQ, O_PRES, O_SEED, O_STOP, O_HELP, O_VERSION };
 	static const struct option lo[] = {
 		{ "ids", no_argument, 0, O_IDS },
+		{ "raw", no_argument, 0, O_RAW },
+		{ "show-thinking", no_argument, 0, O_THINK },
 		{ "temp", required_argument, 0, O_TEMP },
 		{ "top-k", required_argument, 0, O_TOPK },
 		{ "top-p", required_argument, 0, O_TOPP },
@@ -107,6 +140,8 @@ int main(int argc, char **argv)
 			break;
 		}
 		case O_IDS: ids_out = 1; break;
+		case O_RAW: raw = 1; break;
+		case O_THINK: show_thinking = 1; break;
 		case O_TEMP:
 			if (parse_num(optarg, 0, 1e6, &v) < 0) bad = "--temp wants a number >= 0";
 			else sp.temp = (float)v;
@@ -219,6 +254,9 @@ int main(int argc, char **argv)
 		 * are held back until they cannot start a stop string */
 		g4_detok st = { 0 };
 		g4_buf text = { 0 };
+		textout to = { .show_thinking = show_thinking };
+		if (!ids_out && !raw && !(to.parser = g4_outp_new(on_piece, &to, 0)))
+			g4_die(PROG);
 		size_t printed = 0, checked = 0;
 		int hit = 0;
 		for (long k = 0; k < max_new && !hit; k++) {
@@ -244,9 +282,8 @@ int main(int argc, char **argv)
 			if (!ids_out) {
 				size_t hold = hit || stop || !max_stop ? 0 : max_stop - 1;
 				if (text.n > printed + hold) {
-					fwrite(text.p + printed, 1, text.n - hold - printed, stdout);
+					emit(&to, text.p + printed, text.n - hold - printed);
 					printed = text.n - hold;
-					fflush(stdout);
 				}
 			}
 			if (o || (!stop && !hit && k + 1 < max_new)) {
@@ -260,7 +297,11 @@ int main(int argc, char **argv)
 		if (tok && !hit)
 			g4_detok_flush(&st, &text);
 		if (!ids_out && text.n > printed)
-			fwrite(text.p + printed, 1, text.n - printed, stdout);
+			emit(&to, text.p + printed, text.n - printed);
+		if (to.parser) {
+			g4_outp_end(to.parser);
+			g4_outp_free(to.parser);
+		}
 		g4_buf_free(&text);
 		printf("\n");
 		if (fflush(stdout) == EOF || ferror(stdout))

@@ -69,13 +69,19 @@ got=$(g4decode -m "$E2B" -s "$T/two.kv" --temp 0 --ids -n 16 | tail -1)
 [ "$got" = "$GREEDY" ] && ok two_documents || no two_documents "got '$got'"
 
 # text output: the streaming decode equals g4tok -d of the ids, plus a newline
-g4decode -m "$E2B" -s "$T/all.kv" --temp 0 -n 16 >"$T/text.out"
+g4decode -m "$E2B" -s "$T/all.kv" --temp 0 -n 16 --raw >"$T/text.out"
 { echo "$GREEDY" | g4tok -m "$E2B" -d; echo; } >"$T/text.want"
 cmp -s "$T/text.out" "$T/text.want" && ok text_output || no text_output "differs from g4tok -d"
+# the default (parsed) output: no channel or tool-call markers here, so the same text
+g4decode -m "$E2B" -s "$T/all.kv" --temp 0 -n 16 >"$T/parsed.out"
+cmp -s "$T/parsed.out" "$T/text.want" && ok parsed_output || no parsed_output "differs from --raw"
 # --stop: the text ends before the stop string; --ids ends with the token that completed it
 printf '.\332\211D[un \n' >"$T/stop.want"
-g4decode -m "$E2B" -s "$T/all.kv" --temp 0 -n 16 --stop wrote >"$T/stop.out"
+g4decode -m "$E2B" -s "$T/all.kv" --temp 0 -n 16 --stop wrote --raw >"$T/stop.out"
 cmp -s "$T/stop.out" "$T/stop.want" && ok stop_text || no stop_text "got $(od -c <"$T/stop.out" | head -2)"
+printf '.\332\211D[un\n' >"$T/stop.want"	# parsed: the answer is trimmed
+g4decode -m "$E2B" -s "$T/all.kv" --temp 0 -n 16 --stop wrote >"$T/stop.out"
+cmp -s "$T/stop.out" "$T/stop.want" && ok stop_parsed || no stop_parsed "got $(od -c <"$T/stop.out" | head -2)"
 got=$(g4decode -m "$E2B" -s "$T/all.kv" --temp 0 -n 16 --stop wrote --ids)
 [ "$got" = "357 228 147 78 101 291 327" ] && ok stop_ids || no stop_ids "got '$got'"
 g4decode -m "$E2B" --stop '' </dev/null >/dev/null 2>&1; [ $? -eq 2 ] && ok usage_empty_stop || no usage_empty_stop "not exit 2"
