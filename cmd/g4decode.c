@@ -5,6 +5,7 @@
  * -o writes the snapshot after generation (every generated token run
  * through the model, the last one included). */
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -260,7 +261,11 @@ int main(int argc, char **argv)
 		size_t printed = 0, checked = 0;
 		int hit = 0;
 		for (long k = 0; k < max_new && !hit; k++) {
-			/* the history (prompt and generated) feeds the penalties */
+			/* suppressed tokens (12B) are never sampled; the history
+			 * (prompt and generated) feeds the penalties */
+			for (int i = 0; i < m->n_suppress; i++)
+				if (m->suppress[i] < m->n_vocab)
+					s->logits[m->suppress[i]] = -INFINITY;
 			int32_t id = g4_sampler_sample(smp, s->logits, s->hist, (size_t)s->n_pos);
 			if (id < 0)
 				g4_die(PROG);

@@ -330,6 +330,26 @@ static int load_hparams(g4_model *m)
 		m->eos_id = (int)u;
 	m->eot_id = find_token(g, "<turn|>");
 	g4_err_clear();
+	if (g4_gguf_find_key(g, "tokenizer.ggml.suppress_tokens") >= 0) {
+		uint32_t et;
+		uint64_t n;
+		const void *data;
+		if (g4_gguf_get_arr(g, "tokenizer.ggml.suppress_tokens", &et, &n, &data) < 0)
+			return -1;
+		if (n > (1u << 24))
+			return g4_err("tokenizer.ggml.suppress_tokens has %llu entries", (unsigned long long)n);
+		m->suppress = track(m, malloc((n ? n : 1) * sizeof *m->suppress));
+		if (!m->suppress)
+			return g4_err("out of memory");
+		for (uint64_t i = 0; i < n; i++) {
+			int64_t v = g4_gguf_arr_i64(et, data, i);
+			if (v < 0 || v > INT32_MAX)
+				return g4_err("tokenizer.ggml.suppress_tokens[%llu] = %lld is not a token id",
+					      (unsigned long long)i, (long long)v);
+			m->suppress[i] = (int32_t)v;
+		}
+		m->n_suppress = (int)n;
+	}
 	return 0;
 }
 

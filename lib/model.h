@@ -75,6 +75,8 @@ typedef struct g4_model {
 	float *rope_freqs;	/* hd_full/2 frequency factors, or NULL */
 	int n_rope_freqs;
 	int bos_id, eos_id, eot_id;	/* eot: <turn|> or -1 */
+	int32_t *suppress;	/* tokenizer.ggml.suppress_tokens (12B): never sampled */
+	int n_suppress;
 
 	g4_mat tok_embd, output;	/* output.data == tok_embd.data when tied */
 	float *output_norm;

@@ -30,6 +30,8 @@ typedef struct {
 	float softcap;
 	uint64_t seed;
 	int break_q;		/* test: blk.1.attn_q gets one row too many */
+	const int32_t *suppress;	/* tokenizer.ggml.suppress_tokens */
+	int n_suppress;
 } gen_cfg;
 
 #define GEN_DEFAULTS { .n_layer = 4, .n_embd = 32, .n_head = 2, .n_vocab = 64, .pattern = "SSSF", \
@@ -152,6 +154,9 @@ static int gen_write(const char *path, const gen_cfg *c)
 	}
 	g4_ggufw_set_u32(w, "tokenizer.ggml.bos_token_id", 2);
 	g4_ggufw_set_u32(w, "tokenizer.ggml.eos_token_id", 1);
+	if (c->n_suppress)
+		g4_ggufw_set_arr(w, "tokenizer.ggml.suppress_tokens", G4_GGUF_INT32, (uint64_t)c->n_suppress,
+				 c->suppress);
 
 	gen_add(&g, "token_embd.weight", wt, 2, H, V, 1, 0, 2.5 / sqrt(H));
 	if (c->untied)

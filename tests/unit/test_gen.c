@@ -176,6 +176,51 @@ static void test_bad_shape(void)
 	g4_model_free(m);
 }
 
+/* tokenizer.ggml.suppress_tokens: loaded, and never sampled by g4decode
+ * (greedy picks the next best token instead). */
+static void test_suppress(void)
+{
+	gen_cfg c = GEN_DEFAULTS;
+	c.seed = 21;
+	const char *path = t_tmp("gen-sup.gguf");
+	CHECK(gen_write(path, &c) == 0, "write: %s", g4_errmsg());
+	g4_model *m = g4_model_load(path);
+	if (!m)
+		return;
+	int32_t ids[3] = { 2, 17, 33 };
+	g4_seq *s = g4_seq_new(m, G4_F32);
+	g4_batch b = { .n = 3, .ids = ids };
+	CHECK(g4_forward(s, &b, NULL) == 0, "forward: %s", g4_errmsg());
+	int32_t top = 0, second = -1;
+	for (int i = 1; i < m->n_vocab; i++)
+		if (s->logits[i] > s->logits[top])
+			top = i;
+	for (int i = 0; i < m->n_vocab; i++)
+		if (i != top && (second < 0 || s->logits[i] > s->logits[second]))
+			second = i;
+	g4_seq_free(s);
+	g4_model_free(m);
+	int32_t sup[2] = { 3, top };
+	c.suppress = sup;
+	c.n_suppress = 2;
+	CHECK(gen_write(path, &c) == 0, "write: %s", g4_errmsg());
+	m = g4_model_load(path);
+	CHECK(m && m->n_suppress == 2 && m->suppress[1] == top, "suppress_tokens not loaded");
+	g4_model_free(m);
+	const char *bin = getenv("G4_BIN") ? getenv("G4_BIN") : "bin";
+	char cmd[2048];
+	snprintf(cmd, sizeof cmd, "echo 2 17 33 | %s/g4prefill -m %s | %s/g4decode -m %s --temp 0 --ids -n 1",
+		 bin, path, bin, path);
+	FILE *f = popen(cmd, "r");
+	int got = -1;
+	if (f) {
+		if (fscanf(f, "%d", &got) != 1)
+			got = -1;
+		pclose(f);
+	}
+	CHECK(got == second, "g4decode gave %d; %d is suppressed, the next best is %d", got, top, second);
+}
+
 int main(void)
 {
 	RUN(test_e4b);
@@ -183,5 +228,6 @@ int main(void)
 	RUN(test_12b_bf16);
 	RUN(test_moe_separate);
 	RUN(test_bad_shape);
+	RUN(test_suppress);
 	return t_done();
 }
