@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "err.h"
 #include "fileio.h"
@@ -37,6 +38,20 @@ static void usage(FILE *f)
 		"  --media STREAM       a stream whose embedding blocks fill the media slots, in order\n"
 		"  -t N                 threads\n"
 		"  --help, --version\n");
+}
+
+/* A progress line on a terminal for prompts of several micro-batches. */
+static void progress(void *ctx, int64_t done, int64_t total)
+{
+	long doc = *(const long *)ctx;
+	if (total <= 256)
+		return;
+	if (done < total)
+		fprintf(stderr, "\r" PROG ": document %ld: %lld / %lld positions", doc, (long long)done,
+			(long long)total);
+	else
+		fprintf(stderr, "\r\033[K");
+	fflush(stderr);
 }
 
 int main(int argc, char **argv)
@@ -159,6 +174,10 @@ int main(int argc, char **argv)
 		g4_seq *s = have_base ? g4_seq_from_snap(m, &base) : g4_seq_new(m, (uint32_t)kvt);
 		if (!s)
 			g4_die(PROG);
+		if (isatty(2)) {
+			s->progress = progress;
+			s->progress_ctx = &ndoc;
+		}
 		if (ol && (size_t)n * m->n_vocab > logits_cap) {
 			logits_cap = (size_t)n * m->n_vocab;
 			free(logits);

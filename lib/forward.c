@@ -688,6 +688,8 @@ int g4_forward(g4_seq *s, const g4_batch *b, float *logits)
 		if (ubatch(s, b, i, T, logits) < 0)
 			return -1;
 		i += T;
+		if (s->progress)
+			s->progress(s->progress_ctx, i, b->n);
 	}
 	return 0;
 }

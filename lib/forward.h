@@ -46,6 +46,9 @@ typedef struct g4_seq {
 	int have_logits;
 	float *ws;		/* scratch, grown as needed */
 	size_t ws_cap;
+	/* optional: called after each micro-batch of a g4_forward call */
+	void (*progress)(void *ctx, int64_t done, int64_t total);
+	void *progress_ctx;
 } g4_seq;
 
 /* A batch of new positions.  rows (optional): rows[i] != NULL makes position i
