@@ -257,8 +257,11 @@ int main(int argc, char **argv)
 			g4_err_ctx("%s: ", files[f]);
 			g4_die(prog);
 		}
-		g4_image_free(&im);
 		int N = gh * gw / 9;
+		if (isatty(2))
+			fprintf(stderr, "%s: %d/%d %s: %dx%d -> %dx%d, %d tokens\n", prog, f + 1, nfiles,
+				files[f], im.w, im.h, gw * 16, gh * 16, N);
+		g4_image_free(&im);
 		float *out = malloc(sizeof(float) * (size_t)N * hp->Dt);
 		if (!out)
 			g4_fatal(prog, "out of memory (%s)", files[f]);
