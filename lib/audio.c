@@ -147,6 +147,12 @@ int g4_audio_load(const char *path, size_t max_samples, float **x, size_t *n)
 		if (got <= 0)
 			break;
 		g4_audio_mixdown(buf, (size_t)got, ch, mono);
+		for (sf_count_t i = 0; i < got; i++)
+			if (!isfinite(mono[i])) {
+				rc = g4_err("%s: sample %zu is not a finite number", path,
+					    (size_t)(o.seen * (double)rate / G4_AUDIO_RATE) + (size_t)i);
+				goto done;
+			}
 		if (!rs) {
 			if (push(&o, mono, (size_t)got))
 				goto fail;
