@@ -691,6 +691,12 @@ int g4_aenc_encode(g4_aenc *e, const float *mel, size_t T_, float *out, g4_aenc_
 	rmsnorm(u, u, NULL, N, O, hp->eps);
 	if (linear(e, &e->embd_proj, u, N, out))
 		goto fail;
+	for (size_t i = 0; i < (size_t)N * hp->text_dim; i++)
+		if (!isfinite(out[i])) {
+			rc = g4_err("audio encoder: soft token %zu is not finite (overflow in the model?)",
+				    i / hp->text_dim);
+			goto done;
+		}
 done:
 	free(x); free(h); free(u); free(a);
 	return rc;
