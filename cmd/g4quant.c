@@ -1,6 +1,7 @@
 /* g4quant - convert a Hugging Face Gemma 4 checkpoint or a GGUF into a GGUF
  * of the requested type, byte-compatible with llama.cpp's tools; or print a
  * GGUF's metadata and tensor table (--info). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,8 +154,11 @@ int main(int argc, char **argv)
 		g4_gguf *g = g4_gguf_open(info);
 		if (!g)
 			g4_die(prog);
+		errno = 0;
 		g4_gguf_print_info(g, stdout);
 		g4_gguf_close(g);
+		if (fflush(stdout) != 0 || ferror(stdout))
+			g4_fatal(prog, "writing the listing to stdout: %s", strerror(errno ? errno : EIO));
 		return 0;
 	}
 	if (npos != 3)

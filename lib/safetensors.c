@@ -360,7 +360,8 @@ static int finish(g4_st *st)
 {
 	if (st->nt > (1u << 30))
 		return g4_err("%zu tensors: too many", st->nt);
-	qsort(st->t, st->nt, sizeof *st->t, cmp_tensor);
+	if (st->nt)	/* qsort(NULL, 0, ...) is undefined */
+		qsort(st->t, st->nt, sizeof *st->t, cmp_tensor);
 	uint64_t cap = 16;
 	while (cap < 2 * (uint64_t)st->nt)
 		cap <<= 1;

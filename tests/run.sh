@@ -4,10 +4,13 @@
 # "FAIL name: why"; a program that exits non-zero without a FAIL line counts
 # as one failure.  The last line is "N passed, N failed".
 # Usage: sh tests/run.sh [FILTER]   (FILTER: substring of test file names)
+# BUILD and G4_BIN choose the build (make check-asan: build-asan, bin-asan).
+# With G4_SAN_LOG set (a directory sanitizers write their log_path files
+# into), every report there after a test is a failure of that test.
 cd "$(dirname "$0")/.." || exit 1
 BUILD=${BUILD:-build}
 G4_ROOT=$(pwd); export G4_ROOT
-G4_BIN=$G4_ROOT/bin; export G4_BIN
+G4_BIN=${G4_BIN:-$G4_ROOT/bin}; export G4_BIN
 G4_DATA=$G4_ROOT/tests/data; export G4_DATA
 G4_TMP=$G4_ROOT/tests/tmp; export G4_TMP
 rm -rf "$G4_TMP"; mkdir -p "$G4_TMP"
@@ -19,6 +22,13 @@ one() {	# name, command...
 	p=$(grep -c '^PASS' "$log"); f=$(grep -c '^FAIL' "$log")
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 		echo "FAIL $name: exited with status $rc" >>"$log"; f=1
+	fi
+	if [ -n "$G4_SAN_LOG" ]; then
+		for r in "$G4_SAN_LOG"/*; do
+			[ -f "$r" ] || continue
+			echo "FAIL $name: sanitizer report $(basename "$r"): $(grep -m1 -E 'ERROR|runtime error' "$r")" >>"$log"
+			f=$((f + 1)); mv "$r" "$G4_SAN_LOG/../san-$name-$(basename "$r")"
+		done
 	fi
 	grep -v '^PASS' "$log" | grep -E '^(FAIL|SKIP|  )' | sed "s|^|$name: |"
 	echo "$name: $p passed, $f failed"

@@ -1,7 +1,9 @@
 #!/bin/sh
 # Installs the Debian 12 packages g4 needs to build and test, when run as
 # root; otherwise prints the one apt-get line to run and fails.
+# `sh tools/deps.sh fuzz` adds what make fuzz needs (clang, libFuzzer, libomp).
 PKGS="gcc make libc6-dev pkg-config libzstd-dev zstd libpng-dev libjpeg62-turbo-dev libsndfile1-dev libsoxr-dev libfftw3-dev libcjson-dev mandoc"
+[ "$1" = fuzz ] && PKGS="$PKGS clang libclang-rt-14-dev libomp-14-dev"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
