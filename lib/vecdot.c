@@ -1,6 +1,7 @@
 /* vecdot.c - activation quantisation, the portable dot-product kernels
  * (the definition of the numerics, see vecdot.h) and the run-time choice
  * of the SIMD path. */
+#include <cpuid.h>
 #include <math.h>
 #include <string.h>
 
@@ -310,6 +311,13 @@ static void fill_portable(g4_dot_fn tab[G4_NTYPES])
 static g4_dot_fn table[G4_NTYPES];
 static int cur_isa = -1;
 
+/* clang (14) does not know __builtin_cpu_supports("f16c"): ask cpuid. */
+static int has_f16c(void)
+{
+	unsigned a, b, c, d;
+	return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
+}
+
 int g4_isa_available(int isa)
 {
 	__builtin_cpu_init();
@@ -317,8 +325,7 @@ int g4_isa_available(int isa)
 	case G4_ISA_PORTABLE:
 		return 1;
 	case G4_ISA_AVX2:
-		return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-		       __builtin_cpu_supports("f16c");
+		return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && has_f16c();
 	case G4_ISA_AVX512:
 		return g4_isa_available(G4_ISA_AVX2) && __builtin_cpu_supports("avx512f") &&
 		       __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&

@@ -2,7 +2,7 @@
  * that once crashed a fuzz target (tests/fuzz/regress/NAME/) goes through the
  * fuzz target's own code again.  Under make check-asan this replays them
  * with the sanitizers; in the plain build it still catches crashes and
- * aborts.  A new fuzz target: include it here and add it to `targets`. */
+ * aborts.  Fuzz target sources must use file-unique static names.  A new fuzz target: include it here and add it to `targets`. */
 #include <dirent.h>
 #include <stdint.h>
 
@@ -14,6 +14,12 @@
 #define LLVMFuzzerTestOneInput fuzz_safetensors_one
 #include "../fuzz/fuzz_safetensors.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_stream_one
+#include "../fuzz/fuzz_stream.c"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_snapshot_one
+#include "../fuzz/fuzz_snapshot.c"
+#undef LLVMFuzzerTestOneInput
 
 static const struct {
 	const char *name;
@@ -21,6 +27,8 @@ static const struct {
 } targets[] = {
 	{ "gguf", fuzz_gguf_one },
 	{ "safetensors", fuzz_safetensors_one },
+	{ "stream", fuzz_stream_one },
+	{ "snapshot", fuzz_snapshot_one },
 };
 
 static const char *root(void)
