@@ -1,72 +1,212 @@
-/* g4quant - GGUF conversion and quantisation.  For now: --info. */
+/* g4quant - convert a Hugging Face Gemma 4 checkpoint or a GGUF into a GGUF
+ * of the requested type, byte-compatible with llama.cpp's tools; or print a
+ * GGUF's metadata and tensor table (--info). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "err.h"
+#include "fileio.h"
 #include "gguf.h"
+#include "imatrix.h"
 #include "par.h"
-
+#include "qmix.h"
+#include "qtypes.h"
+#include "requant.h"
 #include "version.h"
 
-static const char usage[] =
-	"usage: g4quant [-t N] --info FILE.gguf\n";
 
-static const char help[] =
-	"\n"
-	"  --info FILE.gguf   print the metadata and the tensor table (name, type,\n"
-	"                     shape, bytes) of a GGUF file, then the totals\n"
-	"  -t N               threads (default: the cores available)\n"
-	"  --help             this text\n"
-	"  --version          the version\n";
+static const char *prog = "g4quant";
 
-static void bad_usage(const char *why)
+static void usage(FILE *f)
 {
-	fprintf(stderr, "g4quant: %s\n%s", why, usage);
+	fprintf(f,
+		"usage: g4quant [options] IN OUT TYPE\n"
+		"       g4quant --info FILE.gguf\n"
+		"IN is a GGUF file or a Hugging Face checkpoint folder (config.json,\n"
+		"model*.safetensors, tokenizer.json); OUT a GGUF file (- for stdout).\n"
+		"TYPE: %s\n"
+		"options:\n"
+		"  -t N                      threads (default: all cores)\n"
+		"  --imatrix FILE            llama.cpp importance matrix (GGUF or legacy .dat)\n"
+		"  --pure                    every quantisable tensor in TYPE's default type\n"
+		"  --allow-requantize        accept quantised input tensors\n"
+		"  --leave-output-tensor     do not quantise output.weight\n"
+		"  --output-tensor-type T    type of output.weight (and tied embeddings)\n"
+		"  --token-embedding-type T  type of token_embd / per_layer_token_embd\n"
+		"  --mmproj FILE             (checkpoint input) also write the vision/audio towers\n"
+		"  -q, --quiet               no progress line\n"
+		"  --help, --version\n",
+		g4_ftype_names());
+}
+
+static void bad_usage(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "g4quant: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\nusage: g4quant [options] IN OUT TYPE  (g4quant --help)\n");
 	exit(2);
+}
+
+struct bar {
+	int on;
+	double t0, last;
+	uint64_t last_i;
+};
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void on_progress(void *ud, uint64_t i, uint64_t n, const char *name, uint64_t done, uint64_t total)
+{
+	struct bar *b = ud;
+	double t = now();
+	int final = i == n;
+	if (!final && t - b->last < 0.1 && i == b->last_i)
+		return;
+	b->last = t;
+	b->last_i = i;
+	double el = t - b->t0, mb = done / 1e6;
+	int w = 24, fill = total ? (int)(w * (double)done / (double)total) : w;
+	char bar[32];
+	for (int k = 0; k < w; k++)
+		bar[k] = k < fill ? '#' : '.';
+	bar[w] = 0;
+	fprintf(stderr, "\r[%s] %4llu/%llu %9.1f/%.1f MB %7.1f MB/s  %-40.40s", bar,
+		(unsigned long long)(final ? n : i + 1), (unsigned long long)n, mb, total / 1e6,
+		el > 0 ? mb / el : 0.0, final ? "done" : name);
+	if (final)
+		fputc('\n', stderr);
+}
+
+static int parse_type(const char *s)
+{
+	int t = g4_type_from_name(s);
+	if (t < 0 || !g4_type_block(t))
+		bad_usage("unknown tensor type '%s'", s);
+	return t;
+}
+
+static int is_dir(const char *p)
+{
+	struct stat st;
+	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 int main(int argc, char **argv)
 {
-	const char *info = NULL;
-	int threads = 0;
-
+	const char *pos[3], *imatrix_path = NULL, *info = NULL, *mmproj = NULL;
+	int npos = 0, quiet = 0, pure = 0, allow = 0, leave = 0, out_t = -1, emb_t = -1;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
+#define NEXT() (i + 1 < argc ? argv[++i] : (bad_usage("%s needs an argument", a), ""))
 		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-			fputs(usage, stdout);
-			fputs(help, stdout);
+			usage(stdout);
 			return 0;
 		} else if (!strcmp(a, "--version")) {
-			puts("g4quant (g4) " G4_VERSION);
+			printf("g4quant (g4) %s\n", G4_VERSION);
 			return 0;
-		} else if (!strcmp(a, "--info")) {
-			if (++i == argc)
-				bad_usage("--info needs a file");
-			info = argv[i];
 		} else if (!strcmp(a, "-t")) {
-			if (++i == argc)
-				bad_usage("-t needs a number");
-			if ((threads = g4_parse_threads(argv[i])) < 0)
-				bad_usage(g4_errmsg());
+			const char *v = NEXT();
+			int n = g4_parse_threads(v);
+			if (n < 0)
+				bad_usage("bad thread count '%s'", v);
+			g4_set_threads(n);
+		} else if (!strcmp(a, "--info")) {
+			info = NEXT();
+		} else if (!strcmp(a, "--imatrix")) {
+			imatrix_path = NEXT();
+		} else if (!strcmp(a, "--mmproj")) {
+			mmproj = NEXT();
+		} else if (!strcmp(a, "--pure")) {
+			pure = 1;
+		} else if (!strcmp(a, "--allow-requantize")) {
+			allow = 1;
+		} else if (!strcmp(a, "--leave-output-tensor")) {
+			leave = 1;
+		} else if (!strcmp(a, "--output-tensor-type")) {
+			out_t = parse_type(NEXT());
+		} else if (!strcmp(a, "--token-embedding-type")) {
+			emb_t = parse_type(NEXT());
+		} else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+			quiet = 1;
+		} else if (a[0] == '-' && a[1]) {
+			bad_usage("unknown option %s", a);
 		} else {
-			char why[256];
-			snprintf(why, sizeof why, "unknown argument '%s'", a);
-			bad_usage(why);
+			if (npos == 3)
+				bad_usage("unexpected argument '%s'", a);
+			pos[npos++] = a;
 		}
+#undef NEXT
 	}
-	if (!info)
-		bad_usage("nothing to do");
-	g4_set_threads(threads);
+	if (info) {
+		if (npos)
+			bad_usage("--info takes one file, not '%s'", pos[0]);
+		g4_gguf *g = g4_gguf_open(info);
+		if (!g)
+			g4_die(prog);
+		errno = 0;
+		g4_gguf_print_info(g, stdout);
+		g4_gguf_close(g);
+		if (fflush(stdout) != 0 || ferror(stdout))
+			g4_fatal(prog, "writing the listing to stdout: %s", strerror(errno ? errno : EIO));
+		return 0;
+	}
+	if (npos != 3)
+		bad_usage("%s", npos < 3 ? "needs IN, OUT and TYPE" : "too many arguments");
+	int ft = g4_ftype_parse(pos[2]);
+	if (ft < 0)
+		bad_usage("unknown or unsupported TYPE '%s' (see --help)", pos[2]);
+	int hf = is_dir(pos[0]);
+	if (mmproj && !hf)
+		bad_usage("--mmproj needs a checkpoint folder as IN, not '%s'", pos[0]);
 
-	g4_gguf *g = g4_gguf_open(info);
-	if (!g)
-		g4_die("g4quant");
-	errno = 0;
-	g4_gguf_print_info(g, stdout);
-	g4_gguf_close(g);
-	if (fflush(stdout) != 0 || ferror(stdout))
-		g4_fatal("g4quant", "writing the listing to stdout: %s", strerror(errno ? errno : EIO));
+	g4_requant_opts o;
+	g4_requant_opts_init(&o, ft);
+	o.mix.pure = pure;
+	o.mix.leave_output = leave;
+	o.mix.output_type = out_t;
+	o.mix.token_embd_type = emb_t;
+	o.allow_requantize = allow;
+	struct bar b = { .on = !quiet && isatty(2), .t0 = now() };
+	if (b.on) {
+		o.progress = on_progress;
+		o.progress_ud = &b;
+	}
+	g4_imatrix *im = NULL;
+	if (imatrix_path) {
+		im = g4_imatrix_load(imatrix_path);
+		if (!im)
+			g4_die(prog);
+		o.imatrix = im;
+		o.imatrix_path = imatrix_path;
+	}
+
+	if (hf) {
+		g4_fatal(prog, "%s: checkpoint folders are not supported yet", pos[0]);
+	} else {
+		g4_gguf *g = g4_gguf_open(pos[0]);
+		if (!g)
+			g4_die(prog);
+		g4_out *out = g4_out_open(pos[1]);
+		if (!out)
+			g4_die(prog);
+		if (g4_requant(g, g4_out_file(out), &o)) {
+			g4_err_ctx("%s: ", pos[0]);
+			g4_die(prog);
+		}
+		if (g4_out_commit(out))
+			g4_die(prog);
+		g4_gguf_close(g);
+	}
+	g4_imatrix_free(im);
 	return 0;
 }

@@ -6,11 +6,16 @@
  * they have; types they lack keep the next path's kernel. */
 #ifndef G4_KERN_H
 #define G4_KERN_H
+#include <stddef.h>
 #include <stdint.h>
 
 #include "qtypes.h"
 
 typedef float (*g4_dot_fn)(int64_t n, const void *w, const void *act);
+/* One weight row against nact activation rows (g4_vecdot_acts): must give
+ * exactly the bits of the single-row kernel for each. */
+typedef void (*g4_dotm_fn)(int64_t n, const void *w, const void *act, size_t astride, int64_t nact,
+			   float *out, size_t ostride);
 
 /* The fixed final reduction of the 32 lanes (see vecdot.h). */
 float g4_reduce32(const float acc[32]);
@@ -20,9 +25,11 @@ float g4_reduce32(const float acc[32]);
  * the blocks left over after their main loop. */
 void g4_blk32_add(uint32_t t, const uint8_t *wb, const uint8_t *ab, int64_t b, float acc[32]);
 
-/* Set tab[t] for the types each path implements (only called when the CPU
- * supports the path). */
-void g4_kern_avx2(g4_dot_fn tab[G4_NTYPES]);
-void g4_kern_avx512(g4_dot_fn tab[G4_NTYPES]);
+/* Set tab[t] (and mtab[t], where there is a multi-row kernel) for the
+ * types each path implements; only called when the CPU supports the path.
+ * A type whose tab entry changes without an mtab entry gets the generic
+ * loop over tab. */
+void g4_kern_avx2(g4_dot_fn tab[G4_NTYPES], g4_dotm_fn mtab[G4_NTYPES]);
+void g4_kern_avx512(g4_dot_fn tab[G4_NTYPES], g4_dotm_fn mtab[G4_NTYPES]);
 
 #endif

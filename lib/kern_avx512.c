@@ -6,15 +6,21 @@
  * holds the lanes of blocks b%4 = 0,1 and register 1 those of b%4 = 2,3;
  * leftover blocks are added by the portable g4_blk32_add.  Integer parts
  * use VNNI (vpdpbusd: u8 x s8, 4 products per int32, no saturation) with
- * signed weights shifted to unsigned: sum((w+k)*y) - sum(k*y).
+ * signed weights shifted to unsigned: sum((w+k)*y) - sum(k*y).  K-quants
+ * use vpmaddubsw (pairs stay below 2^15) and vpdpwssd with int16 scales,
+ * values stored with an offset corrected through the Q8_K bsums.  The
+ * multi-row kernels (g4_vecdot_acts) decode the weights once for up to
+ * four activation rows.
  *
  * BF16 weights: AVX512-BF16's vdpbf16ps would need bf16 activations (ggml
  * rounds them so); our activations stay f32, so bf16 -> f32 is a shift. */
+#include "kern.h"
+
+#if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #include <math.h>
 #include <string.h>
 
-#include "kern.h"
 #include "qblock.h"
 
 #define TGT "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c"
@@ -85,52 +91,64 @@ static inline int b32_off(uint32_t t)
 	}
 }
 
-T5I __m512 b32_pair(uint32_t t, const uint8_t *w0, const uint8_t *w1, const uint8_t *a0,
-		    const uint8_t *a1, __m512 acc)
+/* the four f16 values at p, p+stride, p+2*stride, p+3*stride as floats */
+T5I __m128 h4(const uint8_t *p, size_t stride)
+{
+	__m128i h = _mm_setr_epi16((short)rd16(p), (short)rd16(p + stride), (short)rd16(p + 2 * stride),
+				   (short)rd16(p + 3 * stride), 0, 0, 0, 0);
+	return _mm_cvtph_ps(h);
+}
+
+/* R activation rows (R = 1..4) against one weight row of 32-element
+ * blocks: register 0 of row r holds the lanes of blocks b%4 = 0,1, register
+ * 1 those of b%4 = 2,3. */
+T5I void b32_rows(uint32_t t, int R, int64_t n, const uint8_t *wp, const uint8_t *ap, size_t astride,
+		  float *out, size_t ostride)
 {
 	int with_min = t == G4_Q4_1 || t == G4_Q5_1, qo = with_min ? 4 : 2, off = b32_off(t);
-	__m512i q = b32_weights2(t, w0, w1);
-	__m512i y = pair(load32(a0 + qo), load32(a1 + qo));
-	__m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q, y);
-	if (off)
-		p = _mm512_sub_epi32(p, _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8((char)off), y));
-	float d0 = h2f(w0) * h2f(a0), d1 = h2f(w1) * h2f(a1);
-	__m512 d = _mm512_mask_blend_ps(0xFF00, _mm512_set1_ps(d0), _mm512_set1_ps(d1));
-	acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), d, acc);
-	if (with_min) {
-		float c0 = h2f(w0 + 2) * h2f(a0 + 2), c1 = h2f(w1 + 2) * h2f(a1 + 2);
-		__m512 c = _mm512_maskz_mov_ps(0x0001, _mm512_set1_ps(c0));
-		c = _mm512_mask_mov_ps(c, 0x0100, _mm512_set1_ps(c1));
-		acc = _mm512_add_ps(acc, c);
-	}
-	return acc;
-}
-
-T5I float dot_b32(uint32_t t, int64_t n, const void *w, const void *a)
-{
-	const uint8_t *wp = w, *ap = a;
-	size_t wb = g4_type_block_bytes(t), ab = (t == G4_Q4_1 || t == G4_Q5_1) ? 36 : 34;
+	size_t wb = g4_type_block_bytes(t), ab = with_min ? 36 : 34;
 	int64_t nb = n / 32, b = 0;
-	__m512 acc0 = _mm512_setzero_ps(), acc1 = acc0;
+	__m512 acc[4][2];
+	for (int r = 0; r < R; r++)
+		acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+	const __m512i idx01 = _mm512_mask_blend_epi32(0xFF00, _mm512_set1_epi32(0), _mm512_set1_epi32(1));
+	const __m512i idx23 = _mm512_mask_blend_epi32(0xFF00, _mm512_set1_epi32(2), _mm512_set1_epi32(3));
+	const __m512i koff = _mm512_set1_epi8((char)off);
 	for (; b + 4 <= nb; b += 4) {
-		const uint8_t *x = wp + b * wb, *y = ap + b * ab;
-		acc0 = b32_pair(t, x, x + wb, y, y + ab, acc0);
-		acc1 = b32_pair(t, x + 2 * wb, x + 3 * wb, y + 2 * ab, y + 3 * ab, acc1);
+		const uint8_t *x = wp + b * wb;
+		__m512i q01 = b32_weights2(t, x, x + wb), q23 = b32_weights2(t, x + 2 * wb, x + 3 * wb);
+		__m128 wd = h4(x, wb), wm = with_min ? h4(x + 2, wb) : wd;
+		_Pragma("GCC unroll 4")
+		for (int r = 0; r < R; r++) {
+			const uint8_t *y = ap + r * astride + b * ab;
+			__m128 d4 = _mm_mul_ps(wd, h4(y, ab));
+			__m512i y01 = pair(load32(y + qo), load32(y + ab + qo));
+			__m512i y23 = pair(load32(y + 2 * ab + qo), load32(y + 3 * ab + qo));
+			__m512i p01 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q01, y01);
+			__m512i p23 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q23, y23);
+			if (off) {
+				p01 = _mm512_sub_epi32(p01, _mm512_dpbusd_epi32(_mm512_setzero_si512(), koff, y01));
+				p23 = _mm512_sub_epi32(p23, _mm512_dpbusd_epi32(_mm512_setzero_si512(), koff, y23));
+			}
+			__m512 d = _mm512_castps128_ps512(d4);
+			acc[r][0] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p01), _mm512_permutexvar_ps(idx01, d), acc[r][0]);
+			acc[r][1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p23), _mm512_permutexvar_ps(idx23, d), acc[r][1]);
+			if (with_min) {
+				__m512 c = _mm512_castps128_ps512(_mm_mul_ps(wm, h4(y + 2, ab)));
+				acc[r][0] = _mm512_add_ps(acc[r][0], _mm512_maskz_permutexvar_ps(0x0101, idx01, c));
+				acc[r][1] = _mm512_add_ps(acc[r][1], _mm512_maskz_permutexvar_ps(0x0101, idx23, c));
+			}
+		}
 	}
-	float lanes[32];
-	_mm512_storeu_ps(lanes, acc0);
-	_mm512_storeu_ps(lanes + 16, acc1);
-	for (; b < nb; b++)
-		g4_blk32_add(t, wp + b * wb, ap + b * ab, b, lanes);
-	return g4_reduce32(lanes);
+	for (int r = 0; r < R; r++) {
+		float lanes[32];
+		_mm512_storeu_ps(lanes, acc[r][0]);
+		_mm512_storeu_ps(lanes + 16, acc[r][1]);
+		for (int64_t k = b; k < nb; k++)
+			g4_blk32_add(t, wp + k * wb, ap + r * astride + k * ab, k, lanes);
+		out[r * ostride] = g4_reduce32(lanes);
+	}
 }
-
-T5 static float dot_q4_0(int64_t n, const void *w, const void *a) { return dot_b32(G4_Q4_0, n, w, a); }
-T5 static float dot_q4_1(int64_t n, const void *w, const void *a) { return dot_b32(G4_Q4_1, n, w, a); }
-T5 static float dot_q5_0(int64_t n, const void *w, const void *a) { return dot_b32(G4_Q5_0, n, w, a); }
-T5 static float dot_q5_1(int64_t n, const void *w, const void *a) { return dot_b32(G4_Q5_1, n, w, a); }
-T5 static float dot_q8_0(int64_t n, const void *w, const void *a) { return dot_b32(G4_Q8_0, n, w, a); }
-T5 static float dot_iq4_nl(int64_t n, const void *w, const void *a) { return dot_b32(G4_IQ4_NL, n, w, a); }
 
 /* ---- f32 / f16 / bf16 rows x f32 activations: lanes 0-15, 16-31 ---- */
 
@@ -144,36 +162,41 @@ T5I __m512 load_w16(uint32_t t, const uint8_t *p)
 	return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
 
-T5I float dot_flt(uint32_t t, int64_t n, const void *w, const void *a)
+T5I void flt_rows(uint32_t t, int R, int64_t n, const uint8_t *wp, const uint8_t *ap, size_t astride,
+		  float *out, size_t ostride)
 {
-	const uint8_t *wp = w;
-	const float *x = a;
 	int es = t == G4_F32 ? 4 : 2;
-	__m512 a0 = _mm512_setzero_ps(), a1 = a0;
+	__m512 acc[4][2];
+	for (int r = 0; r < R; r++)
+		acc[r][0] = acc[r][1] = _mm512_setzero_ps();
 	int64_t i = 0;
 	for (; i + 32 <= n; i += 32) {
-		a0 = _mm512_fmadd_ps(load_w16(t, wp + i * es), _mm512_loadu_ps(x + i), a0);
-		a1 = _mm512_fmadd_ps(load_w16(t, wp + (i + 16) * es), _mm512_loadu_ps(x + i + 16), a1);
+		__m512 w0 = load_w16(t, wp + i * es), w1 = load_w16(t, wp + (i + 16) * es);
+		_Pragma("GCC unroll 4")
+		for (int r = 0; r < R; r++) {
+			const float *x = (const float *)(ap + r * astride) + i;
+			acc[r][0] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x), acc[r][0]);
+			acc[r][1] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(x + 16), acc[r][1]);
+		}
 	}
-	float lanes[32];
-	_mm512_storeu_ps(lanes, a0);
-	_mm512_storeu_ps(lanes + 16, a1);
-	for (; i < n; i++) {
-		float v;
-		if (t == G4_F32)
-			memcpy(&v, wp + 4 * i, 4);
-		else if (t == G4_F16)
-			v = _cvtsh_ss(rd16(wp + 2 * i));
-		else
-			v = g4_bf16_to_f32(rd16(wp + 2 * i));
-		lanes[i & 31] = fmaf(v, x[i], lanes[i & 31]);
+	for (int r = 0; r < R; r++) {
+		const float *x = (const float *)(ap + r * astride);
+		float lanes[32];
+		_mm512_storeu_ps(lanes, acc[r][0]);
+		_mm512_storeu_ps(lanes + 16, acc[r][1]);
+		for (int64_t k = i; k < n; k++) {
+			float v;
+			if (t == G4_F32)
+				memcpy(&v, wp + 4 * k, 4);
+			else if (t == G4_F16)
+				v = _cvtsh_ss(rd16(wp + 2 * k));
+			else
+				v = g4_bf16_to_f32(rd16(wp + 2 * k));
+			lanes[k & 31] = fmaf(v, x[k], lanes[k & 31]);
+		}
+		out[r * ostride] = g4_reduce32(lanes);
 	}
-	return g4_reduce32(lanes);
 }
-
-T5 static float dot_f32(int64_t n, const void *w, const void *a) { return dot_flt(G4_F32, n, w, a); }
-T5 static float dot_f16(int64_t n, const void *w, const void *a) { return dot_flt(G4_F16, n, w, a); }
-T5 static float dot_bf16(int64_t n, const void *w, const void *a) { return dot_flt(G4_BF16, n, w, a); }
 
 /* ---- K-quants: S = sum over 16-groups of scale * sum(q*y), exact ---- */
 
@@ -182,42 +205,33 @@ T5I int hsum512(__m512i v)
 	return _mm512_reduce_add_epi32(v);
 }
 
-/* int16 vector whose lane i (0..31) holds s16[base + i/16] (two 32-element
- * sub-blocks per register: the Q4_K/Q5_K layout) */
-T5I __m512i scales_2x32(const int16_t *s16, int base)
+/* Q4_K/Q5_K: the 8 scales and 8 mins as bytes 0..7 of two registers */
+T5I void k4_scales(const uint8_t *q, __m128i *sc, __m128i *mn)
 {
-	return _mm512_mask_blend_epi16(0xFFFF0000u, _mm512_set1_epi16(s16[base]), _mm512_set1_epi16(s16[base + 1]));
+	uint32_t u0 = rd32(q), u1 = rd32(q + 4), u2 = rd32(q + 8);
+	*sc = _mm_setr_epi32((int)(u0 & 0x3F3F3F3F),
+			     (int)((u2 & 0x0F0F0F0F) | ((u0 >> 6) & 0x03030303) << 4), 0, 0);
+	*mn = _mm_setr_epi32((int)(u1 & 0x3F3F3F3F),
+			     (int)(((u2 >> 4) & 0x0F0F0F0F) | ((u1 >> 6) & 0x03030303) << 4), 0, 0);
 }
 
-/* M for Q4_K/Q5_K: sum_j m_j * (bsum[2j] + bsum[2j+1]) */
-T5I int32_t k4_mins(const uint8_t *a, const int *mn)
+T5I void q45_K_rows(int five, int R, int64_t n, const uint8_t *w, const uint8_t *act, size_t astride,
+		    float *out, size_t ostride)
 {
-	__m256i bs = _mm256_madd_epi16(load32(a + 260), _mm256_set1_epi16(1));
-	__m256i mv = _mm256_setr_epi32(mn[0], mn[1], mn[2], mn[3], mn[4], mn[5], mn[6], mn[7]);
-	__m256i p = _mm256_mullo_epi32(bs, mv);
-	__m128i s = _mm_add_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
-	s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
-	s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
-	return _mm_cvtsi128_si32(s);
-}
-
-T5I float dot_q45_K(int five, int64_t n, const void *w, const void *act)
-{
-	float sum = 0;
+	float sum[4] = { 0, 0, 0, 0 };
 	size_t bb = five ? 176 : 144;
 	const __m256i m4 = _mm256_set1_epi8(15), one = _mm256_set1_epi8(1);
 	for (int64_t i = 0; i < n / 256; i++) {
-		const uint8_t *b = (const uint8_t *)w + bb * i, *a = (const uint8_t *)act + 292 * i;
-		const uint8_t *qs = b + (five ? 48 : 16), *y = a + 4;
-		int sc[8], mn[8];
-		int16_t s16[8];
-		for (int j = 0; j < 8; j++) {
-			g4_k4_scale_min(b + 4, j, &sc[j], &mn[j]);
-			s16[j] = (int16_t)sc[j];
-		}
-		int32_t M = k4_mins(a, mn);
+		const uint8_t *b = w + bb * i, *qs = b + (five ? 48 : 16);
+		__m128i sc8, mn8;
+		k4_scales(b + 4, &sc8, &mn8);
+		__m256i m16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mn8, mn8));
+		__m512i sc16 = _mm512_broadcast_i32x4(_mm_cvtepu8_epi16(sc8));
 		__m256i qh = five ? load32(b + 16) : _mm256_setzero_si256();
-		__m512i acc = _mm512_setzero_si512();
+		__m512i acc[4];
+		for (int r = 0; r < R; r++)
+			acc[r] = _mm512_setzero_si512();
+		_Pragma("GCC unroll 4")
 		for (int j = 0; j < 4; j++) {
 			__m256i q = load32(qs + 32 * j);
 			__m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
@@ -225,72 +239,301 @@ T5I float dot_q45_K(int five, int64_t n, const void *w, const void *act)
 				lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * j), one), 4));
 				hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * j + 1), one), 4));
 			}
-			__m512i p = _mm512_maddubs_epi16(pair(lo, hi), _mm512_loadu_si512(y + 64 * j));
-			acc = _mm512_dpwssd_epi32(acc, p, scales_2x32(s16, 2 * j));
+			/* int16 lanes 0-15: scale 2j, lanes 16-31: scale 2j+1 */
+			__m512i ctl = _mm512_mask_blend_epi16(0xFFFF0000u, _mm512_set1_epi16((short)(0x0100 + 0x0202 * (2 * j))),
+							      _mm512_set1_epi16((short)(0x0100 + 0x0202 * (2 * j + 1))));
+			__m512i sv = _mm512_shuffle_epi8(sc16, ctl), wq = pair(lo, hi);
+			_Pragma("GCC unroll 4")
+			for (int r = 0; r < R; r++) {
+				const uint8_t *y = act + r * astride + 292 * i + 4;
+				acc[r] = _mm512_dpwssd_epi32(acc[r], _mm512_maddubs_epi16(wq, _mm512_loadu_si512(y + 64 * j)), sv);
+			}
 		}
-		float da;
-		memcpy(&da, a, 4);
-		sum = fmaf((float)hsum512(acc), h2f(b) * da, sum);
-		sum = fmaf(-(float)M, h2f(b + 2) * da, sum);
+		float dw = h2f(b), dmw = h2f(b + 2);
+		for (int r = 0; r < R; r++) {
+			const uint8_t *a = act + r * astride + 292 * i;
+			__m256i mp = _mm256_madd_epi16(load32(a + 260), m16);
+			__m128i ms = _mm_add_epi32(_mm256_castsi256_si128(mp), _mm256_extracti128_si256(mp, 1));
+			ms = _mm_add_epi32(ms, _mm_shuffle_epi32(ms, 0x4E));
+			ms = _mm_add_epi32(ms, _mm_shuffle_epi32(ms, 0xB1));
+			float da;
+			memcpy(&da, a, 4);
+			sum[r] = fmaf((float)hsum512(acc[r]), dw * da, sum[r]);
+			sum[r] = fmaf(-(float)_mm_cvtsi128_si32(ms), dmw * da, sum[r]);
+		}
 	}
-	return sum;
+	for (int r = 0; r < R; r++)
+		out[r * ostride] = sum[r];
 }
 
-T5 static float dot_q4_K(int64_t n, const void *w, const void *a) { return dot_q45_K(0, n, w, a); }
-T5 static float dot_q5_K(int64_t n, const void *w, const void *a) { return dot_q45_K(1, n, w, a); }
-
-T5 static float dot_q6_K(int64_t n, const void *w, const void *act)
+T5I void q6_K_rows(int R, int64_t n, const uint8_t *w, const uint8_t *act, size_t astride,
+		   float *out, size_t ostride)
 {
-	float sum = 0;
-	const __m512i m4 = _mm512_set1_epi8(15), m2 = _mm512_set1_epi8(3), k32 = _mm512_set1_epi8(32);
+	float sum[4] = { 0, 0, 0, 0 };
+	const __m512i m4 = _mm512_set1_epi8(15), m2 = _mm512_set1_epi8(3);
 	/* per-half shift counts of the 2-bit high parts: groups (0,1) and (2,3) */
 	const __m512i sh01 = _mm512_mask_blend_epi16(0xFFFF0000u, _mm512_set1_epi16(0), _mm512_set1_epi16(2));
 	const __m512i sh23 = _mm512_mask_blend_epi16(0xFFFF0000u, _mm512_set1_epi16(4), _mm512_set1_epi16(6));
 	for (int64_t i = 0; i < n / 256; i++) {
-		const uint8_t *b = (const uint8_t *)w + 210 * i, *a = (const uint8_t *)act + 292 * i;
-		const uint8_t *y = a + 4;
-		/* 16 int8 scales -> int16 lanes 0..15 of a 512-bit register */
-		__m512i sc = _mm512_castsi256_si512(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(b + 192))));
-		__m512i acc = _mm512_setzero_si512();
+		const uint8_t *b = w + 210 * i;
+		/* 16 int8 scales -> int16 lanes 0..15 */
+		__m256i sc256 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(b + 192)));
+		__m512i sc = _mm512_castsi256_si512(sc256);
+		__m512i acc[4];
+		for (int r = 0; r < R; r++)
+			acc[r] = _mm512_setzero_si512();
+		_Pragma("GCC unroll 2")
 		for (int h = 0; h < 2; h++) {
 			__m512i ql = _mm512_loadu_si512(b + 64 * h);
 			__m256i qh1 = load32(b + 128 + 32 * h);
 			__m512i qh = pair(qh1, qh1);
+			_Pragma("GCC unroll 2")
 			for (int p = 0; p < 2; p++) {
 				__m512i lo = _mm512_and_si512(p ? _mm512_srli_epi16(ql, 4) : ql, m4);
 				__m512i hi = _mm512_and_si512(_mm512_srlv_epi16(qh, p ? sh23 : sh01), m2);
-				__m512i q = _mm512_or_si512(lo, _mm512_slli_epi16(hi, 4));
-				__m512i yv = _mm512_loadu_si512(y + 128 * h + 64 * p);
-				__m512i d16 = _mm512_sub_epi16(_mm512_maddubs_epi16(q, yv), _mm512_maddubs_epi16(k32, yv));
+				__m512i q = _mm512_or_si512(lo, _mm512_slli_epi16(hi, 4));	/* q + 32, 0..63 */
 				/* lane i (int16) covers elements 2i, 2i+1: group 8h + 4p + i/8 */
-				int base = 8 * h + 4 * p;
+				int g = 8 * h + 4 * p;
 				__m512i idx = _mm512_set_epi16(
-					base + 3, base + 3, base + 3, base + 3, base + 3, base + 3, base + 3, base + 3,
-					base + 2, base + 2, base + 2, base + 2, base + 2, base + 2, base + 2, base + 2,
-					base + 1, base + 1, base + 1, base + 1, base + 1, base + 1, base + 1, base + 1,
-					base, base, base, base, base, base, base, base);
-				acc = _mm512_dpwssd_epi32(acc, d16, _mm512_permutexvar_epi16(idx, sc));
+					g + 3, g + 3, g + 3, g + 3, g + 3, g + 3, g + 3, g + 3,
+					g + 2, g + 2, g + 2, g + 2, g + 2, g + 2, g + 2, g + 2,
+					g + 1, g + 1, g + 1, g + 1, g + 1, g + 1, g + 1, g + 1,
+					g, g, g, g, g, g, g, g);
+				__m512i sv = _mm512_permutexvar_epi16(idx, sc);
+				_Pragma("GCC unroll 4")
+				for (int r = 0; r < R; r++) {
+					const uint8_t *y = act + r * astride + 292 * i + 4 + 128 * h + 64 * p;
+					acc[r] = _mm512_dpwssd_epi32(acc[r], _mm512_maddubs_epi16(q, _mm512_loadu_si512(y)), sv);
+				}
 			}
 		}
-		float da;
-		memcpy(&da, a, 4);
-		sum = fmaf((float)hsum512(acc), h2f(b + 208) * da, sum);
+		float dw = h2f(b + 208);
+		for (int r = 0; r < R; r++) {
+			const uint8_t *a = act + r * astride + 292 * i;
+			/* stored q + 32: subtract 32 * sum_g sc_g * bsum_g */
+			__m256i cp = _mm256_madd_epi16(load32(a + 260), sc256);
+			__m128i cs = _mm_add_epi32(_mm256_castsi256_si128(cp), _mm256_extracti128_si256(cp, 1));
+			cs = _mm_add_epi32(cs, _mm_shuffle_epi32(cs, 0x4E));
+			cs = _mm_add_epi32(cs, _mm_shuffle_epi32(cs, 0xB1));
+			int32_t S = hsum512(acc[r]) - 32 * _mm_cvtsi128_si32(cs);
+			float da;
+			memcpy(&da, a, 4);
+			sum[r] = fmaf((float)S, dw * da, sum[r]);
+		}
 	}
-	return sum;
+	for (int r = 0; r < R; r++)
+		out[r * ostride] = sum[r];
 }
 
-void g4_kern_avx512(g4_dot_fn tab[G4_NTYPES])
+/* int16 lane i of a 64-element register covers elements 2i, 2i+1, i.e.
+ * 16-group base + i/8: the scale vector from 16 int16 scales (lanes 0-15) */
+T5I __m512i groups4(__m512i sc, int base)
 {
-	tab[G4_F32] = dot_f32;
-	tab[G4_F16] = dot_f16;
-	tab[G4_BF16] = dot_bf16;
-	tab[G4_Q4_0] = dot_q4_0;
-	tab[G4_Q4_1] = dot_q4_1;
-	tab[G4_Q5_0] = dot_q5_0;
-	tab[G4_Q5_1] = dot_q5_1;
-	tab[G4_Q8_0] = dot_q8_0;
-	tab[G4_IQ4_NL] = dot_iq4_nl;
-	tab[G4_Q4_K] = dot_q4_K;
-	tab[G4_Q5_K] = dot_q5_K;
-	tab[G4_Q6_K] = dot_q6_K;
+	const __m512i step = _mm512_set_epi16(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2,
+					      1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+	return _mm512_permutexvar_epi16(_mm512_add_epi16(step, _mm512_set1_epi16((short)base)), sc);
 }
+
+T5I int32_t hsum256(__m256i p)
+{
+	__m128i s = _mm_add_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
+	s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+	s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+	return _mm_cvtsi128_si32(s);
+}
+
+/* Q2_K (three = 0) and Q3_K (three = 1): 2-bit low parts in qs, groups of
+ * 16 with their own scale; Q3_K's high bit in hmask, values stored + 4 */
+T5I void q23_K_rows(int three, int R, int64_t n, const uint8_t *w, const uint8_t *act, size_t astride,
+		    float *out, size_t ostride)
+{
+	float sum[4] = { 0, 0, 0, 0 };
+	size_t bb = three ? 110 : 84;
+	const __m512i m2 = _mm512_set1_epi8(3), one = _mm512_set1_epi8(1);
+	for (int64_t i = 0; i < n / 256; i++) {
+		const uint8_t *b = w + bb * i, *qs = b + (three ? 32 : 16);
+		__m256i sc256, mn256 = _mm256_setzero_si256();
+		if (three) {
+			uint32_t sw[4];
+			g4_q3k_unpack(b + 96, sw);
+			__m128i s8 = _mm_sub_epi8(_mm_setr_epi32((int)sw[0], (int)sw[1], (int)sw[2], (int)sw[3]),
+						  _mm_set1_epi8(32));
+			sc256 = _mm256_cvtepi8_epi16(s8);
+		} else {
+			__m128i s8 = _mm_loadu_si128((const __m128i *)b);
+			sc256 = _mm256_cvtepu8_epi16(_mm_and_si128(s8, _mm_set1_epi8(15)));
+			mn256 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(s8, 4), _mm_set1_epi8(15)));
+		}
+		__m512i sc = _mm512_castsi256_si512(sc256);
+		__m512i hm = three ? _mm512_broadcast_i64x4(load32(b)) : _mm512_setzero_si512();
+		__m512i acc[4];
+		for (int r = 0; r < R; r++)
+			acc[r] = _mm512_setzero_si512();
+		_Pragma("GCC unroll 2")
+		for (int h = 0; h < 2; h++) {
+			__m512i q2 = _mm512_broadcast_i64x4(load32(qs + 32 * h));
+			_Pragma("GCC unroll 2")
+			for (int p = 0; p < 2; p++) {
+				/* groups of 32: g = 2p (low half), 2p+1 (high half) */
+				__m512i sh = _mm512_mask_blend_epi16(0xFFFF0000u, _mm512_set1_epi16((short)(4 * p)),
+								     _mm512_set1_epi16((short)(4 * p + 2)));
+				__m512i q = _mm512_and_si512(_mm512_srlv_epi16(q2, sh), m2);
+				if (three) {
+					__m512i hs = _mm512_mask_blend_epi16(0xFFFF0000u, _mm512_set1_epi16((short)(4 * h + 2 * p)),
+									     _mm512_set1_epi16((short)(4 * h + 2 * p + 1)));
+					__m512i hb = _mm512_and_si512(_mm512_srlv_epi16(hm, hs), one);
+					q = _mm512_or_si512(q, _mm512_slli_epi16(hb, 2));	/* q + 4, 0..7 */
+				}
+				__m512i sv = groups4(sc, 8 * h + 4 * p);
+				_Pragma("GCC unroll 4")
+				for (int r = 0; r < R; r++) {
+					const uint8_t *y = act + r * astride + 292 * i + 4 + 128 * h + 64 * p;
+					acc[r] = _mm512_dpwssd_epi32(acc[r], _mm512_maddubs_epi16(q, _mm512_loadu_si512(y)), sv);
+				}
+			}
+		}
+		float dw = h2f(b + (three ? 108 : 80)), dmw = three ? 0 : h2f(b + 82);
+		for (int r = 0; r < R; r++) {
+			const uint8_t *a = act + r * astride + 292 * i;
+			__m256i bs = load32(a + 260);
+			float da;
+			memcpy(&da, a, 4);
+			if (three) {
+				int32_t S = hsum512(acc[r]) - 4 * hsum256(_mm256_madd_epi16(bs, sc256));
+				sum[r] = fmaf((float)S, dw * da, sum[r]);
+			} else {
+				int32_t M = hsum256(_mm256_madd_epi16(bs, mn256));
+				sum[r] = fmaf((float)hsum512(acc[r]), dw * da, sum[r]);
+				sum[r] = fmaf(-(float)M, dmw * da, sum[r]);
+			}
+		}
+	}
+	for (int r = 0; r < R; r++)
+		out[r * ostride] = sum[r];
+}
+
+/* IQ4_XS: two 32-element sub-blocks per register; kvalues + 128 as
+ * unsigned bytes, S = sum ls*sum((kv+128)*y) - 128 * sum ls*bsums */
+T5I void iq4_xs_rows(int R, int64_t n, const uint8_t *w, const uint8_t *act, size_t astride,
+		     float *out, size_t ostride)
+{
+	float sum[4] = { 0, 0, 0, 0 };
+	const __m512i kv = _mm512_broadcast_i32x4(_mm_xor_si128(_mm_loadu_si128((const __m128i *)g4_kvalues_iq4nl),
+								 _mm_set1_epi8((char)0x80)));
+	for (int64_t i = 0; i < n / 256; i++) {
+		const uint8_t *b = w + 136 * i;
+		/* the eight 6-bit scales minus 32, as int8 lanes 0..7 */
+		unsigned shi = rd16(b + 2);
+		uint64_t hb = 0;
+		for (int ib = 0; ib < 8; ib++)
+			hb |= (uint64_t)((shi >> (2 * ib)) & 3) << (8 * ib + 4);
+		__m128i sl = _mm_cvtsi32_si128((int)rd32(b + 4)), m4 = _mm_set1_epi8(15);
+		__m128i ls8 = _mm_unpacklo_epi8(_mm_and_si128(sl, m4), _mm_and_si128(_mm_srli_epi16(sl, 4), m4));
+		ls8 = _mm_sub_epi8(_mm_or_si128(ls8, _mm_cvtsi64_si128((long long)hb)), _mm_set1_epi8(32));
+		__m512i ls32 = _mm512_castsi256_si512(_mm256_cvtepi8_epi32(ls8));
+		__m256i l16 = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(ls8, ls8));
+		__m512i acc[4];
+		for (int r = 0; r < R; r++)
+			acc[r] = _mm512_setzero_si512();
+		_Pragma("GCC unroll 4")
+		for (int k = 0; k < 4; k++) {
+			__m512i q = _mm512_shuffle_epi8(kv, nibbles2(b + 8 + 32 * k, b + 8 + 32 * k + 16));
+			__m512i sv = _mm512_permutexvar_epi32(_mm512_mask_blend_epi32(0xFF00, _mm512_set1_epi32(2 * k),
+									      _mm512_set1_epi32(2 * k + 1)), ls32);
+			_Pragma("GCC unroll 4")
+			for (int r = 0; r < R; r++) {
+				const uint8_t *y = act + r * astride + 292 * i + 4 + 64 * k;
+				__m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q, _mm512_loadu_si512(y));
+				acc[r] = _mm512_add_epi32(acc[r], _mm512_mullo_epi32(p, sv));
+			}
+		}
+		float dw = h2f(b);
+		for (int r = 0; r < R; r++) {
+			const uint8_t *a = act + r * astride + 292 * i;
+			int32_t S = hsum512(acc[r]) - 128 * hsum256(_mm256_madd_epi16(load32(a + 260), l16));
+			float da;
+			memcpy(&da, a, 4);
+			sum[r] = fmaf((float)S, dw * da, sum[r]);
+		}
+	}
+	for (int r = 0; r < R; r++)
+		out[r * ostride] = sum[r];
+}
+
+/* ---- entry points: one row, and R activation rows at a time ---- */
+
+#define ROWS_FNS(name, call) \
+T5 static float name(int64_t n, const void *w, const void *a) \
+{ \
+	float out; \
+	const int R = 1; \
+	const uint8_t *ap = a; \
+	size_t astride = 0, ostride = 1; \
+	float *o = &out; \
+	call; \
+	return out; \
+} \
+T5 static void name##_m(int64_t n, const void *w, const void *act, size_t astride, int64_t nact, \
+			float *out, size_t ostride) \
+{ \
+	int64_t j = 0; \
+	for (; j + 4 <= nact; j += 4) { \
+		const int R = 4; \
+		const uint8_t *ap = (const uint8_t *)act + j * astride; \
+		float *o = out + j * ostride; \
+		call; \
+	} \
+	for (; j < nact; j++) { \
+		const int R = 1; \
+		const uint8_t *ap = (const uint8_t *)act + j * astride; \
+		float *o = out + j * ostride; \
+		call; \
+	} \
+}
+
+ROWS_FNS(dot_q4_0, b32_rows(G4_Q4_0, R, n, w, ap, astride, o, ostride))
+ROWS_FNS(dot_q4_1, b32_rows(G4_Q4_1, R, n, w, ap, astride, o, ostride))
+ROWS_FNS(dot_q5_0, b32_rows(G4_Q5_0, R, n, w, ap, astride, o, ostride))
+ROWS_FNS(dot_q5_1, b32_rows(G4_Q5_1, R, n, w, ap, astride, o, ostride))
+ROWS_FNS(dot_q8_0, b32_rows(G4_Q8_0, R, n, w, ap, astride, o, ostride))
+ROWS_FNS(dot_iq4_nl, b32_rows(G4_IQ4_NL, R, n, w, ap, astride, o, ostride))
+ROWS_FNS(dot_f32, flt_rows(G4_F32, R, n, w, ap, astride, o, ostride))
+ROWS_FNS(dot_f16, flt_rows(G4_F16, R, n, w, ap, astride, o, ostride))
+ROWS_FNS(dot_bf16, flt_rows(G4_BF16, R, n, w, ap, astride, o, ostride))
+ROWS_FNS(dot_q4_K, q45_K_rows(0, R, n, w, ap, astride, o, ostride))
+ROWS_FNS(dot_q5_K, q45_K_rows(1, R, n, w, ap, astride, o, ostride))
+ROWS_FNS(dot_q6_K, q6_K_rows(R, n, w, ap, astride, o, ostride))
+ROWS_FNS(dot_q2_K, q23_K_rows(0, R, n, w, ap, astride, o, ostride))
+ROWS_FNS(dot_q3_K, q23_K_rows(1, R, n, w, ap, astride, o, ostride))
+ROWS_FNS(dot_iq4_xs, iq4_xs_rows(R, n, w, ap, astride, o, ostride))
+
+void g4_kern_avx512(g4_dot_fn tab[G4_NTYPES], g4_dotm_fn mtab[G4_NTYPES])
+{
+#define SET(T, f) (tab[T] = f, mtab[T] = f##_m)
+	SET(G4_F32, dot_f32);
+	SET(G4_F16, dot_f16);
+	SET(G4_BF16, dot_bf16);
+	SET(G4_Q4_0, dot_q4_0);
+	SET(G4_Q4_1, dot_q4_1);
+	SET(G4_Q5_0, dot_q5_0);
+	SET(G4_Q5_1, dot_q5_1);
+	SET(G4_Q8_0, dot_q8_0);
+	SET(G4_IQ4_NL, dot_iq4_nl);
+	SET(G4_Q4_K, dot_q4_K);
+	SET(G4_Q5_K, dot_q5_K);
+	SET(G4_Q6_K, dot_q6_K);
+	SET(G4_Q2_K, dot_q2_K);
+	SET(G4_Q3_K, dot_q3_K);
+	SET(G4_IQ4_XS, dot_iq4_xs);
+#undef SET
+}
+
+#else	/* not x86: the portable path only */
+
+void g4_kern_avx512(g4_dot_fn tab[G4_NTYPES], g4_dotm_fn mtab[G4_NTYPES])
+{
+	(void)tab;
+	(void)mtab;
+}
+
+#endif

@@ -57,4 +57,15 @@ static inline void g4_k4_scale_min(const uint8_t *q, int j, int *sc, int *m)
 	}
 }
 
+/* Q3_K: all 16 biased 6-bit scales (0..63) as four little-endian words
+ * (byte k of w[i] = scale 4i+k); same values as g4_q3k_scale. */
+static inline void g4_q3k_unpack(const uint8_t *s, uint32_t w[4])
+{
+	uint32_t u0 = rd32(s), u1 = rd32(s + 4), u2 = rd32(s + 8), m4 = 0x0F0F0F0F, m2 = 0x03030303;
+	w[0] = (u0 & m4) | (u2 & m2) << 4;
+	w[1] = (u1 & m4) | ((u2 >> 2) & m2) << 4;
+	w[2] = ((u0 >> 4) & m4) | ((u2 >> 4) & m2) << 4;
+	w[3] = ((u1 >> 4) & m4) | ((u2 >> 6) & m2) << 4;
+}
+
 #endif

@@ -504,7 +504,7 @@ static void q2_K_ref(const float *x, uint8_t *y)
 	if (max_min > 0) {
 		float iscale = 15.0f / max_min;
 		for (int j = 0; j < 16; j++)
-			y[j] |= (uint8_t)(rne(iscale * mins[j]) << 4);
+			y[j] |= (uint8_t)((unsigned)rne(iscale * mins[j]) << 4);
 		wr16(y + 82, g4_f32_to_f16(max_min / 15.0f));
 	} else {
 		wr16(y + 82, g4_f32_to_f16(0.0f));
@@ -1006,7 +1006,9 @@ size_t g4_quantize(uint32_t t, const float *src, void *dst, int64_t nrows,
 		return 0;
 	}
 	size_t rb = g4_row_bytes(t, n_per_row);
-	#pragma omp parallel for schedule(dynamic, 1) num_threads(g4_threads()) if (nrows > 1)
+	/* chunks of at least ~64K elements keep the scheduling cheap */
+	int chunk = n_per_row >= 65536 ? 1 : (int)(65536 / n_per_row);
+	#pragma omp parallel for schedule(dynamic, chunk) num_threads(g4_threads()) if (nrows > 1)
 	for (int64_t r = 0; r < nrows; r++)
 		quant_row(t, src + r * n_per_row, (uint8_t *)dst + (size_t)r * rb, n_per_row, imatrix);
 	return (size_t)nrows * rb;

@@ -34,9 +34,10 @@ int g4_quantize_uses_imatrix(uint32_t type);
  * same for every row (for a 3-D expert tensor call once per expert with
  * that expert's slice).  OpenMP-parallel over rows (g4_threads()); the
  * bytes never depend on the thread count.  Returns the bytes written
- * (nrows * g4_row_bytes(type, n_per_row)), or 0 with a message (g4_err)
- * for an unsupported type or a row length that is not a multiple of the
- * block size. */
+ * (nrows * g4_row_bytes(type, n_per_row); 0 for nrows == 0), or 0 with a
+ * message (g4_err) for an unsupported type, a negative row count or a row
+ * length that is not a positive multiple of the block size.  Q8_K blocks
+ * of all-zero input get zero bsums (ggml leaves them untouched). */
 size_t g4_quantize(uint32_t type, const float *src, void *dst, int64_t nrows,
 		   int64_t n_per_row, const float *imatrix);
 

@@ -1,8 +1,8 @@
 /* vecdot.c - activation quantisation, the portable dot-product kernels
  * (the definition of the numerics, see vecdot.h) and the run-time choice
  * of the SIMD path. */
-#include <cpuid.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kern.h"
@@ -309,30 +309,43 @@ static void fill_portable(g4_dot_fn tab[G4_NTYPES])
 }
 
 static g4_dot_fn table[G4_NTYPES];
+static g4_dotm_fn mtable[G4_NTYPES];
 static int cur_isa = -1;
 
-/* clang (14) does not know __builtin_cpu_supports("f16c"): ask cpuid. */
-static int has_f16c(void)
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+/* F16C (CPUID 1, ECX bit 29) and AVX512-VNNI (CPUID 7, ECX bit 11) straight
+ * from CPUID: not every compiler's __builtin_cpu_supports knows them.  Only
+ * asked after avx2/avx512f, whose checks include the OS's support for the
+ * registers. */
+static int cpuid_bit(unsigned leaf, int bit)
 {
 	unsigned a, b, c, d;
-	return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
+	if (!__get_cpuid_count(leaf, 0, &a, &b, &c, &d))
+		return 0;
+	return (c >> bit) & 1;
 }
+#endif
 
 int g4_isa_available(int isa)
 {
+	if (isa == G4_ISA_PORTABLE)
+		return 1;
+#if defined(__x86_64__) || defined(__i386__)
 	__builtin_cpu_init();
 	switch (isa) {
-	case G4_ISA_PORTABLE:
-		return 1;
 	case G4_ISA_AVX2:
-		return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && has_f16c();
+		return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpuid_bit(1, 29);
 	case G4_ISA_AVX512:
 		return g4_isa_available(G4_ISA_AVX2) && __builtin_cpu_supports("avx512f") &&
 		       __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-		       __builtin_cpu_supports("avx512vnni");
+		       cpuid_bit(7, 11);
 	default:
 		return 0;
 	}
+#else
+	return 0;
+#endif
 }
 
 static int best_isa(void)
@@ -347,21 +360,31 @@ int g4_isa_set(int isa)
 		isa = best_isa();
 	if (!g4_isa_available(isa))
 		return -1;
+	/* every path gives the same bits, so kernels of different paths mix
+	 * freely: each path overrides the entries it has */
 	g4_dot_fn tab[G4_NTYPES];
+	g4_dotm_fn mtab[G4_NTYPES] = { 0 };
 	fill_portable(tab);
 	if (isa >= G4_ISA_AVX2)
-		g4_kern_avx2(tab);
+		g4_kern_avx2(tab, mtab);
 	if (isa >= G4_ISA_AVX512)
-		g4_kern_avx512(tab);
+		g4_kern_avx512(tab, mtab);
 	memcpy(table, tab, sizeof tab);
+	memcpy(mtable, mtab, sizeof mtab);
 	cur_isa = isa;
 	return 0;
 }
 
+/* the best path, or the one the environment asks for (G4_ISA=portable,
+ * avx2 or avx512; ignored when this CPU cannot run it) */
 static void init(void)
 {
 	if (cur_isa >= 0)
 		return;
+	const char *e = getenv("G4_ISA");
+	for (int isa = G4_ISA_PORTABLE; e && isa <= G4_ISA_AVX512; isa++)
+		if (!strcmp(e, g4_isa_name(isa)) && g4_isa_set(isa) == 0)
+			return;
 	g4_isa_set(G4_ISA_BEST);
 }
 
@@ -389,6 +412,25 @@ float g4_vecdot(uint32_t t, int64_t n, const void *w, const void *a)
 	if (t >= G4_NTYPES || !table[t] || n < 0 || n % b)
 		return NAN;
 	return table[t](n, w, a);
+}
+
+void g4_vecdot_acts(uint32_t t, int64_t n, const void *w, const void *act, size_t astride,
+		    int64_t nact, float *out, size_t ostride)
+{
+	init();
+	int b = g4_type_block(t);
+	if (t >= G4_NTYPES || !table[t] || n < 0 || n % b) {
+		for (int64_t j = 0; j < nact; j++)
+			out[j * ostride] = NAN;
+		return;
+	}
+	if (mtable[t]) {
+		mtable[t](n, w, act, astride, nact, out, ostride);
+		return;
+	}
+	g4_dot_fn f = table[t];
+	for (int64_t j = 0; j < nact; j++)
+		out[j * ostride] = f(n, w, (const uint8_t *)act + j * astride);
 }
 
 void g4_vecdot_rows(uint32_t t, int64_t n, int64_t nrows, const void *w, size_t wstride,

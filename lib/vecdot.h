@@ -11,7 +11,13 @@
  *   F32 F16 BF16                         F32   (the activations themselves)
  *
  * The activation quantisers are ggml's reference ones (quantize_row_q8_0_ref,
- * _q8_1_ref, _q8_K_ref; Q8_K's bsums are zeroed for an all-zero block).
+ * _q8_1_ref, _q8_K_ref; Q8_K's bsums are zeroed for an all-zero block), the
+ * same on every CPU.  (ggml's x86 CPU backend quantises Q8_0/Q8_1
+ * activations with its own SIMD code: 127/amax instead of 1/(amax/127) and
+ * ties to even, so in rare cases an activation differs by one step; its
+ * Q8_K is the reference one.)  The products are ggml's; the float
+ * reduction order below is g4's own, so a dot agrees with llama.cpp's to
+ * rounding, not to the bit.
  *
  * How a matmul uses it (y = W x, W: m rows of n, X: k rows of n):
  *
@@ -22,12 +28,15 @@
  *   for each row i of X, each weight row r:     ...reuse for all m weight rows
  *       Y[i*m + r] = g4_vecdot(wtype, n, W + r*g4_row_bytes(wtype, n), act + i*ab);
  *
- * (g4_vecdot_rows does the inner loop over weight rows with one dispatch.)
+ * (g4_vecdot_rows does the inner loop over weight rows with one dispatch;
+ * for a batch, g4_vecdot_acts does all x rows for one weight row and is
+ * faster: swap the loops.)
  * Split the work over threads by output (weight rows and/or x rows), never
  * inside a dot product: every output is then reduced in one fixed order and
  * results are bitwise identical for any thread count and batch size.  For
  * F32/F16/BF16 weights the "activation row" is the f32 row itself (no
- * copy needed; g4_quantize_act(G4_F32, ...) is a memcpy).
+ * copy needed; g4_quantize_act(G4_F32, ...) is a memcpy; it must be
+ * float-aligned).  Quantised rows and blocks need no alignment.
  *
  * Numerics (identical, bit for bit, on every code path: portable C, AVX2,
  * AVX-512; the SIMD paths are tested against the portable one):
@@ -73,8 +82,20 @@ float g4_vecdot(uint32_t wtype, int64_t n, const void *wrow, const void *act);
 void g4_vecdot_rows(uint32_t wtype, int64_t n, int64_t nrows, const void *w,
 		    size_t wstride, const void *act, float *out);
 
-/* Code paths.  The best available one is chosen at start-up; tests and
- * benchmarks can force one.  Every path gives the same bits. */
+/* One weight row against nact activation rows (astride bytes apart):
+ * out[j*ostride] = g4_vecdot(wtype, n, w, act + j*astride), the same bits,
+ * but faster for batches (prefill): the weights are decoded once for up to
+ * four activation rows.  A matmul over a batch loops over weight rows
+ * (split over threads) and calls this with all its activation rows. */
+void g4_vecdot_acts(uint32_t wtype, int64_t n, const void *w, const void *act, size_t astride,
+		    int64_t nact, float *out, size_t ostride);
+
+/* Code paths.  The best available one is chosen at start-up (or the one
+ * named by the environment variable G4_ISA=portable|avx2|avx512, if this
+ * CPU runs it); tests and benchmarks can force one (not while other
+ * threads compute).  Every path
+ * gives the same bits.  AVX2 needs FMA and F16C; AVX-512 needs F, BW, VL
+ * and VNNI (types without an AVX-512 kernel use the AVX2 one). */
 enum { G4_ISA_BEST = -1, G4_ISA_PORTABLE = 0, G4_ISA_AVX2 = 1, G4_ISA_AVX512 = 2 };
 int g4_isa_available(int isa);	/* 1 if this CPU runs that path */
 int g4_isa_set(int isa);	/* -1 if not available; else 0; G4_ISA_BEST: the best */

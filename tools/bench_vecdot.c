@@ -40,7 +40,7 @@ int main(int argc, char **argv)
 	for (int isa = 0; isa <= 2; isa++)
 		if (g4_isa_available(isa))
 			printf(" %9s GB/s Gmul/s", g4_isa_name(isa));
-	printf("\n");
+	printf("  batch8 Gmul/s: avx2 avx512\n");
 	for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
 		uint32_t t = types[k];
 		int64_t qr = rows < 64 ? rows : 64;
@@ -62,8 +62,26 @@ int main(int argc, char **argv)
 			double dt = (now() - t0) / r;
 			printf(" %14.2f %6.2f", (double)(rb * rows) / dt / 1e9, (double)(rows * cols) / dt / 1e9);
 		}
+		/* a batch of 8 activation rows, weight row outer (prefill) */
+		size_t ab = g4_act_row_bytes(t, cols);
+		uint8_t *acts = malloc(ab * 8);
+		float o8[8];
+		for (int j = 0; j < 8; j++)
+			memcpy(acts + j * ab, act, ab);
+		for (int isa = 1; isa <= 2; isa++) {
+			if (g4_isa_set(isa) < 0)
+				continue;
+			int r = (reps + 3) / 4;
+			t0 = now();
+			for (int i = 0; i < r; i++)
+				for (int64_t row = 0; row < rows; row++)
+					g4_vecdot_acts(t, cols, w + row * rb, acts, ab, 8, o8, 1);
+			double dt = (now() - t0) / r;
+			printf(" %6.2f", (double)(8 * rows * cols) / dt / 1e9);
+		}
 		printf("\n");
 		g4_isa_set(G4_ISA_BEST);
+		free(acts);
 	}
 	return 0;
 }

@@ -337,6 +337,55 @@ static void test_errors(void)
 	CHECK(g4_quantize(G4_F32, x, out, 2, 32, NULL) == 256, "f32 copy");
 }
 
+/* inf, NaN and huge inputs give some bytes, never a crash (llama-quantize
+ * refuses such tensors; the reference code would assert) */
+static void test_nonfinite(void)
+{
+	static const uint32_t types[] = { G4_F16, G4_BF16, G4_Q4_0, G4_Q4_1, G4_Q5_0, G4_Q5_1, G4_Q8_0,
+		G4_Q8_1, G4_Q2_K, G4_Q3_K, G4_Q4_K, G4_Q5_K, G4_Q6_K, G4_Q8_K, G4_IQ4_NL, G4_IQ4_XS };
+	float x[512], w[256];
+	uint8_t out[1024];
+	for (int i = 0; i < 512; i++)
+		x[i] = i % 5 == 0 ? NAN : i % 5 == 1 ? INFINITY : i % 5 == 2 ? -3e38f : i % 5 == 3 ? 1e-40f : (float)i;
+	for (int i = 0; i < 256; i++)
+		w[i] = i % 3 ? 1.0f : 0.0f;
+	for (size_t k = 0; k < sizeof types / sizeof types[0]; k++)
+		for (int im = 0; im < 2; im++) {
+			size_t n = g4_quantize(types[k], x, out, 2, 256, im ? w : NULL);
+			CHECK(n == 2 * g4_row_bytes(types[k], 256), "%s: %zu", g4_type_name(types[k]), n);
+		}
+}
+
+/* many rows: the bytes do not depend on the thread count, and equal
+ * row-by-row g4_quantize_row */
+static void test_threads(void)
+{
+	enum { R = 1024, C = 256 };
+	float *x = malloc(sizeof(float) * R * C), w[C];
+	uint32_t s = 7;
+	for (int i = 0; i < R * C; i++) {
+		s = s * 1664525u + 1013904223u;
+		x[i] = (float)((int32_t)(s >> 8) - 8388608) / 8388608.0f;
+	}
+	for (int j = 0; j < C; j++) w[j] = 1 + (float)(j % 5);
+	static const uint32_t types[] = { G4_Q4_K, G4_Q5_0, G4_IQ4_NL, G4_F16 };
+	for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
+		size_t rb = g4_row_bytes(types[k], C);
+		uint8_t *a = malloc(rb * R), *b = malloc(rb * R), *c = malloc(rb * R);
+		g4_set_threads(1);
+		g4_quantize(types[k], x, a, R, C, w);
+		g4_set_threads(2);
+		g4_quantize(types[k], x, b, R, C, w);
+		for (int r = 0; r < R; r++)
+			g4_quantize_row(types[k], x + r * C, c + r * rb, C, w);
+		CHECK(!memcmp(a, b, rb * R), "%s: 1 vs 2 threads", g4_type_name(types[k]));
+		CHECK(!memcmp(a, c, rb * R), "%s: rows", g4_type_name(types[k]));
+		free(a); free(b); free(c);
+	}
+	g4_set_threads(0);
+	free(x);
+}
+
 int main(void)
 {
 	RUN(test_f16);
@@ -349,5 +398,7 @@ int main(void)
 	RUN(test_ramp256);
 	RUN(test_q8_K_dequant);
 	RUN(test_errors);
+	RUN(test_nonfinite);
+	RUN(test_threads);
 	return t_done();
 }

@@ -206,11 +206,53 @@ static void test_simd_bitwise(void)
 	(void)tested;
 }
 
+/* g4_vecdot_acts (one weight row, many activation rows) gives the bits of
+ * single portable dots, on every path, for 1..9 rows and odd strides */
+static void test_acts(void)
+{
+	for (int isa = G4_ISA_PORTABLE; isa <= G4_ISA_AVX512; isa++) {
+		if (!g4_isa_available(isa))
+			continue;
+		for (size_t k = 0; k < NW; k++) {
+			uint32_t t = wtypes[k], at = (uint32_t)g4_vecdot_act_type(t);
+			int bad = 0;
+			for (int s = 0; sizes(t, s); s += 2) {
+				int64_t n = sizes(t, s);
+				int nact = 1 + (int)(rnd() % 9);
+				size_t ab = g4_act_row_bytes(t, n) + 5, rb = g4_row_bytes(t, n);
+				uint8_t *w = malloc(rb + 8), *a = malloc(ab * (size_t)nact + 8);
+				float *x = malloc((size_t)n * sizeof *x), want[9], got[18];
+				make_weights(t, n, w + 1, s & 1);
+				g4_isa_set(G4_ISA_PORTABLE);
+				for (int j = 0; j < nact; j++) {
+					for (int64_t i = 0; i < n; i++) x[i] = frnd();
+					/* f32 activations must stay 4-byte aligned */
+					uint8_t *aj = a + (at == G4_F32 ? 0 : 1) + j * (at == G4_F32 ? ab - 5 : ab);
+					g4_quantize_act(at, x, aj, n);
+					want[j] = g4_vecdot(t, n, w + 1, aj);
+				}
+				g4_isa_set(isa);
+				size_t as = at == G4_F32 ? ab - 5 : ab;
+				g4_vecdot_acts(t, n, w + 1, a + (at == G4_F32 ? 0 : 1), as, nact, got, 2);
+				for (int j = 0; j < nact; j++)
+					if (memcmp(&got[2 * j], &want[j], 4)) {
+						if (!bad) CHECK(0, "%s %s n=%lld row %d of %d: %a vs %a", g4_isa_name(isa), g4_type_name(t),
+							       (long long)n, j, nact, got[2 * j], want[j]);
+						bad++;
+					}
+				free(w); free(a); free(x);
+			}
+		}
+	}
+	g4_isa_set(G4_ISA_BEST);
+}
+
 int main(void)
 {
 	printf("# vecdot path in use: %s\n", g4_isa_name(g4_isa()));
 	RUN(test_act_types);
 	RUN(test_portable_accuracy);
 	RUN(test_simd_bitwise);
+	RUN(test_acts);
 	return t_done();
 }
