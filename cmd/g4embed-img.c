@@ -64,7 +64,8 @@ int main(int argc, char **argv)
 	const char *model = NULL, *embd_path = NULL, *pix_path = NULL, *vocab = NULL;
 	int32_t boi = G4_TOK_BOI, eoi = G4_TOK_EOI;
 	int S = G4_VISION_DEFAULT_TOKENS, flags = 0;
-	char **files = calloc((size_t)argc, sizeof *files);
+	static char **files;	/* static: still reachable at any exit (LeakSanitizer) */
+	files = calloc((size_t)argc, sizeof *files);
 	int nfiles = 0;
 	g4_set_threads(0);
 	for (int i = 1; i < argc; i++) {
