@@ -20,6 +20,18 @@
 #define LLVMFuzzerTestOneInput fuzz_snapshot_one
 #include "../fuzz/fuzz_snapshot.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_tokjson_one
+#include "../fuzz/fuzz_tokjson.c"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_chat_one
+#include "../fuzz/fuzz_chat.c"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_image_one
+#include "../fuzz/fuzz_image.c"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_audio_one
+#include "../fuzz/fuzz_audio.c"
+#undef LLVMFuzzerTestOneInput
 
 static const struct {
 	const char *name;
@@ -29,6 +41,10 @@ static const struct {
 	{ "safetensors", fuzz_safetensors_one },
 	{ "stream", fuzz_stream_one },
 	{ "snapshot", fuzz_snapshot_one },
+	{ "tokjson", fuzz_tokjson_one },
+	{ "chat", fuzz_chat_one },
+	{ "image", fuzz_image_one },
+	{ "audio", fuzz_audio_one },
 };
 
 static const char *root(void)
