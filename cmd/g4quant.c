@@ -41,7 +41,7 @@ static void usage(FILE *f)
 		"  --token-embedding-type T  type of token_embd / per_layer_token_embd\n"
 		"  --mmproj FILE             (checkpoint input) also write the vision/audio towers\n"
 		"  -q, --quiet               no progress line\n"
-		"  --help, --version\n",
+		"  -h, --help, --version\n",
 		g4_ftype_names());
 }
 

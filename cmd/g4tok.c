@@ -34,7 +34,7 @@ static const char help[] =
 	"  --no-parse-special     control tokens in the text (<bos>, <|turn>, ...) are\n"
 	"                         ordinary text\n"
 	"  --lines                every input line is a document\n"
-	"  -d                     decode a token stream or decimal ids to text\n"
+	"  -d, --decode           decode a token stream or decimal ids to text\n"
 	"  --special              with -d: show control tokens\n"
 	"  --chat                 render a chat request (JSON: {\"messages\": [...],\n"
 	"                         \"tools\": [...]} or a messages array) with the Gemma 4\n"
@@ -46,7 +46,7 @@ static const char help[] =
 	"  --no-generation-prompt with --chat: no <|turn>model at the end\n"
 	"  --write-gguf OUT.gguf  write the vocabulary as a vocab-only GGUF\n"
 	"  -t N                   threads (default: the cores available)\n"
-	"  --help                 this text\n"
+	"  -h, --help             this text\n"
 	"  --version              the version\n";
 
 static void bad_usage(const char *why)
