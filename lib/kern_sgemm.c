@@ -235,7 +235,7 @@ void g4_sgemm_nt_par(int m, int n, int k, const float *x, size_t ldx,
 	int nb = wblock(k);
 	int ti = (m + MB - 1) / MB, tj = (n + nb - 1) / nb;
 	int avx = use_avx2();
-	#pragma omp parallel for schedule(dynamic) collapse(2)
+	#pragma omp parallel for schedule(dynamic) collapse(2) if ((double)m * n * k >= 2e6)
 	for (int a = 0; a < tj; a++)
 		for (int b = 0; b < ti; b++) {
 			int i0 = b * MB, j0 = a * nb;
