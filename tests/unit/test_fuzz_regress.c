@@ -14,6 +14,9 @@
 #define LLVMFuzzerTestOneInput fuzz_safetensors_one
 #include "../fuzz/fuzz_safetensors.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_imatrix_one
+#include "../fuzz/fuzz_imatrix.c"
+#undef LLVMFuzzerTestOneInput
 
 static const struct {
 	const char *name;
@@ -21,6 +24,7 @@ static const struct {
 } targets[] = {
 	{ "gguf", fuzz_gguf_one },
 	{ "safetensors", fuzz_safetensors_one },
+	{ "imatrix", fuzz_imatrix_one },
 };
 
 static const char *root(void)
