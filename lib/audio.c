@@ -83,6 +83,8 @@ static int push(obuf *o, const float *p, size_t k)
 	o->seen += k;
 	if (o->n + k > o->lim)
 		k = o->lim - o->n;
+	if (k == 0)
+		return 0;	/* o->y may still be NULL: no pointer arithmetic on it */
 	if (o->n + k > o->cap) {
 		size_t nc = o->cap ? o->cap * 2 : 65536;
 		while (nc < o->n + k)

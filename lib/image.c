@@ -169,10 +169,10 @@ static int decode_png(const uint8_t *buf, size_t n, const char *name, int flags,
 		return g4_err("%s: out of memory", name);
 	}
 	if (setjmp(s.jb)) {
+		png_free(png, rows);	/* png_read_image failed half-way */
 		png_destroy_read_struct(&png, &info, NULL);
 		free(row);
 		free(rgb);
-		free(rows);
 		return g4_err("%s: bad PNG: %s", name, s.msg);
 	}
 	png_set_read_fn(png, &s, png_read_fn);
@@ -220,13 +220,11 @@ static int decode_png(const uint8_t *buf, size_t n, const char *name, int flags,
 	rgb = malloc((size_t)w * h * 3);
 	if (!row || !rgb)
 		png_error(png, "out of memory");
-	rows = malloc(sizeof(png_bytep) * h);
-	if (!rows)
-		png_error(png, "out of memory");
+	rows = png_malloc(png, sizeof(png_bytep) * h);
 	for (png_uint_32 y = 0; y < h; y++)
 		rows[y] = row + (size_t)y * rb;
 	png_read_image(png, rows);
-	free(rows);
+	png_free(png, rows);
 	rows = NULL;
 	for (size_t i = 0; i < (size_t)w * h; i++) {
 		uint8_t *d = rgb + i * 3;
