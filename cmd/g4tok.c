@@ -179,7 +179,8 @@ int main(int argc, char **argv)
 	const char *model = NULL, *tokfile = NULL, *outpath = NULL, *tmpl_name = NULL, *write_gguf = NULL;
 	int ids_out = 0, bos = 1, special_in = 1, lines = 0, dec = 0, special_out = 0;
 	int do_chat = 0, render = 0, thinking = 0, agp = 1, threads = 0;
-	char **files = calloc((size_t)argc, sizeof *files);
+	static char **files;	/* static: still reachable at any exit (LeakSanitizer) */
+	files = calloc((size_t)argc, sizeof *files);
 	int nf = 0;
 	if (!files)
 		g4_fatal("g4tok", "out of memory");

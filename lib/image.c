@@ -163,11 +163,13 @@ static int decode_png(const uint8_t *buf, size_t n, const char *name, int flags,
 	png_infop info = png ? png_create_info_struct(png) : NULL;
 	uint8_t *volatile row = NULL;
 	uint8_t *volatile rgb = NULL;
+	png_bytep *volatile rows = NULL;
 	if (!png || !info) {
 		png_destroy_read_struct(png ? &png : NULL, NULL, NULL);
 		return g4_err("%s: out of memory", name);
 	}
 	if (setjmp(s.jb)) {
+		png_free(png, rows);	/* png_read_image failed half-way */
 		png_destroy_read_struct(&png, &info, NULL);
 		free(row);
 		free(rgb);
@@ -215,11 +217,12 @@ static int decode_png(const uint8_t *buf, size_t n, const char *name, int flags,
 	rgb = malloc((size_t)w * h * 3);
 	if (!row || !rgb)
 		png_error(png, "out of memory");
-	png_bytep *rows = png_malloc(png, sizeof(png_bytep) * h);
+	rows = png_malloc(png, sizeof(png_bytep) * h);
 	for (png_uint_32 y = 0; y < h; y++)
 		rows[y] = row + (size_t)y * rb;
 	png_read_image(png, rows);
 	png_free(png, rows);
+	rows = NULL;
 	for (size_t i = 0; i < (size_t)w * h; i++) {
 		const uint8_t *q = row + i * ch;
 		uint8_t *d = rgb + i * 3;

@@ -2,7 +2,7 @@
  * that once crashed a fuzz target (tests/fuzz/regress/NAME/) goes through the
  * fuzz target's own code again.  Under make check-asan this replays them
  * with the sanitizers; in the plain build it still catches crashes and
- * aborts.  A new fuzz target: include it here and add it to `targets`. */
+ * aborts.  Fuzz target sources must use file-unique static names.  A new fuzz target: include it here and add it to `targets`. */
 #include <dirent.h>
 #include <stdint.h>
 
@@ -14,6 +14,27 @@
 #define LLVMFuzzerTestOneInput fuzz_safetensors_one
 #include "../fuzz/fuzz_safetensors.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_imatrix_one
+#include "../fuzz/fuzz_imatrix.c"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_stream_one
+#include "../fuzz/fuzz_stream.c"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_snapshot_one
+#include "../fuzz/fuzz_snapshot.c"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_tokjson_one
+#include "../fuzz/fuzz_tokjson.c"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_chat_one
+#include "../fuzz/fuzz_chat.c"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_image_one
+#include "../fuzz/fuzz_image.c"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_audio_one
+#include "../fuzz/fuzz_audio.c"
+#undef LLVMFuzzerTestOneInput
 
 static const struct {
 	const char *name;
@@ -21,6 +42,13 @@ static const struct {
 } targets[] = {
 	{ "gguf", fuzz_gguf_one },
 	{ "safetensors", fuzz_safetensors_one },
+	{ "imatrix", fuzz_imatrix_one },
+	{ "stream", fuzz_stream_one },
+	{ "snapshot", fuzz_snapshot_one },
+	{ "tokjson", fuzz_tokjson_one },
+	{ "chat", fuzz_chat_one },
+	{ "image", fuzz_image_one },
+	{ "audio", fuzz_audio_one },
 };
 
 static const char *root(void)

@@ -56,7 +56,7 @@ static void vectors(const char *base, int want)
 		g4_tok_encode(tok, s, len, 0, &ids, &n, &cap);
 		g4_buf d = { 0 };
 		CHECK(!g4_tok_decode(tok, ids, n, 0, &d), "decode: %s", g4_errmsg());
-		if (!memmem(s, len, "\xE2\x96\x81", 3) && !(d.n == len && !memcmp(d.p, s, len))) {
+		if (!memmem(s, len, "\xE2\x96\x81", 3) && !(d.n == len && (len == 0 || !memcmp(d.p, s, len)))) {
 			rt++;
 			CHECK(rt > 3, "%s #%d: round trip differs", base, k);
 		}
