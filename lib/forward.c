@@ -243,14 +243,14 @@ void g4_seq_free(g4_seq *s)
 typedef struct {
 	float *x, *a, *q, *k, *v, *att, *o, *g, *u, *f, *f2, *xin;
 	float *ple, *pt, *rl, *ey, *eg;
-	float *cs, *sn, *logits;
+	float *cs, *sn;
 	int *sel;
 	float *selw;
 	int *etok;
 	float *ex;
 } bufs;
 
-static size_t ws_layout(const g4_model *m, int64_t T, int want_logits, bufs *b, float *base)
+static size_t ws_layout(const g4_model *m, int64_t T, bufs *b, float *base)
 {
 	int qmax = 0, kvmax = 0, fmax = 0, hdmax = 0;
 	for (int l = 0; l < m->n_layer; l++) {
@@ -289,7 +289,6 @@ static size_t ws_layout(const g4_model *m, int64_t T, int want_logits, bufs *b, 
 	TAKE(ex, T * H);
 	TAKE(cs, T * hdmax);
 	TAKE(sn, T * hdmax);
-	TAKE(logits, (want_logits ? T : 1) * (int64_t)m->n_vocab);
 	TAKE(sel, T * K);	/* ints and floats are both 4 bytes */
 	TAKE(selw, T * K);
 	TAKE(etok, T);
@@ -297,9 +296,9 @@ static size_t ws_layout(const g4_model *m, int64_t T, int want_logits, bufs *b, 
 	return off;
 }
 
-static int ensure_ws(g4_seq *s, int64_t T, int want_logits, bufs *b)
+static int ensure_ws(g4_seq *s, int64_t T, bufs *b)
 {
-	size_t need = ws_layout(s->m, T, want_logits, NULL, NULL);
+	size_t need = ws_layout(s->m, T, NULL, NULL);
 	if (need > s->ws_cap) {
 		float *p = malloc(need * sizeof *p);
 		if (!p)
@@ -308,7 +307,7 @@ static int ensure_ws(g4_seq *s, int64_t T, int want_logits, bufs *b)
 		s->ws = p;
 		s->ws_cap = need;
 	}
-	ws_layout(s->m, T, want_logits, b, s->ws);
+	ws_layout(s->m, T, b, s->ws);
 	return 0;
 }
 
@@ -547,8 +546,18 @@ static int ubatch(g4_seq *s, const g4_batch *in, int64_t i0, int64_t T, float *l
 	const int64_t p0 = s->n_pos, V = m->n_vocab;
 	const int32_t *block = in->block ? in->block + i0 : NULL;
 	bufs b;
-	if (ensure_ws(s, T, logits_all != NULL, &b) < 0)
+	if (ensure_ws(s, T, &b) < 0)
 		return -1;
+	if (s->n_pos + T > s->hist_cap) {	/* history room first: no failure after the KV is written */
+		int64_t cap = s->hist_cap ? 2 * s->hist_cap : 256;
+		while (cap < s->n_pos + T)
+			cap *= 2;
+		int32_t *h = realloc(s->hist, (size_t)cap * sizeof *h);
+		if (!h)
+			return g4_err("out of memory");
+		s->hist = h;
+		s->hist_cap = cap;
+	}
 
 	/* embeddings (§2.2) */
 	const double semb = sqrt((double)H);
@@ -688,26 +697,15 @@ static int ubatch(g4_seq *s, const g4_batch *in, int64_t i0, int64_t T, float *l
 	const int64_t r0 = logits_all ? 0 : T - 1, nr = T - r0;
 	for (int64_t t = r0; t < T; t++)
 		rmsnorm(b.a + (t - r0) * H, b.x + t * H, m->output_norm, H, m->eps);
-	g4_matmul(&m->output, 0, b.a, H, nr, b.logits, V);
+	float *lg = logits_all ? logits_all + i0 * V : s->logits;
+	g4_matmul(&m->output, 0, b.a, H, nr, lg, V);
 	if (m->softcap > 0.0f)
 		for (int64_t i = 0; i < nr * V; i++)
-			b.logits[i] = (float)((double)m->softcap * tanh((double)b.logits[i] / m->softcap));
+			lg[i] = (float)((double)m->softcap * tanh((double)lg[i] / m->softcap));
 	if (logits_all)
-		memcpy(logits_all + i0 * V, b.logits, (size_t)(T * V) * sizeof(float));
-	memcpy(s->logits, b.logits + (nr - 1) * V, (size_t)V * sizeof(float));
+		memcpy(s->logits, lg + (nr - 1) * V, (size_t)V * sizeof(float));
 	s->have_logits = 1;
 
-	/* history */
-	if (s->n_pos + T > s->hist_cap) {
-		int64_t cap = s->hist_cap ? 2 * s->hist_cap : 256;
-		while (cap < s->n_pos + T)
-			cap *= 2;
-		int32_t *h = realloc(s->hist, (size_t)cap * sizeof *h);
-		if (!h)
-			return g4_err("out of memory");
-		s->hist = h;
-		s->hist_cap = cap;
-	}
 	memcpy(s->hist + s->n_pos, in->ids + i0, (size_t)T * sizeof(int32_t));
 	s->n_pos += T;
 	return 0;
