@@ -10,7 +10,9 @@
 #include "t.h"
 #include "err.h"
 #include "gguf.h"
+#include "forward.h"
 #include "hfconv.h"
+#include "model.h"
 #include "qtypes.h"
 #include "requant.h"
 
@@ -749,6 +751,43 @@ static void test_command(void)
 	g4_gguf_close(a);
 }
 
+/* The decoder on a converted checkpoint gives the logits of the weights
+ * loaded directly: bit for bit for an f32 checkpoint (the same weights),
+ * and BF16 vs F32 files made from one bf16 checkpoint agree closely. */
+static int logits_of(const char *path, const int32_t *ids, int n, float *out)
+{
+	g4_model *m = g4_model_load(path);
+	CHECK(m != NULL, "load %s: %s", path, g4_errmsg());
+	if (!m) return -1;
+	g4_seq *s = g4_seq_new(m, G4_F32);
+	g4_batch b = { .n = n, .ids = ids };
+	int rc = s ? g4_forward(s, &b, out) : -1;
+	CHECK(rc >= 0, "forward %s: %s", path, g4_errmsg());
+	g4_seq_free(s);
+	g4_model_free(m);
+	return rc < 0 ? -1 : 0;
+}
+
+static void test_logits(void)
+{
+	static const int32_t ids[] = { 2, 36, 120, 7, 8, 9, 200, 381, 10, 44, 45, 46, 300, 301, 5, 6 };
+	const int n = 16, V = 382;
+	float *a = malloc(sizeof(float) * n * V), *b = malloc(sizeof(float) * n * V);
+	/* hf-f32.gguf: made by test_f32_single from the f32 checkpoint */
+	if (!logits_of(t_data("micro-e2b-f32.gguf"), ids, n, a) && !logits_of(t_tmp("hf-f32.gguf"), ids, n, b))
+		CHECK(!memcmp(a, b, sizeof(float) * n * V), "converted f32 checkpoint: logits differ");
+	/* the MoE checkpoint (bf16): F32 and BF16 conversions */
+	const char *d = t_tmp("hf-moe");
+	CHECK(convert(d, t_tmp("moe-f32.gguf"), G4_FT_ALL_F32) == 0, "convert: %s", g4_errmsg());
+	if (!logits_of(t_tmp("moe-f32.gguf"), ids, n, a) && !logits_of(t_tmp("hf-moe.gguf"), ids, n, b)) {
+		float md = 0;
+		for (int i = 0; i < n * V; i++) md = fmaxf(md, fabsf(a[i] - b[i]));
+		CHECK(md < 1e-3f, "moe: BF16 vs F32 file of one checkpoint: max |diff| %g", md);
+	}
+	free(a);
+	free(b);
+}
+
 int main(void)
 {
 	G = g4_gguf_open(t_data("micro-e2b-f32.gguf"));
@@ -758,6 +797,7 @@ int main(void)
 	RUN(test_f16);
 	RUN(test_two_step);
 	RUN(test_moe);
+	RUN(test_logits);
 	RUN(test_errors);
 	RUN(test_mmproj);
 	RUN(test_command);
