@@ -445,6 +445,37 @@ static void test_moe(void)
 	G = save;
 }
 
+/* the Unified architecture: the same text model plus suppress_tokens */
+static void test_unified(void)
+{
+	const char *d = t_tmp("hf-uni");
+	make_ckpt(d, G4_F32, 1, NULL, NULL);
+	char cfg[sizeof config + 16], *p = strstr(config, "Gemma4ForConditionalGeneration");
+	snprintf(cfg, sizeof cfg, "%.*sGemma4UnifiedForConditionalGeneration%s", (int)(p - config), config,
+		 p + strlen("Gemma4ForConditionalGeneration"));
+	write_file(d, "config.json", cfg);
+	write_file(d, "generation_config.json", "{\"top_k\":64,\"top_p\":0.95,\"suppress_tokens\":[7,8,300]}");
+	CHECK(convert(d, t_tmp("uni.gguf"), G4_FT_F16) == 0, "convert: %s", g4_errmsg());
+	g4_gguf *g = g4_gguf_open(t_tmp("uni.gguf"));
+	if (!g) { CHECK(0, "open: %s", g4_errmsg()); return; }
+	uint32_t et = 0;
+	uint64_t n = 0;
+	const void *v;
+	CHECK(!g4_gguf_get_arr(g, "tokenizer.ggml.suppress_tokens", &et, &n, &v) && et == G4_GGUF_INT32 && n == 3 &&
+	      g4_gguf_arr_i64(et, v, 2) == 300, "suppress_tokens");
+	int64_t k = 0;
+	float tp = 0;
+	CHECK(!g4_gguf_get_i64(g, "general.sampling.top_k", &k) && k == 64, "top_k");
+	CHECK(!g4_gguf_get_f32(g, "general.sampling.top_p", &tp) && tp == 0.95f, "top_p");
+	g4_gguf_close(g);
+	g4_requant_opts o;
+	g4_requant_opts_init(&o, G4_FT_F16);
+	FILE *f = fopen(t_tmp("uni-mm.gguf"), "wb");
+	CHECK(g4_hfconv_mmproj(d, f, &o) == -1 && strstr(g4_errmsg(), "not supported"), "unified mmproj: %s",
+	      g4_errmsg());
+	fclose(f);
+}
+
 static void test_errors(void)
 {
 	const char *d = t_tmp("hf-miss");
@@ -798,6 +829,7 @@ int main(void)
 	RUN(test_two_step);
 	RUN(test_moe);
 	RUN(test_logits);
+	RUN(test_unified);
 	RUN(test_errors);
 	RUN(test_mmproj);
 	RUN(test_command);
