@@ -103,12 +103,36 @@ int main(int argc, char **argv)
 	if (!g)
 		g4_die(prog);
 	g4_aenc *e = g4_aenc_load(g);
-	if (!e) {
-		g4_err_ctx("%s: ", model);
+	if (!e)
 		g4_die(prog);
-	}
 	uint32_t width = (uint32_t)g4_aenc_hparams(e)->text_dim;
 	int tty = isatty(2);	/* a progress line per file */
+
+	/* encode every file first, so a bad file leaves no output at all
+	 * (not even a partial stream on stdout) */
+	int nfile = argc - optind;
+	struct clip { float *rows, *mel; size_t nr, nf; } *cl = calloc((size_t)nfile, sizeof *cl);
+	if (!cl)
+		g4_fatal(prog, "out of memory");
+	for (int i = 0; i < nfile; i++) {
+		const char *path = argv[optind + i];
+		float *x;
+		size_t n;
+		if (g4_audio_load(path, split ? 0 : G4_AUDIO_MAX_SAMPLES, &x, &n))
+			g4_die(prog);
+		if (g4_aenc_embed_wave(e, x, n, split, &cl[i].rows, &cl[i].nr,
+				       mel_path ? &cl[i].mel : NULL, &cl[i].nf)) {
+			g4_err_ctx("%s: ", path);
+			g4_die(prog);
+		}
+		free(x);
+		if (tty && cl[i].nr)
+			fprintf(stderr, "%s: %s: %.2f s, %zu tokens\n", prog, path,
+				(double)n / G4_AUDIO_RATE, cl[i].nr);
+		if (cl[i].nr == 0)
+			fprintf(stderr, "%s: warning: %s: shorter than one 10 ms frame, no audio tokens\n",
+				prog, path);
+	}
 
 	g4_out *out = g4_out_open(out_path);
 	g4_out *mo = mel_path ? g4_out_open(mel_path) : NULL;
@@ -118,35 +142,20 @@ int main(int argc, char **argv)
 	g4_sw *w = g4_sw_open(g4_out_file(out));
 	if (!w)
 		g4_die(prog);
-	for (int i = optind; i < argc; i++) {
-		const char *path = argv[i];
-		float *x, *rows, *mel;
-		size_t n, nr, nf;
-		if (g4_audio_load(path, split ? 0 : G4_AUDIO_MAX_SAMPLES, &x, &n))
-			g4_die(prog);
-		if (g4_aenc_embed_wave(e, x, n, split, &rows, &nr, mo ? &mel : NULL, &nf)) {
-			g4_err_ctx("%s: ", path);
-			g4_die(prog);
-		}
-		free(x);
-		if (tty && nr)
-			fprintf(stderr, "%s: %s: %.2f s, %zu tokens\n", prog, path,
-				(double)n / G4_AUDIO_RATE, nr);
-		if (nr == 0)
-			fprintf(stderr, "%s: warning: %s: shorter than one 10 ms frame, no audio tokens\n",
-				prog, path);
+	for (int i = 0; i < nfile; i++) {
+		size_t nr = cl[i].nr, nf = cl[i].nf;
 		if (g4_sw_tokens(w, &boa, 1) ||
-		    (nr && g4_sw_embd(w, G4_MOD_AUDIO, (uint32_t)nr, width, G4_DT_F32, rows)) ||
+		    (nr && g4_sw_embd(w, G4_MOD_AUDIO, (uint32_t)nr, width, G4_DT_F32, cl[i].rows)) ||
 		    g4_sw_tokens(w, &eoa, 1))
 			g4_die(prog);
-		if (eo && g4_write(g4_out_file(eo), rows, nr * width * sizeof *rows, embd_path))
+		if (eo && g4_write(g4_out_file(eo), cl[i].rows, nr * width * sizeof(float), embd_path))
 			g4_die(prog);
-		if (mo && g4_write(g4_out_file(mo), mel, nf * G4_MEL_BINS * sizeof *mel, mel_path))
+		if (mo && g4_write(g4_out_file(mo), cl[i].mel, nf * G4_MEL_BINS * sizeof(float), mel_path))
 			g4_die(prog);
-		free(rows);
-		if (mo)
-			free(mel);
+		free(cl[i].rows);
+		free(cl[i].mel);
 	}
+	free(cl);
 	if (g4_sw_close(w))
 		g4_die(prog);
 	if ((mo && g4_out_commit(mo)) || (eo && g4_out_commit(eo)) || g4_out_commit(out))

@@ -12,6 +12,7 @@
 #include "err.h"
 #include "fileio.h"
 #include "gguf.h"
+#include "hfconv.h"
 #include "imatrix.h"
 #include "par.h"
 #include "qmix.h"
@@ -191,7 +192,18 @@ int main(int argc, char **argv)
 	}
 
 	if (hf) {
-		g4_fatal(prog, "%s: checkpoint folders are not supported yet", pos[0]);
+		/* both files appear only if both conversions succeed */
+		g4_out *mo = NULL;
+		if (mmproj) {
+			mo = g4_out_open(mmproj);
+			if (!mo || g4_hfconv_mmproj(pos[0], g4_out_file(mo), &o))
+				g4_die(prog);
+		}
+		g4_out *out = g4_out_open(pos[1]);
+		if (!out || g4_hfconv(pos[0], g4_out_file(out), &o))
+			g4_die(prog);
+		if ((mo && g4_out_commit(mo)) || g4_out_commit(out))
+			g4_die(prog);
 	} else {
 		g4_gguf *g = g4_gguf_open(pos[0]);
 		if (!g)

@@ -123,6 +123,7 @@ int g4_audio_load(const char *path, size_t max_samples, float **x, size_t *n)
 			      MIN_RATE, MAX_RATE);
 	}
 	int ch = info.channels, rate = info.samplerate, rc = 0;
+	size_t in_frames = 0;
 	obuf o = { .lim = max_samples ? max_samples : G4_AUDIO_LIMIT_SAMPLES + 1 };
 	size_t ocap = (size_t)CHUNK * G4_AUDIO_RATE / rate + 1024;
 	float *buf = malloc((size_t)CHUNK * ch * sizeof *buf);
@@ -149,6 +150,13 @@ int g4_audio_load(const char *path, size_t max_samples, float **x, size_t *n)
 		if (got <= 0)
 			break;
 		g4_audio_mixdown(buf, (size_t)got, ch, mono);
+		for (sf_count_t i = 0; i < got; i++)
+			if (!isfinite(mono[i])) {
+				rc = g4_err("%s: frame %zu is not a finite number", path,
+					    in_frames + (size_t)i);
+				goto done;
+			}
+		in_frames += (size_t)got;
 		if (!rs) {
 			if (push(&o, mono, (size_t)got))
 				goto fail;

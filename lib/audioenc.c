@@ -186,8 +186,10 @@ static int load_all(g4_aenc *e)
 	const g4_gguf *g = e->g;
 	g4_aenc_hp *hp = &e->hp;
 	g4_str s;
+	if (g4_gguf_find_key(g, "clip.audio.projector_type") < 0)
+		return g4_err("not an audio mmproj (no key clip.audio.projector_type)");
 	if (g4_gguf_get_str(g, "clip.audio.projector_type", &s))
-		return g4_err_ctx("not an audio mmproj: ");
+		return -1;
 	if (s.len != 7 || memcmp(s.ptr, "gemma4a", 7))
 		return g4_err("clip.audio.projector_type is '%.*s', not 'gemma4a' (Gemma 4 E2B/E4B audio)",
 			      (int)(s.len > 64 ? 64 : s.len), s.ptr);
@@ -301,6 +303,9 @@ g4_aenc *g4_aenc_load(const g4_gguf *g)
 	}
 	e->g = g;
 	if (load_all(e)) {
+		/* name the file unless the GGUF reader already did */
+		if (g->path && strncmp(g4_errmsg(), g->path, strlen(g->path)))
+			g4_err_ctx("%s: ", g->path);
 		g4_aenc_free(e);
 		return NULL;
 	}
@@ -691,6 +696,12 @@ int g4_aenc_encode(g4_aenc *e, const float *mel, size_t T_, float *out, g4_aenc_
 	rmsnorm(u, u, NULL, N, O, hp->eps);
 	if (linear(e, &e->embd_proj, u, N, out))
 		goto fail;
+	for (size_t i = 0; i < (size_t)N * hp->text_dim; i++)
+		if (!isfinite(out[i])) {
+			rc = g4_err("audio encoder: soft token %zu is not finite (overflow in the model?)",
+				    i / hp->text_dim);
+			goto done;
+		}
 done:
 	free(x); free(h); free(u); free(a);
 	return rc;

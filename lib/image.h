@@ -26,7 +26,7 @@
 
 /* Largest picture accepted: each side, and width*height. */
 #define G4_IMAGE_MAX_SIDE 65535
-#define G4_IMAGE_MAX_PIXELS (1u << 28)
+#define G4_IMAGE_MAX_PIXELS 178956970u	/* Pillow refuses more (decompression bomb) */
 
 enum {
 	G4_IMG_ALPHA_WHITE = 1,	/* blend alpha over white instead of dropping it */

@@ -258,6 +258,8 @@ g4_imatrix *g4_imatrix_load_mem(const void *buf, size_t n, const char *name)
 		return NULL;
 	}
 	int rc = n >= 4 && !memcmp(buf, "GGUF", 4) ? load_gguf(m, buf, n, name) : load_legacy(m, buf, n);
+	if (!rc && m->n == 0)
+		rc = g4_err("no entries");
 	if (!rc)
 		rc = finite_all(m);
 	if (rc) {

@@ -236,10 +236,12 @@ static int convert_tensor(struct job *j, const g4_qsrc *t, uint32_t type, const 
 			/* the rows are split over the threads; each part is read and
 			 * quantised by one thread; rows are independent */
 			int64_t parts = nth > nr ? nr : nth;
+			if (parts > 1 + nr * n / 65536)	/* small chunks: not worth waking threads */
+				parts = 1 + nr * n / 65536;
 			int bad = 0;
 			float *fb = j->fbuf;
 			uint8_t *qb = j->qbuf;
-#pragma omp parallel for schedule(static) num_threads(nth) reduction(|:bad)
+#pragma omp parallel for schedule(static) num_threads(nth) reduction(|:bad) if (parts > 1)
 			for (int64_t p = 0; p < parts; p++) {
 				int64_t a = nr * p / parts, b = nr * (p + 1) / parts;
 				int mybad = 0;

@@ -766,7 +766,12 @@ int g4_tok_encode(const g4_tokenizer *t, const char *text, size_t n, int flags,
 {
 	if (n > 0xFFFFFFF0u)
 		return g4_err("text of %zu bytes is too long to encode at once", n);
-	work w = { 0 };
+	/* symbol arrays are kept per thread between calls (short prompts
+	 * would otherwise spend their time in malloc) */
+	static _Thread_local work keep;
+	work w = keep;
+	w.cache = NULL;
+	w.oom = 0;
 	w.out = ids;
 	w.n_out = n_ids;
 	w.cap_out = cap;
@@ -798,7 +803,11 @@ int g4_tok_encode(const g4_tokenizer *t, const char *text, size_t n, int flags,
 	}
 	if (!r && segment(t, &w, s + seg, n - seg))
 		r = -1;
-	free(w.id); free(w.prev); free(w.next); free(w.b0); free(w.b1); free(w.heap);
+	if (w.cap > (1u << 16) || w.caph > (1u << 16)) {
+		free(w.id); free(w.prev); free(w.next); free(w.b0); free(w.b1); free(w.heap);
+		memset(&keep, 0, sizeof keep);
+	} else
+		keep = w;
 	if (w.cache) {
 		free(w.cache); free(w.ckeys); free(w.cids);
 	}

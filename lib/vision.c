@@ -109,6 +109,6 @@ void g4_video_label(int f, double fps, char out[16])
 {
 	double t = fps > 0 ? f / fps : 0;
 	long s = (long)t;
-	snprintf(out, 16, "%02ld:%02ld", (s / 60) % 100, s % 60);
+	snprintf(out, 16, "%02ld:%02ld", s / 60 % 1000000, s % 60);
 }
 

@@ -86,10 +86,6 @@ typedef struct {
 int g4_vision_encode(const g4_vision *m, const float *pix, int gh, int gw, float *out,
 		     g4_vision_trace *tr);
 
-/* The ids of <|image> and <image|> in the vocabulary of a text-model GGUF
- * (tokenizer.ggml.tokens); -1 with a message if either is missing. */
-int g4_vision_marker_ids(const char *gguf_path, int32_t *boi, int32_t *eoi);
-
 /* Video: the 32 frame indices floor(i*T/32) of T frames (T >= 32, else an
  * error) and the "MM:SS" label of frame index f at fps frames per second. */
 int g4_video_sample(int T, int nf, int *idx);

@@ -707,27 +707,3 @@ out:
 		g4_err_ctx("vision encoder: ");
 	return rc;
 }
-
-int g4_vision_marker_ids(const char *path, int32_t *boi, int32_t *eoi)
-{
-	g4_gguf *g = g4_gguf_open(path);
-	if (!g)
-		return -1;
-	g4_str *tok = NULL;
-	uint64_t n = 0;
-	int rc = g4_gguf_get_str_arr(g, "tokenizer.ggml.tokens", &tok, &n);
-	*boi = *eoi = -1;
-	for (uint64_t i = 0; !rc && i < n && i < INT32_MAX; i++) {
-		if (tok[i].len == 8 && !memcmp(tok[i].ptr, "<|image>", 8))
-			*boi = (int32_t)i;
-		if (tok[i].len == 8 && !memcmp(tok[i].ptr, "<image|>", 8))
-			*eoi = (int32_t)i;
-	}
-	free(tok);
-	g4_gguf_close(g);
-	if (rc)
-		return g4_err_ctx("%s: ", path);
-	if (*boi < 0 || *eoi < 0)
-		return g4_err("%s: the vocabulary has no %s token", path, *boi < 0 ? "<|image>" : "<image|>");
-	return 0;
-}

@@ -89,3 +89,9 @@ expect_fail not-a-model 1 g4embed-audio -m "$A/aud1-chirp-noise-16k-mono.wav" "$
 rm -f "$T/left.f32"
 expect_fail no-partial-output 1 g4embed-audio -m "$M" --embeddings "$T/left.f32" "$T/sil.wav" "$T/bad.wav"
 [ ! -e "$T/left.f32" ] && ok no-partial-file || no no-partial-file "left.f32 left behind"
+# a bad second file: nothing at all on stdout
+g4embed-audio -m "$M" "$T/sil.wav" "$T/bad.wav" >"$T/partial.g4s" 2>/dev/null
+[ "$(wc -c <"$T/partial.g4s")" -eq 0 ] && ok no-partial-stream || no no-partial-stream "stream written"
+# a vision-only mmproj is refused by name
+g4embed-audio -m "$G4_DATA/mmproj-tiny-vision-e.gguf" "$T/sil.wav" 2>"$T/vis.err" >/dev/null
+grep -q "not an audio mmproj" "$T/vis.err" && ok vision-mmproj || no vision-mmproj "$(cat "$T/vis.err")"

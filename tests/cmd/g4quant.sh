@@ -40,3 +40,9 @@ if [ -e "$T/x.gguf" ]; then no no_partial "a failed run left $T/x.gguf"; else ok
 head -c 100000 "$D/micro-e2b-f32.gguf" >"$T/trunc.gguf"
 expect_fail truncated 1 g4quant "$T/trunc.gguf" "$T/y.gguf" Q8_0
 if [ -e "$T/y.gguf" ]; then no no_partial_trunc "left $T/y.gguf"; else ok no_partial_trunc; fi
+
+# checkpoint folders: a folder without config.json, --mmproj with a GGUF input
+mkdir -p "$T/empty-ckpt"
+expect_fail ckpt_no_config 1 g4quant "$T/empty-ckpt" "$T/z.gguf" Q8_0
+expect_fail mmproj_needs_folder 2 g4quant --mmproj "$T/mm.gguf" "$D/micro-e2b-f32.gguf" "$T/z.gguf" Q8_0
+if [ -e "$T/z.gguf" ] || [ -e "$T/mm.gguf" ]; then no no_partial_ckpt "left a file"; else ok no_partial_ckpt; fi

@@ -272,6 +272,23 @@ static void test_bad_models(void)
 	free(b);
 }
 
+static void test_markers(void)
+{
+	g4_gguf *g = g4_gguf_open(t_data("micro-e2b-256-f32.gguf"));
+	CHECK(g != NULL, "%s", g4_errmsg());
+	int32_t b = 0, e = 0;
+	if (g) {
+		CHECK(g4_audio_marker_ids(g, &b, &e) == 0, "%s", g4_errmsg());
+		CHECK(b == 383 && e == 387, "markers %d %d, want 383 387", b, e);
+		g4_gguf_close(g);
+	}
+	g = g4_gguf_open(t_data("mmproj-tiny-audio.gguf"));
+	if (g) {
+		CHECK(g4_audio_marker_ids(g, &b, &e) == -1, "an mmproj has no vocabulary");
+		g4_gguf_close(g);
+	}
+}
+
 int main(void)
 {
 	RUN(test_sgemm);
@@ -282,5 +299,6 @@ int main(void)
 	RUN(test_threads_and_split);
 	RUN(test_split);
 	RUN(test_bad_models);
+	RUN(test_markers);
 	return t_done();
 }

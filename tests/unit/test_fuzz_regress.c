@@ -14,6 +14,9 @@
 #define LLVMFuzzerTestOneInput fuzz_safetensors_one
 #include "../fuzz/fuzz_safetensors.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_imatrix_one
+#include "../fuzz/fuzz_imatrix.c"
+#undef LLVMFuzzerTestOneInput
 #define LLVMFuzzerTestOneInput fuzz_stream_one
 #include "../fuzz/fuzz_stream.c"
 #undef LLVMFuzzerTestOneInput
@@ -39,6 +42,7 @@ static const struct {
 } targets[] = {
 	{ "gguf", fuzz_gguf_one },
 	{ "safetensors", fuzz_safetensors_one },
+	{ "imatrix", fuzz_imatrix_one },
 	{ "stream", fuzz_stream_one },
 	{ "snapshot", fuzz_snapshot_one },
 	{ "tokjson", fuzz_tokjson_one },

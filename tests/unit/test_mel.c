@@ -216,6 +216,11 @@ static void test_formats(void)
 	CHECK(g4_audio_n_pieces(480001, 1) == 2 && g4_audio_piece_len(480001, 1, 1) == 1, "split");
 	CHECK(g4_audio_n_pieces(480001, 0) == 1 && g4_audio_piece_len(480001, 0, 0) == 480000, "cut");
 	CHECK(g4_audio_n_pieces(0, 1) == 1 && g4_audio_piece_len(0, 1, 0) == 0, "empty");
+	/* a float WAV with a NaN sample is refused */
+	st[777] = NAN;
+	CHECK(write_wav(p, 16000, 2, SF_FORMAT_WAV | SF_FORMAT_FLOAT, st, 1000) == 0, "write");
+	CHECK(g4_audio_load(p, 0, &x, &n) == -1, "NaN sample accepted");
+	CHECK(strstr(g4_errmsg(), "finite") != NULL, "message: %s", g4_errmsg());
 	unlink(p); unlink(fl); unlink(og);
 }
 
@@ -254,6 +259,41 @@ static void test_bad_files(void)
 	unlink(p);
 }
 
+/* damaged headers: every byte of the WAV header and the first data bytes
+ * set to 0x00, 0xff and 0x80 in turn: an error or a clean decode, never a
+ * crash or an absurd size */
+static void test_header_flips(void)
+{
+	size_t nb; unsigned char *w = t_slurp(t_data("audio/aud2-tones-44k1-stereo.wav"), &nb);
+	if (!w) return;
+	const char *p = t_tmp("flip.wav");
+	const unsigned char vals[3] = { 0x00, 0xff, 0x80 };
+	int ok = 0, err = 0;
+	for (size_t i = 0; i < 48; i++)
+		for (int v = 0; v < 3; v++) {
+			unsigned char keep = w[i];
+			w[i] = vals[v];
+			FILE *f = fopen(p, "wb");
+			fwrite(w, 1, nb, f);
+			fclose(f);
+			w[i] = keep;
+			float *x; size_t n;
+			if (g4_audio_load(p, G4_AUDIO_MAX_SAMPLES, &x, &n) == 0) {
+				ok++;
+				CHECK(n <= G4_AUDIO_MAX_SAMPLES, "byte %zu = %02x: %zu samples", i, vals[v], n);
+				for (size_t j = 0; j < n; j++)
+					if (!isfinite(x[j])) { CHECK(0, "byte %zu: sample %zu not finite", i, j); break; }
+				free(x);
+			} else {
+				err++;
+				CHECK(strstr(g4_errmsg(), "flip.wav") != NULL, "message without the file: %s", g4_errmsg());
+			}
+		}
+	printf("  # header flips: %d decoded, %d refused\n", ok, err);
+	unlink(p);
+	free(w);
+}
+
 int main(void)
 {
 	RUN(test_frames);
@@ -265,5 +305,6 @@ int main(void)
 	RUN(test_resample);
 	RUN(test_formats);
 	RUN(test_bad_files);
+	RUN(test_header_flips);
 	return t_done();
 }

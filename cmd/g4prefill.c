@@ -1,0 +1,225 @@
+/* g4prefill - run the Gemma 4 text decoder over a prompt, write a KV snapshot.
+ *
+ * Token stream (or decimal ids) on stdin, one snapshot per document on
+ * stdout (or -o).  -s extends an existing snapshot; --media fills the media
+ * slots of the prompt with the embedding blocks of other streams. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "fileio.h"
+#include "forward.h"
+#include "model.h"
+#include "par.h"
+#include "prompt.h"
+#include "qtypes.h"
+#include "snapshot.h"
+#include "stream.h"
+
+#define PROG "g4prefill"
+#include "version.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: " PROG " -m MODEL.gguf [-s SNAP] [-o OUT] [--kv-type f16|f32|bf16|q8_0]\n"
+		"       [--logits FILE] [--logits-last FILE] [--media STREAM]... [-t N] < PROMPT\n"
+		"Runs the model over the token stream (or decimal ids) on stdin and writes\n"
+		"one KV snapshot per document to stdout or OUT.\n"
+		"  -m MODEL.gguf        Gemma 4 model\n"
+		"  -s SNAP              extend this snapshot (prompt caching)\n"
+		"  -o OUT               write the snapshot(s) here (default stdout)\n"
+		"  --kv-type T          KV cache type: f16 (default), f32, bf16, q8_0\n"
+		"  --logits FILE        float32 logits of every position, [n][n_vocab]\n"
+		"  --logits-last FILE   float32 logits of the last position of each document\n"
+		"  --media STREAM       a stream whose embedding blocks fill the media slots, in order\n"
+		"  -t N                 threads\n"
+		"  --help, --version\n");
+}
+
+/* A progress line on a terminal for prompts of several micro-batches. */
+static void progress(void *ctx, int64_t done, int64_t total)
+{
+	long doc = *(const long *)ctx;
+	if (total <= 256)
+		return;
+	if (done < total)
+		fprintf(stderr, "\r" PROG ": document %ld: %lld / %lld positions", doc, (long long)done,
+			(long long)total);
+	else
+		fprintf(stderr, "\r\033[K");
+	fflush(stderr);
+}
+
+int main(int argc, char **argv)
+{
+	const char *model = NULL, *snap_in = NULL, *out = NULL, *lg_all = NULL, *lg_last = NULL;
+	const char *kvt_name = NULL;
+	char **media_files = NULL;
+	int n_media = 0;
+	enum { O_KV = 256, O_LOGITS, O_LAST, O_MEDIA, O_HELP, O_VERSION };
+	static const struct option lo[] = {
+		{ "kv-type", required_argument, 0, O_KV },
+		{ "logits", required_argument, 0, O_LOGITS },
+		{ "logits-last", required_argument, 0, O_LAST },
+		{ "media", required_argument, 0, O_MEDIA },
+		{ "help", no_argument, 0, O_HELP },
+		{ "version", no_argument, 0, O_VERSION },
+		{ 0, 0, 0, 0 }
+	};
+	int c;
+	while ((c = getopt_long(argc, argv, "m:s:o:t:", lo, NULL)) != -1) {
+		switch (c) {
+		case 'm': model = optarg; break;
+		case 's': snap_in = optarg; break;
+		case 'o': out = optarg; break;
+		case 't': {
+			int n = g4_parse_threads(optarg);
+			if (n < 0) {
+				fprintf(stderr, PROG ": %s\n", g4_errmsg());
+				usage(stderr);
+				return 2;
+			}
+			g4_set_threads(n);
+			break;
+		}
+		case O_KV: kvt_name = optarg; break;
+		case O_LOGITS: lg_all = optarg; break;
+		case O_LAST: lg_last = optarg; break;
+		case O_MEDIA:
+			media_files = realloc(media_files, (size_t)(n_media + 1) * sizeof *media_files);
+			if (!media_files)
+				g4_fatal(PROG, "out of memory");
+			media_files[n_media++] = optarg;
+			break;
+		case O_HELP: usage(stdout); return 0;
+		case O_VERSION: printf(PROG " (g4) " G4_VERSION "\n"); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (!model || optind != argc) {
+		if (!model)
+			fprintf(stderr, PROG ": -m MODEL.gguf is required\n");
+		usage(stderr);
+		return 2;
+	}
+	int kvt = G4_F16;
+	if (kvt_name) {
+		kvt = g4_type_from_name(kvt_name);
+		if (kvt != G4_F16 && kvt != G4_F32 && kvt != G4_BF16 && kvt != G4_Q8_0) {
+			fprintf(stderr, PROG ": --kv-type wants f16, f32, bf16 or q8_0, not '%s'\n", kvt_name);
+			usage(stderr);
+			return 2;
+		}
+	}
+	g4_threads();
+
+	g4_model *m = g4_model_load(model);
+	if (!m)
+		g4_die(PROG);
+	g4_snap base;
+	int have_base = 0;
+	if (snap_in) {
+		FILE *f = fopen(snap_in, "rb");
+		if (!f) {
+			g4_err_sys("%s", snap_in);
+			g4_die(PROG);
+		}
+		int rc = g4_snap_read(f, &base, m->fingerprint, snap_in);
+		fclose(f);
+		if (rc < 0)
+			g4_die(PROG);
+		if (rc == 0)
+			g4_fatal(PROG, "%s holds no snapshot", snap_in);
+		if (kvt_name && (uint32_t)kvt != base.kv_type)
+			g4_fatal(PROG, "--kv-type %s differs from the snapshot's %s", kvt_name,
+				 g4_type_name(base.kv_type));
+		kvt = (int)base.kv_type;
+		have_base = 1;
+	}
+	if (g4_kv_type_check(m, (uint32_t)kvt) < 0)
+		g4_die(PROG);
+	g4_media md = { 0 };
+	for (int i = 0; i < n_media; i++)
+		if (g4_media_add_file(&md, media_files[i]) < 0)
+			g4_die(PROG);
+
+	g4_out *o = g4_out_open(out), *ol = NULL, *oll = NULL;
+	if (!o)
+		g4_die(PROG);
+	if (lg_all && !(ol = g4_out_open(lg_all)))
+		g4_die(PROG);
+	if (lg_last && !(oll = g4_out_open(lg_last)))
+		g4_die(PROG);
+
+	g4_sr *r = g4_sr_open(stdin, "<stdin>");
+	if (!r)
+		g4_die(PROG);
+	g4_doc d = { 0 };
+	g4_prompt pr = { 0 };
+	float *logits = NULL;
+	size_t logits_cap = 0;
+	long ndoc = 0;
+	int rc;
+	while ((rc = g4_sr_next_doc(r, &d)) > 0) {
+		ndoc++;
+		if (g4_prompt_build(&pr, &d, m->n_embd, &md) < 0) {
+			g4_err_ctx("document %ld: ", ndoc);
+			g4_die(PROG);
+		}
+		const int64_t n = pr.n;
+		g4_seq *s = have_base ? g4_seq_from_snap(m, &base) : g4_seq_new(m, (uint32_t)kvt);
+		if (!s)
+			g4_die(PROG);
+		if (isatty(2)) {
+			s->progress = progress;
+			s->progress_ctx = &ndoc;
+		}
+		if (ol && (size_t)n * m->n_vocab > logits_cap) {
+			logits_cap = (size_t)n * m->n_vocab;
+			free(logits);
+			logits = malloc(logits_cap * sizeof *logits);
+			if (!logits)
+				g4_fatal(PROG, "out of memory for the logits of %lld positions", (long long)n);
+		}
+		g4_batch b = g4_prompt_batch(&pr);
+		if (g4_forward(s, &b, ol ? logits : NULL) < 0) {
+			g4_err_ctx("document %ld: ", ndoc);
+			g4_die(PROG);
+		}
+		if (ol && g4_write(g4_out_file(ol), logits, (size_t)n * m->n_vocab * sizeof *logits, lg_all) < 0)
+			g4_die(PROG);
+		if (oll) {
+			if (!s->have_logits)
+				g4_fatal(PROG, "document %ld is empty: no last logits", ndoc);
+			if (g4_write(g4_out_file(oll), s->logits, (size_t)m->n_vocab * sizeof(float), lg_last) < 0)
+				g4_die(PROG);
+		}
+		g4_snap sn;
+		if (g4_seq_to_snap(s, &sn) < 0 || g4_snap_write(g4_out_file(o), &sn, g4_out_path(o)) < 0)
+			g4_die(PROG);
+		g4_snap_free(&sn);
+		g4_seq_free(s);
+	}
+	if (rc < 0)
+		g4_die(PROG);
+	if (!ndoc)
+		g4_fatal(PROG, "no document on stdin");
+	if (g4_media_done(&md) < 0)
+		g4_die(PROG);
+	if (g4_out_commit(o) < 0 || (ol && g4_out_commit(ol) < 0) || (oll && g4_out_commit(oll) < 0))
+		g4_die(PROG);
+	g4_doc_free(&d);
+	g4_sr_close(r);
+	g4_prompt_free(&pr);
+	free(logits);
+	g4_media_free(&md);
+	free(media_files);
+	if (have_base)
+		g4_snap_free(&base);
+	g4_model_free(m);
+	return 0;
+}

@@ -1,0 +1,820 @@
+/* forward.c - the Gemma 4 text decoder (see forward.h; spec gemma4-text.md §2).
+ *
+ * Straight-line code: embed, PLE inputs, then per layer attention, FFN (dense
+ * and/or MoE), PLE, layer scale; final norm, output matmul, soft-cap.  All
+ * matmuls go through matmul.h.  Activations and accumulation are f32; norms
+ * sum squares in double.  A call is cut into micro-batches (never inside an
+ * image block that needs bidirectional attention); the results do not
+ * depend on the cut. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "forward.h"
+#include "matmul.h"
+#include "qtypes.h"
+
+#define UBATCH 256
+
+/* ---- primitives ------------------------------------------------------ */
+
+/* y = x * (mean(x^2) + eps)^-1/2 * w  (w NULL: no weight).  y may be x. */
+static void rmsnorm(float *y, const float *x, const float *w, int n, float eps)
+{
+	double ss = 0.0;
+	for (int i = 0; i < n; i++)
+		ss += (double)x[i] * (double)x[i];
+	const double s = 1.0 / sqrt(ss / n + (double)eps);
+	for (int i = 0; i < n; i++) {
+		float v = (float)((double)x[i] * s);
+		y[i] = w ? v * w[i] : v;
+	}
+}
+
+static float gelu(float x)
+{
+	const double c = 0.7978845608028654;	/* sqrt(2/pi) */
+	double d = x;
+	return (float)(0.5 * d * (1.0 + tanh(c * (d + 0.044715 * d * d * d))));
+}
+
+/* NeoX RoPE of one head: pairs (i, i + n_rot/2) for i < n_rot/2. */
+static void rope_head(float *x, const float *cs, const float *sn, int n_rot)
+{
+	const int h = n_rot / 2;
+	for (int i = 0; i < h; i++) {
+		const float a = x[i], b = x[i + h];
+		x[i] = a * cs[i] - b * sn[i];
+		x[i + h] = b * cs[i] + a * sn[i];
+	}
+}
+
+/* cos/sin of the angles of position p for a layer. */
+static void rope_angles(const g4_model *m, const g4_layer *L, int64_t p, float *cs, float *sn)
+{
+	const int h = L->n_rot / 2;
+	for (int i = 0; i < h; i++) {
+		double f = pow((double)L->rope_base, -2.0 * i / (double)L->n_rot);
+		if (!L->swa && m->rope_freqs && i < m->n_rope_freqs)
+			f /= (double)m->rope_freqs[i];
+		const double a = (double)p * f;
+		cs[i] = (float)cos(a);
+		sn[i] = (float)sin(a);
+	}
+}
+
+/* ---- KV rows --------------------------------------------------------- */
+
+static void kv_store(uint32_t type, const float *x, uint8_t *dst, int n)
+{
+	switch (type) {
+	case G4_F32:
+		memcpy(dst, x, (size_t)n * sizeof *x);
+		break;
+	case G4_F16:
+		for (int i = 0; i < n; i++) {
+			uint16_t h = g4_f32_to_f16(x[i]);
+			memcpy(dst + 2 * i, &h, 2);
+		}
+		break;
+	case G4_BF16:
+		for (int i = 0; i < n; i++) {
+			uint16_t h = g4_f32_to_bf16(x[i]);
+			memcpy(dst + 2 * i, &h, 2);
+		}
+		break;
+	case G4_Q8_0:	/* block: f16 scale d = amax/127, 32 int8 round(x/d) */
+		for (int b = 0; b < n / 32; b++) {
+			const float *xb = x + 32 * b;
+			uint8_t *blk = dst + 34 * b;
+			float amax = 0.0f;
+			for (int j = 0; j < 32; j++)
+				if (fabsf(xb[j]) > amax)
+					amax = fabsf(xb[j]);
+			const float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+			uint16_t hd = g4_f32_to_f16(d);
+			memcpy(blk, &hd, 2);
+			for (int j = 0; j < 32; j++)
+				blk[2 + j] = (uint8_t)(int8_t)roundf(xb[j] * id);
+		}
+		break;
+	}
+}
+
+/* Values [off, off + n) of a stored row as f32. */
+static void kv_load(uint32_t type, const uint8_t *row, int off, int n, float *out)
+{
+	switch (type) {
+	case G4_F32:
+		memcpy(out, row + 4 * (size_t)off, (size_t)n * sizeof *out);
+		break;
+	case G4_F16:
+		for (int i = 0; i < n; i++) {
+			uint16_t h;
+			memcpy(&h, row + 2 * (size_t)(off + i), 2);
+			out[i] = g4_f16_to_f32(h);
+		}
+		break;
+	case G4_BF16:
+		for (int i = 0; i < n; i++) {
+			uint16_t h;
+			memcpy(&h, row + 2 * (size_t)(off + i), 2);
+			out[i] = g4_bf16_to_f32(h);
+		}
+		break;
+	case G4_Q8_0:
+		for (int i = 0; i < n;) {
+			const int j = off + i;
+			const uint8_t *blk = row + 34 * (size_t)(j / 32);
+			uint16_t hd;
+			memcpy(&hd, blk, 2);
+			const float d = g4_f16_to_f32(hd);
+			for (int k = j % 32; k < 32 && i < n; k++, i++)
+				out[i] = (float)(int8_t)blk[2 + k] * d;
+		}
+		break;
+	}
+}
+
+int g4_kv_type_check(const g4_model *m, uint32_t t)
+{
+	if (t != G4_F32 && t != G4_F16 && t != G4_BF16 && t != G4_Q8_0)
+		return g4_err("KV type %s is not one of f32, f16, bf16, q8_0",
+			      g4_type_name(t) ? g4_type_name(t) : "?");
+	if (t == G4_Q8_0)
+		for (int l = 0; l < m->n_layer; l++)
+			if (m->layers[l].has_kv && g4_model_kv_width(m, l) % 32)
+				return g4_err("KV type q8_0 needs K/V rows of a multiple of 32 values; "
+					      "layer %d has %d", l, g4_model_kv_width(m, l));
+	return 0;
+}
+
+static const uint8_t *kv_row(const g4_kvl *c, const uint8_t *base, int64_t pos)
+{
+	int64_t r = c->ring ? pos % c->cap : pos;
+	return base + (size_t)r * c->row_bytes;
+}
+
+/* Makes room for positions up to n_pos + T (full) or a ring of need rows. */
+static int kv_reserve(g4_seq *s, g4_kvl *c, int64_t T)
+{
+	const g4_model *m = s->m;
+	int64_t need = c->ring ? (int64_t)m->window - 1 + T : s->n_pos + T;
+	if (need <= c->cap)
+		return 0;
+	int64_t cap = c->ring ? need : (need > 2 * c->cap ? need : 2 * c->cap);
+	if (cap < 16)
+		cap = 16;
+	if ((uint64_t)cap > ((uint64_t)1 << 40) / c->row_bytes)
+		return g4_err("KV cache of %lld rows is too large", (long long)cap);
+	uint8_t *k = malloc((size_t)cap * c->row_bytes), *v = malloc((size_t)cap * c->row_bytes);
+	if (!k || !v) {
+		free(k);
+		free(v);
+		return g4_err("out of memory for a KV cache of %lld rows", (long long)cap);
+	}
+	/* move the valid rows to their new places */
+	int64_t lo = c->ring ? s->n_pos - (s->n_pos < c->cap ? s->n_pos : c->cap) : 0;
+	for (int64_t p = lo; p < s->n_pos; p++) {
+		int64_t r = c->ring ? p % cap : p;
+		memcpy(k + (size_t)r * c->row_bytes, kv_row(c, c->k, p), c->row_bytes);
+		memcpy(v + (size_t)r * c->row_bytes, kv_row(c, c->v, p), c->row_bytes);
+	}
+	free(c->k);
+	free(c->v);
+	c->k = k;
+	c->v = v;
+	c->cap = cap;
+	return 0;
+}
+
+/* ---- sequences ------------------------------------------------------- */
+
+g4_seq *g4_seq_new(const g4_model *m, uint32_t kv_type)
+{
+	if (g4_kv_type_check(m, kv_type) < 0)
+		return NULL;
+	g4_seq *s = calloc(1, sizeof *s);
+	if (!s) {
+		g4_err("out of memory");
+		return NULL;
+	}
+	s->m = m;
+	s->kv_type = kv_type;
+	s->kv = calloc((size_t)m->n_layer_kv, sizeof *s->kv);
+	s->logits = calloc((size_t)m->n_vocab, sizeof *s->logits);
+	if (!s->kv || !s->logits) {
+		g4_seq_free(s);
+		g4_err("out of memory");
+		return NULL;
+	}
+	for (int l = 0; l < m->n_layer; l++) {
+		const g4_layer *L = &m->layers[l];
+		if (!L->has_kv)
+			continue;
+		g4_kvl *c = &s->kv[L->kv_slot];
+		c->width = g4_model_kv_width(m, l);
+		c->row_bytes = g4_row_bytes(kv_type, c->width);
+		c->ring = L->swa;
+	}
+	return s;
+}
+
+void g4_seq_free(g4_seq *s)
+{
+	if (!s)
+		return;
+	if (s->kv)
+		for (int i = 0; i < s->m->n_layer_kv; i++) {
+			free(s->kv[i].k);
+			free(s->kv[i].v);
+		}
+	free(s->kv);
+	free(s->hist);
+	free(s->logits);
+	free(s->ws);
+	free(s);
+}
+
+/* ---- one micro-batch ------------------------------------------------- */
+
+typedef struct {
+	float *x, *a, *q, *k, *v, *att, *o, *g, *u, *f, *f2, *xin;
+	float *ple, *pt, *rl, *ey, *eg;
+	float *cs, *sn, *logits;
+	int *sel;
+	float *selw;
+	int *etok;
+	float *ex;
+} bufs;
+
+static size_t ws_layout(const g4_model *m, int64_t T, int want_logits, bufs *b, float *base)
+{
+	int qmax = 0, kvmax = 0, fmax = 0, hdmax = 0;
+	for (int l = 0; l < m->n_layer; l++) {
+		const g4_layer *L = &m->layers[l];
+		int q = m->n_head * L->hd, kv = L->nkv * L->hd;
+		if (q > qmax) qmax = q;
+		if (kv > kvmax) kvmax = kv;
+		if (L->ff > fmax) fmax = L->ff;
+		if (L->hd > hdmax) hdmax = L->hd;
+	}
+	const int64_t H = m->n_embd, LP = (int64_t)m->n_layer * m->n_ple;
+	const int64_t E = m->n_expert, K = m->n_expert_used, Fe = m->n_ff_exp;
+	size_t off = 0;
+#define TAKE(field, count) do { \
+		size_t c_ = (size_t)(count); \
+		if (b) { b->field = (void *)(base + off); } \
+		off += (c_ + 15) & ~(size_t)15; \
+	} while (0)
+	TAKE(x, T * H);
+	TAKE(a, T * H);
+	TAKE(q, T * qmax);
+	TAKE(k, T * kvmax);
+	TAKE(v, T * kvmax);
+	TAKE(att, T * qmax);
+	TAKE(o, T * H);
+	TAKE(g, T * (fmax > Fe ? fmax : Fe));
+	TAKE(u, T * fmax);
+	TAKE(f, T * H);
+	TAKE(f2, T * H);
+	TAKE(xin, T * H);
+	TAKE(ple, T * LP);
+	TAKE(pt, T * (m->n_ple > 0 ? m->n_ple : 1));
+	TAKE(rl, T * E);
+	TAKE(ey, T * K * H);
+	TAKE(eg, T * 2 * Fe);
+	TAKE(ex, T * H);
+	TAKE(cs, T * hdmax);
+	TAKE(sn, T * hdmax);
+	TAKE(logits, (want_logits ? T : 1) * (int64_t)m->n_vocab);
+	TAKE(sel, T * K);	/* ints and floats are both 4 bytes */
+	TAKE(selw, T * K);
+	TAKE(etok, T);
+#undef TAKE
+	return off;
+}
+
+static int ensure_ws(g4_seq *s, int64_t T, int want_logits, bufs *b)
+{
+	size_t need = ws_layout(s->m, T, want_logits, NULL, NULL);
+	if (need > s->ws_cap) {
+		float *p = malloc(need * sizeof *p);
+		if (!p)
+			return g4_err("out of memory for %zu MB of scratch", need * 4 >> 20);
+		free(s->ws);
+		s->ws = p;
+		s->ws_cap = need;
+	}
+	ws_layout(s->m, T, want_logits, b, s->ws);
+	return 0;
+}
+
+/* Attention of T queries of layer l against the cache (spec §2.5 steps 4-7,
+ * before o_proj): out[t][n*hd + d].  Keys are read as stored; rows of a
+ * non-f32 KV type are converted to f32 once per call when that fits in
+ * KV_SCRATCH bytes (otherwise per use: the same values either way). */
+#define KV_SCRATCH ((size_t)256 << 20)
+
+static void attention(const g4_seq *s, const g4_layer *L, const g4_kvl *c, int64_t p0,
+		      int64_t T, const int32_t *block, const float *q, float *out)
+{
+	const g4_model *m = s->m;
+	const int hd = L->hd, nh = m->n_head, nkv = L->nkv, grp = nh / nkv, kvw = c->width;
+	const int64_t W = m->window;
+	const int bidir = L->swa && m->bidir_vision && block;
+	const int64_t max_keys = p0 + T;
+	const int f32 = s->kv_type == G4_F32;
+	const int64_t lo_all = L->swa && p0 - W + 1 > 0 ? p0 - W + 1 : 0, n_all = p0 + T - lo_all;
+	float *kf = NULL, *vf = NULL;
+	if (!f32 && (size_t)n_all * kvw * 2 * sizeof(float) <= KV_SCRATCH) {
+		kf = malloc((size_t)n_all * kvw * sizeof *kf);
+		vf = malloc((size_t)n_all * kvw * sizeof *vf);
+		if (!kf || !vf) {
+			free(kf);
+			free(vf);
+			kf = vf = NULL;
+		} else {
+#pragma omp parallel for if (n_all * kvw > 262144)
+			for (int64_t j = 0; j < n_all; j++) {
+				kv_load(s->kv_type, kv_row(c, c->k, lo_all + j), 0, kvw, kf + (size_t)j * kvw);
+				kv_load(s->kv_type, kv_row(c, c->v, lo_all + j), 0, kvw, vf + (size_t)j * kvw);
+			}
+		}
+	}
+#pragma omp parallel if (T * nkv > 1 && (double)T * max_keys * hd * nh > 262144.0)
+	{
+		float *sc = malloc(((size_t)max_keys * grp + (size_t)hd) * sizeof *sc);
+		float *kr = sc + (size_t)max_keys * grp;
+#pragma omp for schedule(dynamic, 1) collapse(2)
+		for (int64_t t = 0; t < T; t++)
+			for (int g = 0; g < nkv; g++) {
+				const int64_t p = p0 + t;
+				int64_t lo = L->swa && p - W + 1 > 0 ? p - W + 1 : 0, hi = p;
+				if (bidir && block[t] > 0)
+					for (int64_t j = t + 1; j < T && block[j] == block[t]; j++)
+						hi = p0 + j;
+				const int64_t nk = hi - lo + 1;
+				for (int64_t j = 0; j < nk; j++) {
+					const float *kj;
+					if (f32)
+						kj = (const float *)(const void *)kv_row(c, c->k, lo + j) + g * hd;
+					else if (kf)
+						kj = kf + (size_t)(lo + j - lo_all) * kvw + g * hd;
+					else
+						{
+						kv_load(s->kv_type, kv_row(c, c->k, lo + j), g * hd, hd, kr);
+						kj = kr;
+					}
+					for (int n = 0; n < grp; n++) {
+						const float *qh = q + t * (int64_t)nh * hd + (int64_t)(g * grp + n) * hd;
+						sc[(size_t)n * nk + j] = g4_dot_f32(qh, kj, hd);
+					}
+				}
+				for (int n = 0; n < grp; n++) {
+					float *sh = sc + (size_t)n * nk;
+					float mx = -INFINITY;
+					for (int64_t j = 0; j < nk; j++)
+						if (sh[j] > mx)
+							mx = sh[j];
+					double sum = 0.0;
+					for (int64_t j = 0; j < nk; j++) {
+						sh[j] = expf(sh[j] - mx);
+						sum += sh[j];
+					}
+					const float inv = (float)(1.0 / sum);
+					for (int64_t j = 0; j < nk; j++)
+						sh[j] *= inv;
+					float *oh = out + t * (int64_t)nh * hd + (int64_t)(g * grp + n) * hd;
+					memset(oh, 0, (size_t)hd * sizeof *oh);
+				}
+				for (int64_t j = 0; j < nk; j++) {
+					const float *vj;
+					if (f32)
+						vj = (const float *)(const void *)kv_row(c, c->v, lo + j) + g * hd;
+					else if (vf)
+						vj = vf + (size_t)(lo + j - lo_all) * kvw + g * hd;
+					else
+						{
+						kv_load(s->kv_type, kv_row(c, c->v, lo + j), g * hd, hd, kr);
+						vj = kr;
+					}
+					for (int n = 0; n < grp; n++) {
+						const float pj = sc[(size_t)n * nk + j];
+						float *oh = out + t * (int64_t)nh * hd + (int64_t)(g * grp + n) * hd;
+						for (int d = 0; d < hd; d++)
+							oh[d] += pj * vj[d];
+					}
+				}
+			}
+		free(sc);
+	}
+	free(kf);
+	free(vf);
+}
+
+/* MoE branch (spec §2.6) for T rows: router input h (= attn_out), expert
+ * input xin; result in out [T][H]. */
+static void moe(const g4_model *m, const g4_layer *L, int64_t T, const float *h,
+		const float *xin, bufs *b, float *out)
+{
+	const int H = m->n_embd, E = m->n_expert, K = m->n_expert_used, Fe = m->n_ff_exp;
+	/* router */
+	const double rs = 1.0 / sqrt((double)H);
+	for (int64_t t = 0; t < T; t++) {
+		float *r = b->ex + t * H;
+		rmsnorm(r, h + t * H, NULL, H, m->eps);
+		for (int i = 0; i < H; i++)
+			r[i] = (float)((double)(r[i] * L->router_scale[i]) * rs);
+	}
+	g4_matmul(&L->router, 0, b->ex, H, T, b->rl, E);
+	for (int64_t t = 0; t < T; t++) {
+		const float *z = b->rl + t * E;
+		float mx = -INFINITY;
+		for (int e = 0; e < E; e++)
+			if (z[e] > mx)
+				mx = z[e];
+		double sum = 0.0;
+		for (int e = 0; e < E; e++)
+			sum += exp((double)z[e] - mx);
+		int *sel = b->sel + t * K;
+		float *w = b->selw + t * K;
+		double wsum = 0.0;
+		for (int k = 0; k < K; k++) {	/* top-k, ties to the lower id */
+			int best = -1;
+			for (int e = 0; e < E; e++) {
+				int taken = 0;
+				for (int j = 0; j < k; j++)
+					taken |= sel[j] == e;
+				if (!taken && (best < 0 || z[e] > z[best]))
+					best = e;
+			}
+			sel[k] = best;
+			w[k] = (float)(exp((double)z[best] - mx) / sum);
+			wsum += w[k];
+		}
+		for (int k = 0; k < K; k++)
+			w[k] = (float)((double)w[k] / wsum) * L->expert_scale[sel[k]];
+	}
+	/* experts: gather the rows routed to each expert */
+	for (int e = 0; e < E; e++) {
+		int64_t ne = 0;
+		for (int64_t t = 0; t < T; t++)
+			for (int k = 0; k < K; k++)
+				if (b->sel[t * K + k] == e) {
+					b->etok[ne] = (int)(t * K + k);
+					memcpy(b->ex + ne * H, xin + t * H, (size_t)H * sizeof(float));
+					ne++;
+				}
+		if (!ne)
+			continue;
+		float *gt = b->eg, *up = b->eg + ne * Fe;
+		if (L->gate_up_exps.data) {
+			/* fused: rows 0..Fe-1 gate, Fe..2Fe-1 up; out [ne][2Fe] */
+			g4_matmul(&L->gate_up_exps, e, b->ex, H, ne, b->eg, 2 * Fe);
+			for (int64_t i = 0; i < ne; i++)
+				for (int j = 0; j < Fe; j++)
+					b->g[i * Fe + j] = gelu(b->eg[i * 2 * Fe + j]) * b->eg[i * 2 * Fe + Fe + j];
+		} else {
+			g4_matmul(&L->gate_exps, e, b->ex, H, ne, gt, Fe);
+			g4_matmul(&L->up_exps, e, b->ex, H, ne, up, Fe);
+			for (int64_t i = 0; i < ne * Fe; i++)
+				b->g[i] = gelu(gt[i]) * up[i];
+		}
+		g4_matmul(&L->down_exps, e, b->g, Fe, ne, b->f2, H);
+		for (int64_t i = 0; i < ne; i++)
+			memcpy(b->ey + (size_t)b->etok[i] * H, b->f2 + i * H, (size_t)H * sizeof(float));
+	}
+	for (int64_t t = 0; t < T; t++)
+		for (int i = 0; i < H; i++) {
+			float acc = 0.0f;
+			for (int k = 0; k < K; k++)
+				acc += b->selw[t * K + k] * b->ey[(t * K + k) * H + i];
+			out[t * H + i] = acc;
+		}
+}
+
+static int ubatch(g4_seq *s, const g4_batch *in, int64_t i0, int64_t T, float *logits_all)
+{
+	const g4_model *m = s->m;
+	const int H = m->n_embd, nh = m->n_head, P = m->n_ple, NL = m->n_layer;
+	const int64_t p0 = s->n_pos, V = m->n_vocab;
+	const int32_t *block = in->block ? in->block + i0 : NULL;
+	bufs b;
+	if (ensure_ws(s, T, logits_all != NULL, &b) < 0)
+		return -1;
+
+	/* embeddings (§2.2) */
+	const double semb = sqrt((double)H);
+	for (int64_t t = 0; t < T; t++) {
+		const float *row = in->rows ? in->rows[i0 + t] : NULL;
+		if (row) {
+			memcpy(b.x + t * H, row, (size_t)H * sizeof(float));
+			continue;
+		}
+		int32_t id = in->ids[i0 + t];
+		if (id < 0 || id >= m->n_vocab)
+			return g4_err("token id %d at position %lld is outside the vocabulary (0..%d)",
+				      id, (long long)(p0 + t), m->n_vocab - 1);
+		g4_mat_row_f32(&m->tok_embd, 0, id, b.x + t * H);
+		for (int i = 0; i < H; i++)
+			b.x[t * H + i] = (float)((double)b.x[t * H + i] * semb);
+	}
+	/* per-layer inputs (§2.3) */
+	if (P > 0) {
+		const int64_t LP = (int64_t)NL * P;
+		g4_matmul(&m->ple_proj, 0, b.x, H, T, b.ple, LP);
+		const double sh = 1.0 / sqrt((double)H), sp = sqrt((double)P), s2 = 1.0 / sqrt(2.0);
+		float *arow = malloc((size_t)LP * sizeof *arow);
+		if (!arow)
+			return g4_err("out of memory");
+		for (int64_t t = 0; t < T; t++) {
+			const int row = in->rows && in->rows[i0 + t];
+			g4_mat_row_f32(&m->ple_embd, 0, row ? 0 : in->ids[i0 + t], arow);
+			float *B = b.ple + t * LP;
+			for (int64_t i = 0; i < LP; i++)
+				B[i] = (float)((double)B[i] * sh);
+			for (int l = 0; l < NL; l++) {
+				float *Bl = B + (int64_t)l * P;
+				rmsnorm(Bl, Bl, m->ple_proj_norm, P, m->eps);
+				for (int j = 0; j < P; j++)
+					Bl[j] = (float)(((double)(float)((double)arow[l * P + j] * sp) + (double)Bl[j]) * s2);
+			}
+		}
+		free(arow);
+	}
+
+	for (int l = 0; l < NL; l++) {
+		const g4_layer *L = &m->layers[l];
+		const int hd = L->hd, qw = nh * hd, kw = L->nkv * hd;
+		g4_kvl *c = &s->kv[L->kv_slot];
+
+		/* attention (§2.4 step 1, §2.5) */
+		for (int64_t t = 0; t < T; t++)
+			rmsnorm(b.a + t * H, b.x + t * H, L->attn_norm, H, m->eps);
+		for (int64_t t = 0; t < T; t++)
+			rope_angles(m, L, p0 + t, b.cs + t * hd, b.sn + t * hd);
+		g4_matmul(&L->wq, 0, b.a, H, T, b.q, qw);
+		for (int64_t t = 0; t < T; t++)
+			for (int n = 0; n < nh; n++) {
+				float *qh = b.q + t * qw + n * hd;
+				rmsnorm(qh, qh, L->q_norm, hd, m->eps);
+				rope_head(qh, b.cs + t * hd, b.sn + t * hd, L->n_rot);
+			}
+		if (L->has_kv) {
+			if (kv_reserve(s, c, T) < 0)
+				return -1;
+			g4_matmul(&L->wk, 0, b.a, H, T, b.k, kw);
+			if (L->wv.data)
+				g4_matmul(&L->wv, 0, b.a, H, T, b.v, kw);
+			else
+				memcpy(b.v, b.k, (size_t)(T * kw) * sizeof(float));
+			for (int64_t t = 0; t < T; t++) {
+				for (int n = 0; n < L->nkv; n++) {
+					float *kh = b.k + t * kw + n * hd, *vh = b.v + t * kw + n * hd;
+					rmsnorm(kh, kh, L->k_norm, hd, m->eps);
+					rope_head(kh, b.cs + t * hd, b.sn + t * hd, L->n_rot);
+					rmsnorm(vh, vh, NULL, hd, m->eps);
+				}
+				const int64_t p = p0 + t;
+				int64_t r = c->ring ? p % c->cap : p;
+				kv_store(s->kv_type, b.k + t * kw, c->k + (size_t)r * c->row_bytes, kw);
+				kv_store(s->kv_type, b.v + t * kw, c->v + (size_t)r * c->row_bytes, kw);
+			}
+		}
+		attention(s, L, c, p0, T, block, b.q, b.att);
+		g4_matmul(&L->wo, 0, b.att, qw, T, b.o, H);
+		for (int64_t t = 0; t < T; t++) {
+			rmsnorm(b.o + t * H, b.o + t * H, L->post_attn_norm, H, m->eps);
+			for (int i = 0; i < H; i++)
+				b.x[t * H + i] += b.o[t * H + i];
+		}
+
+		/* feed-forward (§2.4 step 2 / 2') */
+		const int F = L->ff;
+		for (int64_t t = 0; t < T; t++)
+			rmsnorm(b.a + t * H, b.x + t * H, L->ffn_norm, H, m->eps);
+		g4_matmul(&L->gate, 0, b.a, H, T, b.g, F);
+		g4_matmul(&L->up, 0, b.a, H, T, b.u, F);
+		for (int64_t i = 0; i < T * F; i++)
+			b.g[i] = gelu(b.g[i]) * b.u[i];
+		g4_matmul(&L->down, 0, b.g, F, T, b.f, H);
+		if (L->moe) {
+			for (int64_t t = 0; t < T; t++) {
+				rmsnorm(b.f + t * H, b.f + t * H, L->post_ffw_norm_1, H, m->eps);
+				rmsnorm(b.xin + t * H, b.x + t * H, L->pre_ffw_norm_2, H, m->eps);
+			}
+			moe(m, L, T, b.x, b.xin, &b, b.o);
+			for (int64_t t = 0; t < T; t++) {
+				rmsnorm(b.o + t * H, b.o + t * H, L->post_ffw_norm_2, H, m->eps);
+				for (int i = 0; i < H; i++)
+					b.f[t * H + i] += b.o[t * H + i];
+			}
+		}
+		for (int64_t t = 0; t < T; t++) {
+			rmsnorm(b.f + t * H, b.f + t * H, L->post_ffw_norm, H, m->eps);
+			for (int i = 0; i < H; i++)
+				b.x[t * H + i] += b.f[t * H + i];
+		}
+
+		/* per-layer embedding (§2.3, step 3) */
+		if (P > 0) {
+			g4_matmul(&L->inp_gate, 0, b.x, H, T, b.pt, P);
+			for (int64_t t = 0; t < T; t++) {
+				const float *pl = b.ple + t * (int64_t)NL * P + (int64_t)l * P;
+				for (int j = 0; j < P; j++)
+					b.pt[t * P + j] = gelu(b.pt[t * P + j]) * pl[j];
+			}
+			g4_matmul(&L->proj, 0, b.pt, P, T, b.o, H);
+			for (int64_t t = 0; t < T; t++) {
+				rmsnorm(b.o + t * H, b.o + t * H, L->ple_post_norm, H, m->eps);
+				for (int i = 0; i < H; i++)
+					b.x[t * H + i] += b.o[t * H + i];
+			}
+		}
+		/* layer scalar (step 4) */
+		if (L->layer_scale != 1.0f)
+			for (int64_t i = 0; i < T * H; i++)
+				b.x[i] *= L->layer_scale;
+	}
+
+	/* output (§2.7): every row if asked, else the last one */
+	const int64_t r0 = logits_all ? 0 : T - 1, nr = T - r0;
+	for (int64_t t = r0; t < T; t++)
+		rmsnorm(b.a + (t - r0) * H, b.x + t * H, m->output_norm, H, m->eps);
+	g4_matmul(&m->output, 0, b.a, H, nr, b.logits, V);
+	if (m->softcap > 0.0f)
+		for (int64_t i = 0; i < nr * V; i++)
+			b.logits[i] = (float)((double)m->softcap * tanh((double)b.logits[i] / m->softcap));
+	if (logits_all)
+		memcpy(logits_all + i0 * V, b.logits, (size_t)(T * V) * sizeof(float));
+	memcpy(s->logits, b.logits + (nr - 1) * V, (size_t)V * sizeof(float));
+	s->have_logits = 1;
+
+	/* history */
+	if (s->n_pos + T > s->hist_cap) {
+		int64_t cap = s->hist_cap ? 2 * s->hist_cap : 256;
+		while (cap < s->n_pos + T)
+			cap *= 2;
+		int32_t *h = realloc(s->hist, (size_t)cap * sizeof *h);
+		if (!h)
+			return g4_err("out of memory");
+		s->hist = h;
+		s->hist_cap = cap;
+	}
+	memcpy(s->hist + s->n_pos, in->ids + i0, (size_t)T * sizeof(int32_t));
+	s->n_pos += T;
+	return 0;
+}
+
+int g4_forward(g4_seq *s, const g4_batch *b, float *logits)
+{
+	const g4_model *m = s->m;
+	if (b->n <= 0)
+		return 0;
+	if (b->n > ((int64_t)1 << 31) - s->n_pos)
+		return g4_err("sequence of %lld positions is too long", (long long)(s->n_pos + b->n));
+	for (int64_t i = 0; i < b->n; i++)
+		if (!(b->rows && b->rows[i]) && (b->ids[i] < 0 || b->ids[i] >= m->n_vocab))
+			return g4_err("token id %d at position %lld is outside the vocabulary (0..%d)",
+				      b->ids[i], (long long)(s->n_pos + i), m->n_vocab - 1);
+	for (int64_t i = 0; i < b->n;) {
+		int64_t T = b->n - i < UBATCH ? b->n - i : UBATCH;
+		/* never cut an image block that attends bidirectionally */
+		if (m->bidir_vision && b->block)
+			while (i + T < b->n && b->block[i + T] > 0 && b->block[i + T] == b->block[i + T - 1])
+				T++;
+		if (ubatch(s, b, i, T, logits) < 0)
+			return -1;
+		i += T;
+		if (s->progress)
+			s->progress(s->progress_ctx, i, b->n);
+	}
+	return 0;
+}
+
+/* ---- snapshots ------------------------------------------------------- */
+
+int g4_seq_to_snap(const g4_seq *s, g4_snap *out)
+{
+	const g4_model *m = s->m;
+	memset(out, 0, sizeof *out);
+	memcpy(out->fingerprint, m->fingerprint, 32);
+	out->kv_type = s->kv_type;
+	out->n_tokens = (uint64_t)s->n_pos;
+	out->tokens = malloc((size_t)(s->n_pos ? s->n_pos : 1) * sizeof(int32_t));
+	out->layers = calloc((size_t)m->n_layer_kv, sizeof *out->layers);
+	out->n_layers = (uint32_t)m->n_layer_kv;
+	if (!out->tokens || !out->layers)
+		goto oom;
+	if (s->n_pos)
+		memcpy(out->tokens, s->hist, (size_t)s->n_pos * sizeof(int32_t));
+	for (int l = 0; l < m->n_layer; l++) {
+		const g4_layer *L = &m->layers[l];
+		if (!L->has_kv)
+			continue;
+		const g4_kvl *c = &s->kv[L->kv_slot];
+		g4_snap_layer *sl = &out->layers[L->kv_slot];
+		int64_t keep = s->n_pos;
+		if (c->ring && keep > m->window - 1)
+			keep = m->window - 1;
+		sl->layer = (uint32_t)l;
+		sl->n_head_kv = (uint32_t)L->nkv;
+		sl->head_dim = (uint32_t)L->hd;
+		sl->pos0 = (uint64_t)(s->n_pos - keep);
+		sl->n_rows = (uint64_t)keep;
+		size_t nb = (size_t)(keep ? keep : 1) * c->row_bytes;
+		sl->k = malloc(nb);
+		sl->v = malloc(nb);
+		if (!sl->k || !sl->v)
+			goto oom;
+		for (int64_t i = 0; i < keep; i++) {
+			int64_t p = s->n_pos - keep + i;
+			memcpy((uint8_t *)sl->k + (size_t)i * c->row_bytes, kv_row(c, c->k, p), c->row_bytes);
+			memcpy((uint8_t *)sl->v + (size_t)i * c->row_bytes, kv_row(c, c->v, p), c->row_bytes);
+		}
+	}
+	if (s->have_logits) {
+		out->n_vocab = (uint32_t)m->n_vocab;
+		out->logits = malloc((size_t)m->n_vocab * sizeof(float));
+		if (!out->logits)
+			goto oom;
+		memcpy(out->logits, s->logits, (size_t)m->n_vocab * sizeof(float));
+	}
+	return 0;
+oom:
+	g4_snap_free(out);
+	return g4_err("out of memory writing a snapshot");
+}
+
+g4_seq *g4_seq_from_snap(const g4_model *m, const g4_snap *snap)
+{
+	if (memcmp(snap->fingerprint, m->fingerprint, 32)) {
+		g4_err("snapshot was made with another model (fingerprint differs)");
+		return NULL;
+	}
+	if (snap->n_tokens > ((uint64_t)1 << 31)) {
+		g4_err("snapshot holds %llu positions, too many", (unsigned long long)snap->n_tokens);
+		return NULL;
+	}
+	if (snap->n_layers != (uint32_t)m->n_layer_kv) {
+		g4_err("snapshot has KV for %u layers, the model owns KV in %d", snap->n_layers, m->n_layer_kv);
+		return NULL;
+	}
+	if (snap->n_vocab && snap->n_vocab != (uint32_t)m->n_vocab) {
+		g4_err("snapshot logits have %u values, the model's vocabulary %d", snap->n_vocab, m->n_vocab);
+		return NULL;
+	}
+	g4_seq *s = g4_seq_new(m, snap->kv_type);
+	if (!s)
+		return NULL;
+	const int64_t n = (int64_t)snap->n_tokens;
+	for (uint32_t i = 0; i < snap->n_layers; i++) {
+		const g4_snap_layer *sl = &snap->layers[i];
+		if (sl->layer >= (uint32_t)m->n_layer || !m->layers[sl->layer].has_kv ||
+		    m->layers[sl->layer].kv_slot != (int)i) {
+			g4_err("snapshot KV entry %u names layer %u, which is not the model's KV layer %u", i, sl->layer, i);
+			goto fail;
+		}
+		const g4_layer *L = &m->layers[sl->layer];
+		g4_kvl *c = &s->kv[i];
+		int64_t keep = c->ring && n > m->window - 1 ? m->window - 1 : n;
+		if (sl->n_head_kv != (uint32_t)L->nkv || sl->head_dim != (uint32_t)L->hd ||
+		    sl->n_rows != (uint64_t)keep || sl->pos0 != (uint64_t)(n - keep)) {
+			g4_err("snapshot KV of layer %u has %llu rows from position %llu (%ux%u), "
+			       "the model wants %lld rows from %lld (%dx%d)", sl->layer,
+			       (unsigned long long)sl->n_rows, (unsigned long long)sl->pos0,
+			       sl->n_head_kv, sl->head_dim, (long long)keep, (long long)(n - keep),
+			       L->nkv, L->hd);
+			goto fail;
+		}
+		/* reserve for the stored rows: positions n-keep .. n-1 */
+		s->n_pos = n - keep;
+		if (kv_reserve(s, c, keep) < 0)
+			goto fail;
+		for (int64_t r = 0; r < keep; r++) {
+			int64_t p = n - keep + r;
+			int64_t slot = c->ring ? p % c->cap : p;
+			memcpy(c->k + (size_t)slot * c->row_bytes, (const uint8_t *)sl->k + (size_t)r * c->row_bytes, c->row_bytes);
+			memcpy(c->v + (size_t)slot * c->row_bytes, (const uint8_t *)sl->v + (size_t)r * c->row_bytes, c->row_bytes);
+		}
+	}
+	s->n_pos = n;
+	s->hist_cap = n > 256 ? n : 256;
+	s->hist = malloc((size_t)s->hist_cap * sizeof *s->hist);
+	if (!s->hist) {
+		g4_err("out of memory");
+		goto fail;
+	}
+	if (n)
+		memcpy(s->hist, snap->tokens, (size_t)n * sizeof(int32_t));
+	if (snap->n_vocab) {
+		memcpy(s->logits, snap->logits, (size_t)m->n_vocab * sizeof(float));
+		s->have_logits = 1;
+	}
+	return s;
+fail:
+	g4_seq_free(s);
+	return NULL;
+}

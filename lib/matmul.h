@@ -1,0 +1,29 @@
+/* matmul.h - the compute seam: weight matrix x activation rows.
+ *
+ * Every matmul of the decoder goes through g4_matmul, so this is the one
+ * place where faster kernels plug in (int8 activations with lib/vecdot.h,
+ * SIMD paths).  Contract, whatever the implementation: each output value is
+ * reduced in one fixed order that depends neither on the thread count nor on
+ * the number of rows T in the batch, so results are bitwise identical for
+ * any -t and any batching.
+ *
+ * Today every weight type is computed with f32 activations (quantised
+ * rows dequantised exactly first), through vecdot.h's f32 kernels. */
+#ifndef G4_MATMUL_H
+#define G4_MATMUL_H
+#include <stdint.h>
+
+#include "model.h"
+
+/* y[t*ldy + r] = sum_i W[mat][r][i] * x[t*ldx + i]   for r < w->ne1, t < T.
+ * x rows hold w->ne0 values.  OpenMP over output rows. */
+void g4_matmul(const g4_mat *w, int64_t mat, const float *x, int64_t ldx,
+	       int64_t T, float *y, int64_t ldy);
+
+/* Row `row` of matrix `mat` of w as f32 (w->ne0 values). */
+void g4_mat_row_f32(const g4_mat *w, int64_t mat, int64_t row, float *out);
+
+/* The fixed-order f32 dot product (g4_vecdot of an F32 row). */
+float g4_dot_f32(const float *a, const float *b, int64_t n);
+
+#endif
