@@ -37,7 +37,10 @@ static void set_handlers(void)
 	if (handlers_set)
 		return;
 	handlers_set = 1;
-	int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+	/* SIGPIPE: `g4decode -o x.kv.zst | head` loses its reader while a
+	 * file is pending; SIGXFSZ: the file outgrew `ulimit -f`.  Both kill
+	 * by default and would leave the temporary behind. */
+	int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGXFSZ };
 	for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
 		struct sigaction sa, old;
 		memset(&sa, 0, sizeof sa);
@@ -135,6 +138,22 @@ static void out_free(g4_out *o)
 	free(o);
 }
 
+static mode_t current_umask(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	unsigned m;
+	if (f) {
+		while (fgets(line, sizeof line, f))
+			if (sscanf(line, "Umask: %o", &m) == 1) {
+				fclose(f);
+				return (mode_t)m;
+			}
+		fclose(f);
+	}
+	return 022;
+}
+
 int g4_out_commit(g4_out *o)
 {
 	int rc = 0;
@@ -148,6 +167,10 @@ int g4_out_commit(g4_out *o)
 	}
 	if (fflush(o->f) != 0 || ferror(o->f))
 		rc = g4_err_sys("writing %s", o->path);
+	/* mkstemp makes the file 0600; give it the mode open(2) would have,
+	 * 0666 less the umask (read without changing it: /proc) */
+	if (rc == 0 && fchmod(fileno(o->f), 0666 & ~current_umask()) != 0)
+		rc = g4_err_sys("cannot set the mode of %s", o->path);
 	if (fclose(o->f) != 0 && rc == 0)
 		rc = g4_err_sys("writing %s", o->path);
 	o->f = NULL;
