@@ -34,7 +34,7 @@ SAMPLES := $(foreach p,$(NAMES),$(foreach s,$(SEEDS),$(OUT)/$(p).$(s).txt))
 
 # stdin -> a JSON string (bytes that are not UTF-8 dropped; backslash,
 # quote, tab, CR escaped; lines joined by \n)
-JSON_STR = iconv -c -f UTF-8 -t UTF-8 | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/\t/\\t/g' -e 's/\r/\\r/g' | \
+JSON_STR = iconv -c -f UTF-8 -t UTF-8 | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/\t/\\t/g' -e 's/\r/\\r/g' -e 's/[[:cntrl:]]/ /g' | \
 	awk 'BEGIN { printf "\"" } NR > 1 { printf "\\n" } { printf "%s", $$0 } END { printf "\"" }'
 
 .PHONY: all clean

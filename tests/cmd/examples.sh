@@ -76,7 +76,7 @@ esac
 D=$T/docs; mkdir -p "$D"
 printf 'Gemma 4 reads text in chunks.\nThen "more".\n' >"$D/a.txt"
 printf 'She wrote café twice\tand stopped.\n' >"$D/b.txt"
-printf 'Why? Nobody knew!\n' >"$D/c d.txt"
+printf 'Why?\fNobody knew!\n' >"$D/c d.txt"		# a form feed: a space in the JSON
 export G4_DECODE_OPTS="--temp 0"
 if sh $E/batch-summarise.sh -m "$M" -j 3 -n 6 "$D" "$T/sum3" && sh $E/batch-summarise.sh -m "$M" -j 1 -n 6 "$D" "$T/sum1"; then
 	ok batch_runs
@@ -94,7 +94,7 @@ if [ -z "$bad" ] && [ "$n" -eq 3 ]; then ok batch_jobs_agree; else no batch_jobs
 # the reference: each whole prompt prefilled from scratch
 bad=""
 for b in a.txt "c d.txt"; do
-	body=$(sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' "$D/$b" | awk '{ printf "%s\\n", $0 }')
+	body=$(sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e "s/$(printf '\f')/ /g" "$D/$b" | awk '{ printf "%s\\n", $0 }')
 	printf '[{"role":"system","content":"You summarise documents in three sentences."},{"role":"user","content":"Summarise this document:\\n\\n%s"}]' \
 		"${body%\\n}" | g4tok -m "$M" --chat | g4prefill -m "$M" | g4decode -m "$M" -n 6 --temp 0 >"$T/ref.txt"
 	cmp -s "$T/ref.txt" "$T/sum3/$b.summary" || bad="$bad $b"
