@@ -16,11 +16,13 @@
 #
 # Variables: MODEL (default: the tiny test model, random weights: gibberish
 # samples), PROMPTS, OUT, N, DECODE (g4decode options), T (threads per job;
-# with make -jJ, about cores/J).
+# with make -jJ, about cores/J), G4_BIN (the commands; default this tree's
+# bin/ if built, else the PATH).
 
 HERE    := $(dir $(lastword $(MAKEFILE_LIST)))
 ROOT    := $(HERE)..
-G4      := $(if $(wildcard $(ROOT)/bin/g4tok),$(ROOT)/bin/,)
+G4_BIN  ?= $(ROOT)/bin
+G4      := $(if $(wildcard $(G4_BIN)/g4tok),$(G4_BIN)/,)
 MODEL   ?= $(ROOT)/tests/data/micro-e2b-f32.gguf
 PROMPTS ?= prompts
 OUT     ?= out
