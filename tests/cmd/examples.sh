@@ -125,6 +125,11 @@ mk -j2 DECODE="-n 5" >"$T/mk3.log" 2>&1
 np=$(grep -c 'g4prefill' "$T/mk3.log") nd=$(grep -c 'g4decode' "$T/mk3.log")
 if [ "$np" -eq 0 ] && [ "$nd" -eq 6 ]; then ok dataset_new_decode_opts
 else no dataset_new_decode_opts "after changing DECODE: $np prefills (want 0), $nd decodes (want 6)"; fi
+cp "$M" "$T/other-model.gguf" && touch -r "$M" "$T/other-model.gguf"	# another name, an old time stamp
+make --no-print-directory -f $E/dataset.mk MODEL="$T/other-model.gguf" PROMPTS="$P" OUT="$T/ds" N=2 DECODE="-n 5" >"$T/mk4.log" 2>&1
+np=$(grep -c 'g4prefill' "$T/mk4.log") nd=$(grep -c 'g4decode' "$T/mk4.log")
+if [ "$np" -eq 3 ] && [ "$nd" -eq 6 ]; then ok dataset_new_model
+else no dataset_new_model "after changing MODEL: $np prefills (want 3), $nd decodes (want 6)"; fi
 
 # ---- quantise.sh ----------------------------------------------------------
 if (cd "$T" && sh "$G4_ROOT/$E/quantise.sh" >"$T/q1.log" 2>&1) && [ -f "$T/micro-e2b-Q4_K_M.gguf" ] &&
