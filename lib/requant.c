@@ -13,7 +13,7 @@
 #include "quantize.h"
 #include "requant.h"
 
-#define CHUNK_ELEMS ((int64_t)1 << 22)	/* f32 elements converted at once: 16 MiB */
+#define CHUNK_ELEMS ((int64_t)1 << 20)	/* f32 elements converted at once: 4 MiB */
 
 void g4_requant_opts_init(g4_requant_opts *o, int ftype)
 {
