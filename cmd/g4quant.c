@@ -43,7 +43,7 @@ static void usage(FILE *f)
 		"  --tensor-type-file FILE   RE=T lines (whitespace separated)\n"
 		"  --mmproj FILE             (checkpoint input) also write the vision/audio towers\n"
 		"  -q, --quiet               no progress line\n"
-		"  --help, --version\n",
+		"  -h, --help, --version\n",
 		g4_ftype_names());
 }
 

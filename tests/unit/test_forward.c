@@ -205,6 +205,73 @@ static void test_golden_quant(void)
 	golden_case("micro-e2b-Q4_K_M", "micro-e2b-Q4_K_M.gguf", "text");
 }
 
+/* 8-bit activations for quantised weights (llama.cpp's CPU numerics):
+ * against llama.cpp's logits with the README's statistical bounds (§1.6):
+ * mean |d| <= 0.15, rms <= 0.2, max <= 1.5, our top-1 inside llama.cpp's
+ * top-5 everywhere; and still the same bits one token at a time. */
+static void q8_case(const char *model, const char *gguf)
+{
+	char name[256];
+	snprintf(name, sizeof name, "logits/%s/text.json", model);
+	cJSON *j = load_json(name);
+	if (!j)
+		return;
+	int n;
+	int32_t *ids = json_ids(cJSON_GetObjectItem(j, "tokens"), &n);
+	snprintf(name, sizeof name, "logits/%s/text.llama.f32", model);
+	size_t nl;
+	float *ll = load_f32(name, &nl);
+	g4_model *m = load_model(gguf);
+	if (!m || !ll)
+		goto out;
+	const int V = m->n_vocab;
+	g4_matmul_set_act(G4_ACT_Q8);
+	float *lg = run(m, G4_F32, ids, n, NULL);
+	double mx = 0, sum = 0, sq = 0;
+	int outside = 0;
+	const cJSON *top5 = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "llama_cpp"), "top5");
+	for (int t = 0; t < n && lg; t++) {
+		for (int v = 0; v < V; v++) {
+			double d = fabs((double)lg[(size_t)t * V + v] - ll[(size_t)t * V + v]);
+			mx = d > mx ? d : mx;
+			sum += d;
+			sq += d * d;
+		}
+		int a = argmax(lg + (size_t)t * V, V), in = 0;
+		const cJSON *x;
+		cJSON_ArrayForEach(x, cJSON_GetObjectItem(cJSON_GetArrayItem(top5, t), "ids")) in |= x->valueint == a;
+		outside += !in;
+	}
+	const double N = (double)n * V, mean = sum / N, rms = sqrt(sq / N);
+	printf("  %s/text, 8-bit activations vs llama.cpp: max %.3g mean %.3g rms %.3g, top-1 outside llama's top-5: %d\n",
+	       model, mx, mean, rms, outside);
+	CHECK(mean <= 0.15 && rms <= 0.2 && mx <= 1.5, "%s: mean %.3g rms %.3g max %.3g", model, mean, rms, mx);
+	CHECK(!outside, "%s: top-1 outside llama.cpp's top-5 at %d positions", model, outside);
+	g4_seq *s = g4_seq_new(m, G4_F32);
+	float *step = malloc((size_t)n * V * sizeof *step);
+	for (int t = 0; t < n; t++) {
+		g4_batch b = { .n = 1, .ids = ids + t };
+		CHECK(g4_forward(s, &b, step + (size_t)t * V) == 0, "step: %s", g4_errmsg());
+	}
+	CHECK(lg && !memcmp(lg, step, (size_t)n * V * 4), "%s: 8-bit activations, token by token differs", model);
+	g4_seq_free(s);
+	free(step);
+	free(lg);
+	g4_matmul_set_act(G4_ACT_F32);
+out:
+	g4_model_free(m);
+	free(ll);
+	free(ids);
+	cJSON_Delete(j);
+}
+
+static void test_act_q8(void)
+{
+	q8_case("micro-e2b-Q8_0", "micro-e2b-Q8_0.gguf");
+	q8_case("micro-e2b-Q4_0", "micro-e2b-Q4_0.gguf");
+	q8_case("micro-e2b-Q4_K_M", "micro-e2b-Q4_K_M.gguf");
+}
+
 /* One token per call, and 1 vs 2 threads: bitwise the same logits. */
 static void consistency(const char *gguf, uint32_t kvt)
 {
@@ -482,6 +549,7 @@ int main(void)
 	RUN(test_golden_moe);
 	RUN(test_golden_dense);
 	RUN(test_golden_quant);
+	RUN(test_act_q8);
 	RUN(test_consistency);
 	RUN(test_kv_types_bound);
 	RUN(test_q8_0_kv_refused);
