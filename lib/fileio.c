@@ -37,7 +37,10 @@ static void set_handlers(void)
 	if (handlers_set)
 		return;
 	handlers_set = 1;
-	int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+	/* SIGPIPE: `g4decode -o x.kv.zst | head` loses its reader while a
+	 * file is pending; SIGXFSZ: the file outgrew `ulimit -f`.  Both kill
+	 * by default and would leave the temporary behind. */
+	int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGXFSZ };
 	for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
 		struct sigaction sa, old;
 		memset(&sa, 0, sizeof sa);

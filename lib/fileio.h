@@ -3,7 +3,7 @@
  * g4_out_open("x.gguf") writes to a hidden temporary file beside x.gguf;
  * g4_out_commit() flushes, checks for write errors and renames it into
  * place; g4_out_abort() (or an error exit through g4_die, or SIGINT, SIGTERM,
- * SIGHUP) removes it.  "-" or NULL means stdout, which is used directly. */
+ * SIGHUP, SIGPIPE, SIGXFSZ) removes it.  "-" or NULL means stdout, which is used directly. */
 #ifndef G4_FILEIO_H
 #define G4_FILEIO_H
 #include <stddef.h>

@@ -38,3 +38,46 @@ if [ "$(wc -c <"$G4_TMP/head.out")" -eq 10 ] && [ ! -s "$G4_TMP/head.err" ]; the
 else
 	no quant_info_head "stderr: $(head -c 300 "$G4_TMP/head.err")"
 fi
+
+# ---- the other commands: stdout on a full disk, a reader gone ------------
+T=$G4_DATA/tokenizer/mini-tokenizer.json.zst
+V=$G4_DATA/mmproj-tiny-vision-e.gguf
+A=$G4_DATA/mmproj-tiny-audio.gguf
+IMG=$G4_DATA/vision/img1-gradient-64x48.png
+WAV=$G4_DATA/audio/aud1-chirp-noise-16k-mono.wav
+# name, command...: stdout on /dev/full -> exit 1, one "g4xxx: ..." line
+# that says the disk is full.
+dev_full() {
+	n=$1; shift
+	[ -w /dev/full ] || { echo "SKIP $n: no writable /dev/full"; return; }
+	expect_fail "$n" 1 sh -c 'exec "$@" >/dev/full' sh "$@"
+	if [ "$(wc -l <"$G4_TMP/ef.err")" -eq 1 ] && grep -q 'No space left on device' "$G4_TMP/ef.err"; then
+		ok "${n}_message"
+	else
+		no "${n}_message" "got: $(head -c 300 "$G4_TMP/ef.err")"
+	fi
+}
+printf 'Hello world, a line of text.\n' >"$G4_TMP/hello.txt"
+dev_full tok_dev_full g4tok --tokenizer "$T" "$G4_TMP/hello.txt"
+dev_full tok_ids_dev_full g4tok --tokenizer "$T" --ids "$G4_TMP/hello.txt"
+dev_full embed_img_dev_full g4embed-img -t 1 -m "$V" --tokens 70 "$IMG"
+dev_full embed_audio_dev_full g4embed-audio -t 1 -m "$A" "$WAV"
+quiet_pipe tok_closed_pipe g4tok --tokenizer "$T" "$G4_TMP/hello.txt"
+quiet_pipe embed_img_closed_pipe g4embed-img -t 1 -m "$V" --tokens 70 "$IMG"
+quiet_pipe embed_audio_closed_pipe g4embed-audio -t 1 -m "$A" "$WAV"
+
+# A side file pending while stdout's reader goes away (SIGPIPE): the side
+# file must not appear, nor its temporary.
+D=$G4_TMP/sidefile; rm -rf "$D"; mkdir -p "$D"
+quiet_pipe embed_img_pipe_side_file g4embed-img -t 1 -m "$V" --tokens 70 --embeddings "$D/e.f32" "$IMG"
+if [ -z "$(ls -A "$D")" ]; then ok embed_img_pipe_no_partial; else no embed_img_pipe_no_partial "left: $(ls -A "$D")"; fi
+
+# g4quant writing a GGUF: the file outgrows `ulimit -f` (SIGXFSZ kills), or
+# the "disk" is full (SIGXFSZ ignored: EFBIG): nothing at the destination.
+D=$G4_TMP/quantout; rm -rf "$D"; mkdir -p "$D"
+sh -c 'ulimit -f 200; exec g4quant -q -t 1 "$1" "$2" Q8_0' sh "$M" "$D/out.gguf" 2>"$G4_TMP/q.err"; rc=$?
+if [ "$rc" -ne 0 ] && [ -z "$(ls -A "$D")" ]; then ok quant_killed_by_file_limit
+else no quant_killed_by_file_limit "exit $rc, left: $(ls -A "$D")"; fi
+expect_fail quant_file_too_large 1 sh -c 'trap "" XFSZ; ulimit -f 200; exec g4quant -q -t 1 "$1" "$2" Q8_0' sh "$M" "$D/out.gguf"
+if [ -z "$(ls -A "$D")" ] && grep -q 'writing.*File too large' "$G4_TMP/ef.err"; then ok quant_file_too_large_clean
+else no quant_file_too_large_clean "left: $(ls -A "$D"); stderr: $(head -c 300 "$G4_TMP/ef.err")"; fi

@@ -79,6 +79,9 @@ static void killed_mid_write(int sig)
 static void test_sigterm_mid_write(void) { killed_mid_write(SIGTERM); }
 static void test_sigint_mid_write(void) { killed_mid_write(SIGINT); }
 static void test_sighup_mid_write(void) { killed_mid_write(SIGHUP); }
+/* The reader of stdout went away (`... -o file | head`). */
+static void test_sigpipe_mid_write(void) { killed_mid_write(SIGPIPE); }
+static void test_sigxfsz_mid_write(void) { killed_mid_write(SIGXFSZ); }
 
 /* g4_die (an error exit in a command) removes pending outputs. */
 static void test_die_mid_write(void)
@@ -204,6 +207,8 @@ int main(void)
 	RUN(test_sigterm_mid_write);
 	RUN(test_sigint_mid_write);
 	RUN(test_sighup_mid_write);
+	RUN(test_sigpipe_mid_write);
+	RUN(test_sigxfsz_mid_write);
 	RUN(test_die_mid_write);
 	RUN(test_full_disk);
 	RUN(test_abort_keeps_old);

@@ -10,7 +10,9 @@
 #include "t.h"
 #include "err.h"
 #include "gguf.h"
+#include "forward.h"
 #include "hfconv.h"
+#include "model.h"
 #include "qtypes.h"
 #include "requant.h"
 
@@ -443,6 +445,37 @@ static void test_moe(void)
 	G = save;
 }
 
+/* the Unified architecture: the same text model plus suppress_tokens */
+static void test_unified(void)
+{
+	const char *d = t_tmp("hf-uni");
+	make_ckpt(d, G4_F32, 1, NULL, NULL);
+	char cfg[sizeof config + 16], *p = strstr(config, "Gemma4ForConditionalGeneration");
+	snprintf(cfg, sizeof cfg, "%.*sGemma4UnifiedForConditionalGeneration%s", (int)(p - config), config,
+		 p + strlen("Gemma4ForConditionalGeneration"));
+	write_file(d, "config.json", cfg);
+	write_file(d, "generation_config.json", "{\"top_k\":64,\"top_p\":0.95,\"suppress_tokens\":[7,8,300]}");
+	CHECK(convert(d, t_tmp("uni.gguf"), G4_FT_F16) == 0, "convert: %s", g4_errmsg());
+	g4_gguf *g = g4_gguf_open(t_tmp("uni.gguf"));
+	if (!g) { CHECK(0, "open: %s", g4_errmsg()); return; }
+	uint32_t et = 0;
+	uint64_t n = 0;
+	const void *v;
+	CHECK(!g4_gguf_get_arr(g, "tokenizer.ggml.suppress_tokens", &et, &n, &v) && et == G4_GGUF_INT32 && n == 3 &&
+	      g4_gguf_arr_i64(et, v, 2) == 300, "suppress_tokens");
+	int64_t k = 0;
+	float tp = 0;
+	CHECK(!g4_gguf_get_i64(g, "general.sampling.top_k", &k) && k == 64, "top_k");
+	CHECK(!g4_gguf_get_f32(g, "general.sampling.top_p", &tp) && tp == 0.95f, "top_p");
+	g4_gguf_close(g);
+	g4_requant_opts o;
+	g4_requant_opts_init(&o, G4_FT_F16);
+	FILE *f = fopen(t_tmp("uni-mm.gguf"), "wb");
+	CHECK(g4_hfconv_mmproj(d, f, &o) == -1 && strstr(g4_errmsg(), "not supported"), "unified mmproj: %s",
+	      g4_errmsg());
+	fclose(f);
+}
+
 static void test_errors(void)
 {
 	const char *d = t_tmp("hf-miss");
@@ -749,6 +782,43 @@ static void test_command(void)
 	g4_gguf_close(a);
 }
 
+/* The decoder on a converted checkpoint gives the logits of the weights
+ * loaded directly: bit for bit for an f32 checkpoint (the same weights),
+ * and BF16 vs F32 files made from one bf16 checkpoint agree closely. */
+static int logits_of(const char *path, const int32_t *ids, int n, float *out)
+{
+	g4_model *m = g4_model_load(path);
+	CHECK(m != NULL, "load %s: %s", path, g4_errmsg());
+	if (!m) return -1;
+	g4_seq *s = g4_seq_new(m, G4_F32);
+	g4_batch b = { .n = n, .ids = ids };
+	int rc = s ? g4_forward(s, &b, out) : -1;
+	CHECK(rc >= 0, "forward %s: %s", path, g4_errmsg());
+	g4_seq_free(s);
+	g4_model_free(m);
+	return rc < 0 ? -1 : 0;
+}
+
+static void test_logits(void)
+{
+	static const int32_t ids[] = { 2, 36, 120, 7, 8, 9, 200, 381, 10, 44, 45, 46, 300, 301, 5, 6 };
+	const int n = 16, V = 382;
+	float *a = malloc(sizeof(float) * n * V), *b = malloc(sizeof(float) * n * V);
+	/* hf-f32.gguf: made by test_f32_single from the f32 checkpoint */
+	if (!logits_of(t_data("micro-e2b-f32.gguf"), ids, n, a) && !logits_of(t_tmp("hf-f32.gguf"), ids, n, b))
+		CHECK(!memcmp(a, b, sizeof(float) * n * V), "converted f32 checkpoint: logits differ");
+	/* the MoE checkpoint (bf16): F32 and BF16 conversions */
+	const char *d = t_tmp("hf-moe");
+	CHECK(convert(d, t_tmp("moe-f32.gguf"), G4_FT_ALL_F32) == 0, "convert: %s", g4_errmsg());
+	if (!logits_of(t_tmp("moe-f32.gguf"), ids, n, a) && !logits_of(t_tmp("hf-moe.gguf"), ids, n, b)) {
+		float md = 0;
+		for (int i = 0; i < n * V; i++) md = fmaxf(md, fabsf(a[i] - b[i]));
+		CHECK(md < 1e-3f, "moe: BF16 vs F32 file of one checkpoint: max |diff| %g", md);
+	}
+	free(a);
+	free(b);
+}
+
 int main(void)
 {
 	G = g4_gguf_open(t_data("micro-e2b-f32.gguf"));
@@ -758,6 +828,8 @@ int main(void)
 	RUN(test_f16);
 	RUN(test_two_step);
 	RUN(test_moe);
+	RUN(test_logits);
+	RUN(test_unified);
 	RUN(test_errors);
 	RUN(test_mmproj);
 	RUN(test_command);
