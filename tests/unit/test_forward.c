@@ -404,6 +404,40 @@ static void test_write_snap(void)
 	g4_model_free(m);
 }
 
+/* Snapshots that do not fit the model are refused with a message. */
+static void test_snap_mismatch(void)
+{
+	g4_model *m = load_model("micro-e2b-f32.gguf");
+	if (!m)
+		return;
+	int32_t ids[12] = { 2, 5, 7, 9, 11, 13, 17, 19, 23, 29, 31, 37 };
+	g4_seq *s = g4_seq_new(m, G4_F32);
+	g4_batch b = { .n = 12, .ids = ids };
+	CHECK(g4_forward(s, &b, NULL) == 0, "forward: %s", g4_errmsg());
+	g4_snap sn;
+	CHECK(g4_seq_to_snap(s, &sn) == 0, "to_snap");
+	CHECK(sn.n_layers == 3 && sn.layers[0].n_rows == 7 && sn.layers[2].n_rows == 12,
+	      "live window: %llu rows on a sliding layer, %llu on a full one",
+	      (unsigned long long)sn.layers[0].n_rows, (unsigned long long)sn.layers[2].n_rows);
+	const char *what[] = { "rows", "layer", "fingerprint", "vocab" };
+	for (int k = 0; k < 4; k++) {
+		g4_snap t = sn;
+		g4_snap_layer ls[3];
+		memcpy(ls, sn.layers, sizeof ls);
+		t.layers = ls;
+		if (k == 0) ls[2].n_rows = 11;
+		if (k == 1) ls[1].layer = 3;
+		if (k == 2) t.fingerprint[5] ^= 1;
+		if (k == 3) t.n_vocab = 100;
+		g4_seq *r = g4_seq_from_snap(m, &t);
+		CHECK(r == NULL && *g4_errmsg(), "%s mismatch accepted", what[k]);
+		g4_seq_free(r);
+	}
+	g4_snap_free(&sn);
+	g4_seq_free(s);
+	g4_model_free(m);
+}
+
 static void test_q8_0_kv_refused(void)
 {
 	g4_model *m = load_model("micro-e2b-f32.gguf");
@@ -593,6 +627,7 @@ int main(void)
 	RUN(test_consistency);
 	RUN(test_kv_types_bound);
 	RUN(test_write_snap);
+	RUN(test_snap_mismatch);
 	RUN(test_q8_0_kv_refused);
 	RUN(test_bad_token);
 	RUN(test_multimodal);
