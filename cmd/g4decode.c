@@ -322,10 +322,8 @@ int main(int argc, char **argv)
 		if (fflush(stdout) == EOF || ferror(stdout))
 			g4_fatal(PROG, "writing stdout: %s", errno ? strerror(errno) : "write error");
 		if (o) {
-			g4_snap outs;
-			if (g4_seq_to_snap(s, &outs) < 0 || g4_snap_write(g4_out_file(o), &outs, g4_out_path(o)) < 0)
+			if (g4_seq_write_snap(s, g4_out_file(o), g4_out_path(o)) < 0)
 				g4_die(PROG);
-			g4_snap_free(&outs);
 		}
 		g4_sampler_free(smp);
 		g4_seq_free(s);

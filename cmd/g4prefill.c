@@ -210,10 +210,8 @@ int main(int argc, char **argv)
 			if (g4_write(g4_out_file(oll), s->logits, (size_t)m->n_vocab * sizeof(float), lg_last) < 0)
 				g4_die(PROG);
 		}
-		g4_snap sn;
-		if (g4_seq_to_snap(s, &sn) < 0 || g4_snap_write(g4_out_file(o), &sn, g4_out_path(o)) < 0)
+		if (g4_seq_write_snap(s, g4_out_file(o), g4_out_path(o)) < 0)
 			g4_die(PROG);
-		g4_snap_free(&sn);
 		g4_seq_free(s);
 	}
 	if (rc < 0)
