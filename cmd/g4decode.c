@@ -4,6 +4,7 @@
  * end of sequence / end of turn, prints them (--ids: decimal ids), and with
  * -o writes the snapshot after generation (every generated token run
  * through the model, the last one included). */
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -321,7 +322,7 @@ int main(int argc, char **argv)
 		g4_buf_free(&text);
 		printf("\n");
 		if (fflush(stdout) == EOF || ferror(stdout))
-			g4_fatal(PROG, "writing stdout failed");
+			g4_fatal(PROG, "writing stdout: %s", errno ? strerror(errno) : "write error");
 		if (o) {
 			if (g4_seq_write_snap(s, g4_out_file(o), g4_out_path(o)) < 0)
 				g4_die(PROG);
