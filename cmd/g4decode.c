@@ -82,6 +82,10 @@ static void emit(textout *to, const char *s, size_t n)
 	fflush(stdout);
 }
 
+/* --stop strings (static: reachable on every exit path) */
+static char **stops;
+static int n_stops;
+
 static int parse_num(const char *s, double lo, double hi, double *out)
 {
 	char *end;
@@ -99,8 +103,6 @@ int main(int argc, char **argv)
 	long max_new = 256;
 	g4_sampler_params sp;
 	g4_sampler_defaults(&sp);
-	static char **stops;	/* static: reachable at any exit (LeakSanitizer) */
-	int n_stops = 0;
 	enum { O_RAW = 300, O_THINK, O_ACT };
 	enum { O_IDS = 256, O_TEMP, O_TOPK, O_TOPP, O_MINP, O_REP, O_REPN, O_FREQ, O_PRES, O_SEED, O_STOP, O_HELP, O_VERSION };
 	static const struct option lo[] = {

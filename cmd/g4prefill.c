@@ -57,12 +57,14 @@ static void progress(void *ctx, int64_t done, int64_t total)
 	fflush(stderr);
 }
 
+/* --media files (static: reachable on every exit path) */
+static char **media_files;
+static int n_media;
+
 int main(int argc, char **argv)
 {
 	const char *model = NULL, *snap_in = NULL, *out = NULL, *lg_all = NULL, *lg_last = NULL;
 	const char *kvt_name = NULL;
-	char **media_files = NULL;
-	int n_media = 0;
 	enum { O_KV = 256, O_LOGITS, O_LAST, O_MEDIA, O_ACT, O_HELP, O_VERSION };
 	static const struct option lo[] = {
 		{ "kv-type", required_argument, 0, O_KV },
