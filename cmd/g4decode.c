@@ -97,7 +97,7 @@ int main(int argc, char **argv)
 	long max_new = 256;
 	g4_sampler_params sp;
 	g4_sampler_defaults(&sp);
-	char **stops = NULL;
+	static char **stops;	/* static: reachable at any exit (LeakSanitizer) */
 	int n_stops = 0;
 	enum { O_RAW = 300, O_THINK };
 	enum { O_IDS = 256, O_TEMP, O_TOPK, O_TOPP, O_MINP, O_REP, O_REPN, O_FREQ, O_PRES, O_SEED, O_STOP, O_HELP, O_VERSION };
