@@ -18,7 +18,7 @@ for f in "$B"/fuzz/fuzz_*; do
 	mkdir -p "$B/corpus/$name"
 	dict=""; [ -f "tests/fuzz/$name.dict" ] && dict="-dict=tests/fuzz/$name.dict"
 	log=$B/log/$name.log
-	"$f" -max_total_time="$S" -timeout=10 -rss_limit_mb=2048 \
+	"$f" -max_total_time="$S" -timeout=30 -rss_limit_mb=2048 \
 		-print_final_stats=1 -artifact_prefix="$B/crash/$name-" $dict \
 		"$B/corpus/$name" "tests/fuzz/corpus/$name" >"$log" 2>&1
 	rc=$?
