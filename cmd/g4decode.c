@@ -14,6 +14,7 @@
 #include "err.h"
 #include "fileio.h"
 #include "forward.h"
+#include "matmul.h"
 #include "model.h"
 #include "outparse.h"
 #include "par.h"
@@ -31,7 +32,7 @@ static void usage(FILE *f)
 		"usage: " PROG " -m MODEL.gguf [-s SNAP] [-o OUT] [-n MAX] [--ids | --raw] [--show-thinking]\n"
 		"       [--temp T] [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R]\n"
 		"       [--repeat-last-n N] [--freq-penalty F] [--presence-penalty F] [--seed S]\n"
-		"       [--stop STR]... [-t N] < SNAP\n"
+		"       [--stop STR]... [--act f32|q8] [-t N] < SNAP\n"
 		"Generates from each KV snapshot on stdin (or SNAP).\n"
 		"  -m MODEL.gguf        the model the snapshot was made with\n"
 		"  -s SNAP              read the snapshot(s) from SNAP instead of stdin\n"
@@ -50,6 +51,7 @@ static void usage(FILE *f)
 		"  --presence-penalty F subtract F from each seen token (default 0)\n"
 		"  --seed S             random seed (default 0)\n"
 		"  --stop STR           stop when the text contains STR (repeatable)\n"
+		"  --act f32|q8         activations for quantised weights: f32 (default) or 8-bit\n"
 		"  -t N                 threads\n"
 		"  --help, --version\n");
 }
@@ -99,12 +101,13 @@ int main(int argc, char **argv)
 	g4_sampler_defaults(&sp);
 	static char **stops;	/* static: reachable at any exit (LeakSanitizer) */
 	int n_stops = 0;
-	enum { O_RAW = 300, O_THINK };
+	enum { O_RAW = 300, O_THINK, O_ACT };
 	enum { O_IDS = 256, O_TEMP, O_TOPK, O_TOPP, O_MINP, O_REP, O_REPN, O_FREQ, O_PRES, O_SEED, O_STOP, O_HELP, O_VERSION };
 	static const struct option lo[] = {
 		{ "ids", no_argument, 0, O_IDS },
 		{ "raw", no_argument, 0, O_RAW },
 		{ "show-thinking", no_argument, 0, O_THINK },
+		{ "act", required_argument, 0, O_ACT },
 		{ "temp", required_argument, 0, O_TEMP },
 		{ "top-k", required_argument, 0, O_TOPK },
 		{ "top-p", required_argument, 0, O_TOPP },
@@ -144,6 +147,12 @@ int main(int argc, char **argv)
 		case O_IDS: ids_out = 1; break;
 		case O_RAW: raw = 1; break;
 		case O_THINK: show_thinking = 1; break;
+		case O_ACT:
+			if (strcmp(optarg, "f32") && strcmp(optarg, "q8"))
+				bad = "--act wants f32 or q8";
+			else
+				g4_matmul_set_act(strcmp(optarg, "q8") ? G4_ACT_F32 : G4_ACT_Q8);
+			break;
 		case O_TEMP:
 			if (parse_num(optarg, 0, 1e6, &v) < 0) bad = "--temp wants a number >= 0";
 			else sp.temp = (float)v;
@@ -313,10 +322,8 @@ int main(int argc, char **argv)
 		if (fflush(stdout) == EOF || ferror(stdout))
 			g4_fatal(PROG, "writing stdout: %s", errno ? strerror(errno) : "write error");
 		if (o) {
-			g4_snap outs;
-			if (g4_seq_to_snap(s, &outs) < 0 || g4_snap_write(g4_out_file(o), &outs, g4_out_path(o)) < 0)
+			if (g4_seq_write_snap(s, g4_out_file(o), g4_out_path(o)) < 0)
 				g4_die(PROG);
-			g4_snap_free(&outs);
 		}
 		g4_sampler_free(smp);
 		g4_seq_free(s);

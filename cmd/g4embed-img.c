@@ -36,7 +36,7 @@ static void usage(FILE *f)
 		"                   [--tokens N] FRAME...|DIR\n"
 		"Encodes PNG/JPEG images with the Gemma 4 vision encoder and writes a token\n"
 		"stream (<|image>, one embedding block, <image|> per image) to stdout.\n"
-		"  -m FILE            mmproj GGUF (llama.cpp Gemma 4 vision names)\n"
+		"  -m, --model FILE   mmproj GGUF (llama.cpp Gemma 4 vision names)\n"
 		"  --tokens N         soft-token budget: 70, 140, 280 (default), 560, 1120\n"
 		"  --embeddings FILE  also write the rows as float32 [rows][text width]\n"
 		"  --pixels FILE      also write the preprocessed pixels, float32 [patches][768]\n"
@@ -50,7 +50,7 @@ static void usage(FILE *f)
 		"  --frames N         frames to sample (default 32)\n"
 		"  --fps F            frame rate for the time stamps (default 24)\n"
 		"  -t N               threads (default: all cores)\n"
-		"  --help, --version\n");
+		"  -h, --help         this help;  --version  the version\n");
 }
 
 static void bad_usage(const char *fmt, const char *arg)

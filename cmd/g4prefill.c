@@ -12,6 +12,7 @@
 #include "err.h"
 #include "fileio.h"
 #include "forward.h"
+#include "matmul.h"
 #include "model.h"
 #include "par.h"
 #include "prompt.h"
@@ -26,7 +27,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: " PROG " -m MODEL.gguf [-s SNAP] [-o OUT] [--kv-type f16|f32|bf16|q8_0]\n"
-		"       [--logits FILE] [--logits-last FILE] [--media STREAM]... [-t N] < PROMPT\n"
+		"       [--logits FILE] [--logits-last FILE] [--media STREAM]... [--act f32|q8] [-t N] < PROMPT\n"
 		"Runs the model over the token stream (or decimal ids) on stdin and writes\n"
 		"one KV snapshot per document to stdout or OUT.\n"
 		"  -m MODEL.gguf        Gemma 4 model\n"
@@ -36,6 +37,8 @@ static void usage(FILE *f)
 		"  --logits FILE        float32 logits of every position, [n][n_vocab]\n"
 		"  --logits-last FILE   float32 logits of the last position of each document\n"
 		"  --media STREAM       a stream whose embedding blocks fill the media slots, in order\n"
+		"  --act f32|q8         activations for quantised weights: f32 (default, exact) or\n"
+		"                       8-bit (llama.cpp's CPU numerics)\n"
 		"  -t N                 threads\n"
 		"  --help, --version\n");
 }
@@ -60,12 +63,13 @@ int main(int argc, char **argv)
 	const char *kvt_name = NULL;
 	char **media_files = NULL;
 	int n_media = 0;
-	enum { O_KV = 256, O_LOGITS, O_LAST, O_MEDIA, O_HELP, O_VERSION };
+	enum { O_KV = 256, O_LOGITS, O_LAST, O_MEDIA, O_ACT, O_HELP, O_VERSION };
 	static const struct option lo[] = {
 		{ "kv-type", required_argument, 0, O_KV },
 		{ "logits", required_argument, 0, O_LOGITS },
 		{ "logits-last", required_argument, 0, O_LAST },
 		{ "media", required_argument, 0, O_MEDIA },
+		{ "act", required_argument, 0, O_ACT },
 		{ "help", no_argument, 0, O_HELP },
 		{ "version", no_argument, 0, O_VERSION },
 		{ 0, 0, 0, 0 }
@@ -94,6 +98,14 @@ int main(int argc, char **argv)
 			if (!media_files)
 				g4_fatal(PROG, "out of memory");
 			media_files[n_media++] = optarg;
+			break;
+		case O_ACT:
+			if (strcmp(optarg, "f32") && strcmp(optarg, "q8")) {
+				fprintf(stderr, PROG ": --act wants f32 or q8, not '%s'\n", optarg);
+				usage(stderr);
+				return 2;
+			}
+			g4_matmul_set_act(strcmp(optarg, "q8") ? G4_ACT_F32 : G4_ACT_Q8);
 			break;
 		case O_HELP: usage(stdout); return 0;
 		case O_VERSION: printf(PROG " (g4) " G4_VERSION "\n"); return 0;
@@ -198,10 +210,8 @@ int main(int argc, char **argv)
 			if (g4_write(g4_out_file(oll), s->logits, (size_t)m->n_vocab * sizeof(float), lg_last) < 0)
 				g4_die(PROG);
 		}
-		g4_snap sn;
-		if (g4_seq_to_snap(s, &sn) < 0 || g4_snap_write(g4_out_file(o), &sn, g4_out_path(o)) < 0)
+		if (g4_seq_write_snap(s, g4_out_file(o), g4_out_path(o)) < 0)
 			g4_die(PROG);
-		g4_snap_free(&sn);
 		g4_seq_free(s);
 	}
 	if (rc < 0)

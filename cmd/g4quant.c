@@ -39,9 +39,11 @@ static void usage(FILE *f)
 		"  --leave-output-tensor     do not quantise output.weight\n"
 		"  --output-tensor-type T    type of output.weight (and tied embeddings)\n"
 		"  --token-embedding-type T  type of token_embd / per_layer_token_embd\n"
+		"  --tensor-type RE=T        tensors matching RE get type T (repeatable)\n"
+		"  --tensor-type-file FILE   RE=T lines (whitespace separated)\n"
 		"  --mmproj FILE             (checkpoint input) also write the vision/audio towers\n"
 		"  -q, --quiet               no progress line\n"
-		"  --help, --version\n",
+		"  -h, --help, --version\n",
 		g4_ftype_names());
 }
 
@@ -106,6 +108,8 @@ int main(int argc, char **argv)
 {
 	const char *pos[3], *imatrix_path = NULL, *info = NULL, *mmproj = NULL;
 	int npos = 0, quiet = 0, pure = 0, allow = 0, leave = 0, out_t = -1, emb_t = -1;
+	static g4_qmix_opts tt;	/* --tensor-type patterns */
+	g4_qmix_opts_init(&tt, 0);
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 #define NEXT() (i + 1 < argc ? argv[++i] : (bad_usage("%s needs an argument", a), ""))
@@ -137,6 +141,19 @@ int main(int argc, char **argv)
 			out_t = parse_type(NEXT());
 		} else if (!strcmp(a, "--token-embedding-type")) {
 			emb_t = parse_type(NEXT());
+		} else if (!strcmp(a, "--tensor-type")) {
+			if (g4_qmix_add_tensor_type(&tt, NEXT()))
+				bad_usage("%s", g4_errmsg());
+		} else if (!strcmp(a, "--tensor-type-file")) {
+			const char *fn = NEXT();
+			FILE *tf = fopen(fn, "r");
+			char word[4096];
+			if (!tf)
+				g4_fatal(prog, "cannot open %s", fn);
+			while (fscanf(tf, "%4095s", word) == 1)
+				if (g4_qmix_add_tensor_type(&tt, word))
+					g4_fatal(prog, "%s: %s", fn, g4_errmsg());
+			fclose(tf);
 		} else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
 			quiet = 1;
 		} else if (a[0] == '-' && a[1]) {
@@ -176,6 +193,9 @@ int main(int argc, char **argv)
 	o.mix.leave_output = leave;
 	o.mix.output_type = out_t;
 	o.mix.token_embd_type = emb_t;
+	o.mix.ntt = tt.ntt;
+	memcpy(o.mix.tt_re, tt.tt_re, sizeof tt.tt_re);
+	memcpy(o.mix.tt_type, tt.tt_type, sizeof tt.tt_type);
 	o.allow_requantize = allow;
 	struct bar b = { .on = !quiet && isatty(2), .t0 = now() };
 	if (b.on) {

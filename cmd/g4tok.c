@@ -34,7 +34,7 @@ static const char help[] =
 	"  --no-parse-special     control tokens in the text (<bos>, <|turn>, ...) are\n"
 	"                         ordinary text\n"
 	"  --lines                every input line is a document\n"
-	"  -d                     decode a token stream or decimal ids to text\n"
+	"  -d, --decode           decode a token stream or decimal ids to text\n"
 	"  --special              with -d: show control tokens\n"
 	"  --chat                 render a chat request (JSON: {\"messages\": [...],\n"
 	"                         \"tools\": [...]} or a messages array) with the Gemma 4\n"
@@ -46,7 +46,7 @@ static const char help[] =
 	"  --no-generation-prompt with --chat: no <|turn>model at the end\n"
 	"  --write-gguf OUT.gguf  write the vocabulary as a vocab-only GGUF\n"
 	"  -t N                   threads (default: the cores available)\n"
-	"  --help                 this text\n"
+	"  -h, --help             this text\n"
 	"  --version              the version\n";
 
 static void bad_usage(const char *why)
@@ -152,12 +152,21 @@ static void chat(const g4_tokenizer *t, const char *path, const g4_chat_opts *o,
 		if (ids_out)
 			write_ids(out, ids, ni);
 		else {
+			/* The processor expands a placeholder to <|image> soft tokens
+			 * <image|> (audio: <|audio> ... <audio|>): the slot stands
+			 * for the soft tokens, the markers are prompt tokens. */
 			g4_sw *w = g4_sw_open(out);
 			size_t at = 0;
 			int rc = !w;
 			for (size_t i = 0; i < nm && !rc; i++) {
-				rc = g4_sw_tokens(w, ids + at, md[i].pos - at) ||
-				     g4_sw_slot(w, md[i].modality == 2 ? G4_MOD_AUDIO : G4_MOD_IMAGE);
+				const int audio = md[i].modality == 2;
+				const char *bs = audio ? "<|audio>" : "<|image>", *es = audio ? "<audio|>" : "<image|>";
+				int32_t boi = g4_tok_id(t, bs, strlen(bs)), eoi = g4_tok_id(t, es, strlen(es));
+				if (boi < 0 || eoi < 0)
+					g4_fatal("g4tok", "%s: the vocabulary has no %s token for a media slot", name,
+						 boi < 0 ? bs : es);
+				rc = g4_sw_tokens(w, ids + at, md[i].pos - at) || g4_sw_tokens(w, &boi, 1) ||
+				     g4_sw_slot(w, audio ? G4_MOD_AUDIO : G4_MOD_IMAGE) || g4_sw_tokens(w, &eoi, 1);
 				at = md[i].pos + 1;
 			}
 			if (!rc)

@@ -15,7 +15,10 @@
 #include "mel.h"
 #include "qtypes.h"
 
-#define MAX_T 1000000		/* mel frames per call: ~2.8 h; one piece is <= 2999 */
+#define MAX_T 1000000
+/* fork threads only for loops worth it: a parallel region costs a barrier,
+ * and on a busy machine a barrier can cost milliseconds */
+#define PAR(work) ((work) >= 32768)		/* mel frames per call: ~2.8 h; one piece is <= 2999 */
 
 /* A linear layer: weight [out][in] (GGUF ne = [in, out]) and the clamps of
  * a ClippableLinear (±inf when absent). */
@@ -351,7 +354,7 @@ static const float *weight_f32(g4_aenc *e, const lin *l)
 		return t->data;
 	size_t rb = g4_row_bytes(t->type, l->in);
 	float *s = e->scratch;
-	#pragma omp parallel for schedule(static)
+	#pragma omp parallel for schedule(static) if (PAR((size_t)l->out * l->in))
 	for (int r = 0; r < l->out; r++)
 		g4_dequant_row(t->type, (const uint8_t *)t->data + (size_t)r * rb,
 			       s + (size_t)r * l->in, l->in);
@@ -366,7 +369,7 @@ static int linear(g4_aenc *e, const lin *l, const float *x, int N, float *y)
 		xc = malloc((size_t)N * l->in * sizeof *xc);
 		if (!xc)
 			return g4_err("audio encoder: out of memory");
-		#pragma omp parallel for schedule(static)
+		#pragma omp parallel for schedule(static) if (PAR((size_t)N * l->in))
 		for (size_t i = 0; i < (size_t)N * l->in; i++)
 			xc[i] = clampf(x[i], l->in_lo, l->in_hi);
 		x = xc;
@@ -374,7 +377,7 @@ static int linear(g4_aenc *e, const lin *l, const float *x, int N, float *y)
 	const float *w = weight_f32(e, l);
 	g4_sgemm_nt_par(N, l->out, l->in, x, l->in, w, l->in, y, l->out);
 	if (l->out_lo > -INFINITY || l->out_hi < INFINITY) {
-		#pragma omp parallel for schedule(static)
+		#pragma omp parallel for schedule(static) if (PAR((size_t)N * l->out))
 		for (size_t i = 0; i < (size_t)N * l->out; i++)
 			y[i] = clampf(y[i], l->out_lo, l->out_hi);
 	}
@@ -385,7 +388,7 @@ static int linear(g4_aenc *e, const lin *l, const float *x, int N, float *y)
 /* y = x · (mean(x²) + eps)^-½ · g (g NULL: no weight), row by row; y may be x */
 static void rmsnorm(const float *x, float *y, const float *g, int N, int d, float eps)
 {
-	#pragma omp parallel for schedule(static)
+	#pragma omp parallel for schedule(static) if (PAR((size_t)N * d))
 	for (int i = 0; i < N; i++) {
 		const float *a = x + (size_t)i * d;
 		float *b = y + (size_t)i * d;
@@ -430,7 +433,7 @@ static int sscp(g4_aenc *e, const float *mel, int T, float *x)
 	int fail = !y0 || !y1;
 	/* layer 0: conv 1 -> C0, 3x3, stride 2, pad 1; LayerNorm; ReLU */
 	if (!fail) {
-		#pragma omp parallel for schedule(static)
+		#pragma omp parallel for schedule(static) if (PAR((size_t)T1 * F1 * C0))
 		for (int t = 0; t < T1; t++)
 			for (int f = 0; f < F1; f++) {
 				float p[9];
@@ -454,7 +457,7 @@ static int sscp(g4_aenc *e, const float *mel, int T, float *x)
 	/* layer 1: conv C0 -> C1 as a product of patch rows (ci, kt, kf)
 	 * with the weight rows [C1][C0][3][3] */
 	if (!fail) {
-		#pragma omp parallel
+		#pragma omp parallel if (PAR((size_t)N * F2 * K1))
 		{
 			float *col = malloc((size_t)F2 * K1 * sizeof *col);
 			if (!col) {
@@ -517,7 +520,7 @@ static int attention(g4_aenc *e, const block *b, float *h, int N, float *out)
 	for (int d = 0; d < D && d < 1024; d++)
 		qs[d] = (float)(base * b->per_dim_scale[d]);
 	float ks = (float)(log1p(exp(1.0)) / log(2.0));
-	#pragma omp parallel for schedule(static)
+	#pragma omp parallel for schedule(static) if (PAR((size_t)N * H))
 	for (int t = 0; t < N; t++)
 		for (int j = 0; j < H; j++) {
 			q[(size_t)t * H + j] *= qs[j % D];
@@ -538,7 +541,7 @@ static int attention(g4_aenc *e, const block *b, float *h, int N, float *out)
 	}
 	/* each query t sees keys t-W+1 .. t; logits soft-capped at ±cap */
 	float cap = hp->softcap;
-	#pragma omp parallel for schedule(static)
+	#pragma omp parallel for schedule(static) if (PAR((size_t)N * H * W))
 	for (int t = 0; t < N; t++) {
 		int s0 = t - W + 1 < 0 ? 0 : t - W + 1;
 		for (int n = 0; n < NH; n++) {
@@ -589,13 +592,13 @@ static int ffn(g4_aenc *e, float *x, int N, const float *pre, const lin *up, con
 	rmsnorm(x, h, pre, N, H, hp->eps);
 	if (linear(e, up, h, N, u))
 		return -1;
-	#pragma omp parallel for schedule(static)
+	#pragma omp parallel for schedule(static) if (PAR((size_t)N * F))
 	for (size_t i = 0; i < (size_t)N * F; i++)
 		u[i] = siluf(u[i]);
 	if (linear(e, down, u, N, h))
 		return -1;
 	rmsnorm(h, h, post, N, H, hp->eps);
-	#pragma omp parallel for schedule(static)
+	#pragma omp parallel for schedule(static) if (PAR((size_t)N * H))
 	for (size_t i = 0; i < (size_t)N * H; i++)
 		x[i] += 0.5f * h[i];
 	return 0;
@@ -640,20 +643,20 @@ int g4_aenc_encode(g4_aenc *e, const float *mel, size_t T_, float *out, g4_aenc_
 		if (attention(e, b, h, N, a))
 			goto fail;
 		rmsnorm(a, a, b->attn_post_norm, N, H, hp->eps);
-		#pragma omp parallel for schedule(static)
+		#pragma omp parallel for schedule(static) if (PAR((size_t)N * H))
 		for (size_t i = 0; i < (size_t)N * H; i++)
 			x[i] += a[i];
 		/* (c) convolution module: GLU, causal depthwise conv, norm, SiLU */
 		rmsnorm(x, h, b->conv_pre_norm, N, H, hp->eps);
 		if (linear(e, &b->pw1, h, N, u))	/* [N][2H] */
 			goto fail;
-		#pragma omp parallel for schedule(static)
+		#pragma omp parallel for schedule(static) if (PAR((size_t)N * H * K))
 		for (int t = 0; t < N; t++)
 			for (int c = 0; c < H; c++) {
 				const float *r = u + (size_t)t * 2 * H;
 				h[(size_t)t * H + c] = r[c] * sigmoidf(r[H + c]);
 			}
-		#pragma omp parallel for schedule(static)
+		#pragma omp parallel for schedule(static) if (PAR((size_t)N * H))
 		for (int t = 0; t < N; t++)
 			for (int c = 0; c < H; c++) {
 				const float *w = b->conv_dw + (size_t)c * K;
@@ -666,12 +669,12 @@ int g4_aenc_encode(g4_aenc *e, const float *mel, size_t T_, float *out, g4_aenc_
 				a[(size_t)t * H + c] = s;
 			}
 		rmsnorm(a, a, b->conv_post_norm, N, H, hp->eps);
-		#pragma omp parallel for schedule(static)
+		#pragma omp parallel for schedule(static) if (PAR((size_t)N * H))
 		for (size_t i = 0; i < (size_t)N * H; i++)
 			a[i] = siluf(a[i]);
 		if (linear(e, &b->pw2, a, N, h))
 			goto fail;
-		#pragma omp parallel for schedule(static)
+		#pragma omp parallel for schedule(static) if (PAR((size_t)N * H))
 		for (size_t i = 0; i < (size_t)N * H; i++)
 			x[i] += h[i];
 		/* (d) second half-step FFN; (e) block output norm */
@@ -686,7 +689,7 @@ int g4_aenc_encode(g4_aenc *e, const float *mel, size_t T_, float *out, g4_aenc_
 	int O = hp->out_dim;
 	if (linear(e, &e->out_proj, x, N, u))
 		goto fail;
-	#pragma omp parallel for schedule(static)
+	#pragma omp parallel for schedule(static) if (PAR((size_t)N * O))
 	for (int t = 0; t < N; t++)
 		for (int j = 0; j < O; j++)
 			u[(size_t)t * O + j] += e->out_bias[j];

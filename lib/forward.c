@@ -13,6 +13,7 @@
 #include "err.h"
 #include "forward.h"
 #include "matmul.h"
+#include "par.h"
 #include "qtypes.h"
 
 #define UBATCH 256
@@ -242,14 +243,14 @@ void g4_seq_free(g4_seq *s)
 typedef struct {
 	float *x, *a, *q, *k, *v, *att, *o, *g, *u, *f, *f2, *xin;
 	float *ple, *pt, *rl, *ey, *eg;
-	float *cs, *sn, *logits;
+	float *cs, *sn;
 	int *sel;
 	float *selw;
 	int *etok;
 	float *ex;
 } bufs;
 
-static size_t ws_layout(const g4_model *m, int64_t T, int want_logits, bufs *b, float *base)
+static size_t ws_layout(const g4_model *m, int64_t T, bufs *b, float *base)
 {
 	int qmax = 0, kvmax = 0, fmax = 0, hdmax = 0;
 	for (int l = 0; l < m->n_layer; l++) {
@@ -288,7 +289,6 @@ static size_t ws_layout(const g4_model *m, int64_t T, int want_logits, bufs *b, 
 	TAKE(ex, T * H);
 	TAKE(cs, T * hdmax);
 	TAKE(sn, T * hdmax);
-	TAKE(logits, (want_logits ? T : 1) * (int64_t)m->n_vocab);
 	TAKE(sel, T * K);	/* ints and floats are both 4 bytes */
 	TAKE(selw, T * K);
 	TAKE(etok, T);
@@ -296,9 +296,9 @@ static size_t ws_layout(const g4_model *m, int64_t T, int want_logits, bufs *b, 
 	return off;
 }
 
-static int ensure_ws(g4_seq *s, int64_t T, int want_logits, bufs *b)
+static int ensure_ws(g4_seq *s, int64_t T, bufs *b)
 {
-	size_t need = ws_layout(s->m, T, want_logits, NULL, NULL);
+	size_t need = ws_layout(s->m, T, NULL, NULL);
 	if (need > s->ws_cap) {
 		float *p = malloc(need * sizeof *p);
 		if (!p)
@@ -307,15 +307,105 @@ static int ensure_ws(g4_seq *s, int64_t T, int want_logits, bufs *b)
 		s->ws = p;
 		s->ws_cap = need;
 	}
-	ws_layout(s->m, T, want_logits, b, s->ws);
+	ws_layout(s->m, T, b, s->ws);
 	return 0;
 }
 
 /* Attention of T queries of layer l against the cache (spec §2.5 steps 4-7,
  * before o_proj): out[t][n*hd + d].  Keys are read as stored; rows of a
  * non-f32 KV type are converted to f32 once per call when that fits in
- * KV_SCRATCH bytes (otherwise per use: the same values either way). */
+ * KV_SCRATCH bytes (otherwise per use: the same values either way).
+ *
+ * Work is split over (query, KV head) pairs; when there are fewer pairs
+ * than threads (decoding one token), each pair is split instead over keys
+ * (scores) and over output values (the weighted sum).  Every value is
+ * reduced in the same order both ways, so the results are the same bits. */
 #define KV_SCRATCH ((size_t)256 << 20)
+#define MAX_HD 8192
+
+static double attn_split_min = 1048576.0;
+
+void g4_attn_split_min(double work)
+{
+	attn_split_min = work;
+}
+
+typedef struct {
+	const g4_seq *s;
+	const g4_kvl *c;
+	const float *kf, *vf;	/* f32 copies of positions lo_all.., or NULL */
+	int64_t lo_all;
+	int kvw;
+} kvsrc;
+
+/* Values [off, off + n) of the K (v = 0) or V row of position pos. */
+static const float *kv_get(const kvsrc *k, int v, int64_t pos, int off, int n, float *buf)
+{
+	const uint8_t *base = v ? k->c->v : k->c->k;
+	if (k->s->kv_type == G4_F32)
+		return (const float *)(const void *)kv_row(k->c, base, pos) + off;
+	const float *f = v ? k->vf : k->kf;
+	if (f)
+		return f + (size_t)(pos - k->lo_all) * k->kvw + off;
+	kv_load(k->s->kv_type, kv_row(k->c, base, pos), off, n, buf);
+	return buf;
+}
+
+static void attend(const kvsrc *ks, const g4_layer *L, int64_t p0, int64_t T, const int32_t *block,
+		   int bidir, int64_t t, int g, const float *q, float *out, float *sc, int wide)
+{
+	const g4_model *m = ks->s->m;
+	const int hd = L->hd, nh = m->n_head, grp = nh / L->nkv;
+	const int64_t W = m->window, p = p0 + t;
+	int64_t lo = L->swa && p - W + 1 > 0 ? p - W + 1 : 0, hi = p;
+	if (bidir && block[t] > 0)
+		for (int64_t j = t + 1; j < T && block[j] == block[t]; j++)
+			hi = p0 + j;
+	const int64_t nk = hi - lo + 1;
+	const float *qg = q + t * (int64_t)nh * hd + (int64_t)g * grp * hd;
+	float *og = out + t * (int64_t)nh * hd + (int64_t)g * grp * hd;
+
+#pragma omp parallel for schedule(static) if (wide)
+	for (int64_t j = 0; j < nk; j++) {
+		float buf[MAX_HD];
+		const float *kj = kv_get(ks, 0, lo + j, g * hd, hd, buf);
+		for (int n = 0; n < grp; n++)
+			sc[(size_t)n * nk + j] = g4_dot_f32(qg + (int64_t)n * hd, kj, hd);
+	}
+	for (int n = 0; n < grp; n++) {
+		float *sh = sc + (size_t)n * nk;
+		float mx = -INFINITY;
+		for (int64_t j = 0; j < nk; j++)
+			if (sh[j] > mx)
+				mx = sh[j];
+		double sum = 0.0;
+		for (int64_t j = 0; j < nk; j++) {
+			sh[j] = expf(sh[j] - mx);
+			sum += sh[j];
+		}
+		const float inv = (float)(1.0 / sum);
+		for (int64_t j = 0; j < nk; j++)
+			sh[j] *= inv;
+	}
+	/* o[n][d] = sum over j (in order) of p[n][j] * v[j][d], in chunks of d */
+	const int CH = 16, nch = (hd + CH - 1) / CH;
+#pragma omp parallel for schedule(static) if (wide)
+	for (int ch = 0; ch < nch; ch++) {
+		const int d0 = ch * CH, dn = hd - d0 < CH ? hd - d0 : CH;
+		float buf[16];
+		for (int n = 0; n < grp; n++)
+			memset(og + (int64_t)n * hd + d0, 0, (size_t)dn * sizeof(float));
+		for (int64_t j = 0; j < nk; j++) {
+			const float *vj = kv_get(ks, 1, lo + j, g * hd + d0, dn, buf);
+			for (int n = 0; n < grp; n++) {
+				const float pj = sc[(size_t)n * nk + j];
+				float *oh = og + (int64_t)n * hd + d0;
+				for (int d = 0; d < dn; d++)
+					oh[d] += pj * vj[d];
+			}
+		}
+	}
+}
 
 static void attention(const g4_seq *s, const g4_layer *L, const g4_kvl *c, int64_t p0,
 		      int64_t T, const int32_t *block, const float *q, float *out)
@@ -325,10 +415,10 @@ static void attention(const g4_seq *s, const g4_layer *L, const g4_kvl *c, int64
 	const int64_t W = m->window;
 	const int bidir = L->swa && m->bidir_vision && block;
 	const int64_t max_keys = p0 + T;
-	const int f32 = s->kv_type == G4_F32;
 	const int64_t lo_all = L->swa && p0 - W + 1 > 0 ? p0 - W + 1 : 0, n_all = p0 + T - lo_all;
+	kvsrc ks = { .s = s, .c = c, .lo_all = lo_all, .kvw = kvw };
 	float *kf = NULL, *vf = NULL;
-	if (!f32 && (size_t)n_all * kvw * 2 * sizeof(float) <= KV_SCRATCH) {
+	if (s->kv_type != G4_F32 && (size_t)n_all * kvw * 2 * sizeof(float) <= KV_SCRATCH) {
 		kf = malloc((size_t)n_all * kvw * sizeof *kf);
 		vf = malloc((size_t)n_all * kvw * sizeof *vf);
 		if (!kf || !vf) {
@@ -343,72 +433,26 @@ static void attention(const g4_seq *s, const g4_layer *L, const g4_kvl *c, int64
 			}
 		}
 	}
-#pragma omp parallel if (T * nkv > 1 && (double)T * max_keys * hd * nh > 262144.0)
-	{
-		float *sc = malloc(((size_t)max_keys * grp + (size_t)hd) * sizeof *sc);
-		float *kr = sc + (size_t)max_keys * grp;
-#pragma omp for schedule(dynamic, 1) collapse(2)
+	ks.kf = kf;
+	ks.vf = vf;
+	const double work = (double)T * max_keys * hd * nh;
+	const int wide = T * nkv < g4_threads() && work > attn_split_min;
+	if (wide) {
+		float *sc = malloc((size_t)max_keys * grp * sizeof *sc);
 		for (int64_t t = 0; t < T; t++)
-			for (int g = 0; g < nkv; g++) {
-				const int64_t p = p0 + t;
-				int64_t lo = L->swa && p - W + 1 > 0 ? p - W + 1 : 0, hi = p;
-				if (bidir && block[t] > 0)
-					for (int64_t j = t + 1; j < T && block[j] == block[t]; j++)
-						hi = p0 + j;
-				const int64_t nk = hi - lo + 1;
-				for (int64_t j = 0; j < nk; j++) {
-					const float *kj;
-					if (f32)
-						kj = (const float *)(const void *)kv_row(c, c->k, lo + j) + g * hd;
-					else if (kf)
-						kj = kf + (size_t)(lo + j - lo_all) * kvw + g * hd;
-					else
-						{
-						kv_load(s->kv_type, kv_row(c, c->k, lo + j), g * hd, hd, kr);
-						kj = kr;
-					}
-					for (int n = 0; n < grp; n++) {
-						const float *qh = q + t * (int64_t)nh * hd + (int64_t)(g * grp + n) * hd;
-						sc[(size_t)n * nk + j] = g4_dot_f32(qh, kj, hd);
-					}
-				}
-				for (int n = 0; n < grp; n++) {
-					float *sh = sc + (size_t)n * nk;
-					float mx = -INFINITY;
-					for (int64_t j = 0; j < nk; j++)
-						if (sh[j] > mx)
-							mx = sh[j];
-					double sum = 0.0;
-					for (int64_t j = 0; j < nk; j++) {
-						sh[j] = expf(sh[j] - mx);
-						sum += sh[j];
-					}
-					const float inv = (float)(1.0 / sum);
-					for (int64_t j = 0; j < nk; j++)
-						sh[j] *= inv;
-					float *oh = out + t * (int64_t)nh * hd + (int64_t)(g * grp + n) * hd;
-					memset(oh, 0, (size_t)hd * sizeof *oh);
-				}
-				for (int64_t j = 0; j < nk; j++) {
-					const float *vj;
-					if (f32)
-						vj = (const float *)(const void *)kv_row(c, c->v, lo + j) + g * hd;
-					else if (vf)
-						vj = vf + (size_t)(lo + j - lo_all) * kvw + g * hd;
-					else
-						{
-						kv_load(s->kv_type, kv_row(c, c->v, lo + j), g * hd, hd, kr);
-						vj = kr;
-					}
-					for (int n = 0; n < grp; n++) {
-						const float pj = sc[(size_t)n * nk + j];
-						float *oh = out + t * (int64_t)nh * hd + (int64_t)(g * grp + n) * hd;
-						for (int d = 0; d < hd; d++)
-							oh[d] += pj * vj[d];
-					}
-				}
-			}
+			for (int g = 0; g < nkv; g++)
+				attend(&ks, L, p0, T, block, bidir, t, g, q, out, sc, 1);
 		free(sc);
+	} else {
+#pragma omp parallel if (T * nkv > 1 && work > 262144.0)
+		{
+			float *sc = malloc((size_t)max_keys * grp * sizeof *sc);
+#pragma omp for schedule(dynamic, 1) collapse(2)
+			for (int64_t t = 0; t < T; t++)
+				for (int g = 0; g < nkv; g++)
+					attend(&ks, L, p0, T, block, bidir, t, g, q, out, sc, 0);
+			free(sc);
+		}
 	}
 	free(kf);
 	free(vf);
@@ -502,8 +546,18 @@ static int ubatch(g4_seq *s, const g4_batch *in, int64_t i0, int64_t T, float *l
 	const int64_t p0 = s->n_pos, V = m->n_vocab;
 	const int32_t *block = in->block ? in->block + i0 : NULL;
 	bufs b;
-	if (ensure_ws(s, T, logits_all != NULL, &b) < 0)
+	if (ensure_ws(s, T, &b) < 0)
 		return -1;
+	if (s->n_pos + T > s->hist_cap) {	/* history room first: no failure after the KV is written */
+		int64_t cap = s->hist_cap ? 2 * s->hist_cap : 256;
+		while (cap < s->n_pos + T)
+			cap *= 2;
+		int32_t *h = realloc(s->hist, (size_t)cap * sizeof *h);
+		if (!h)
+			return g4_err("out of memory");
+		s->hist = h;
+		s->hist_cap = cap;
+	}
 
 	/* embeddings (§2.2) */
 	const double semb = sqrt((double)H);
@@ -643,26 +697,15 @@ static int ubatch(g4_seq *s, const g4_batch *in, int64_t i0, int64_t T, float *l
 	const int64_t r0 = logits_all ? 0 : T - 1, nr = T - r0;
 	for (int64_t t = r0; t < T; t++)
 		rmsnorm(b.a + (t - r0) * H, b.x + t * H, m->output_norm, H, m->eps);
-	g4_matmul(&m->output, 0, b.a, H, nr, b.logits, V);
+	float *lg = logits_all ? logits_all + i0 * V : s->logits;
+	g4_matmul(&m->output, 0, b.a, H, nr, lg, V);
 	if (m->softcap > 0.0f)
 		for (int64_t i = 0; i < nr * V; i++)
-			b.logits[i] = (float)((double)m->softcap * tanh((double)b.logits[i] / m->softcap));
+			lg[i] = (float)((double)m->softcap * tanh((double)lg[i] / m->softcap));
 	if (logits_all)
-		memcpy(logits_all + i0 * V, b.logits, (size_t)(T * V) * sizeof(float));
-	memcpy(s->logits, b.logits + (nr - 1) * V, (size_t)V * sizeof(float));
+		memcpy(s->logits, lg + (nr - 1) * V, (size_t)V * sizeof(float));
 	s->have_logits = 1;
 
-	/* history */
-	if (s->n_pos + T > s->hist_cap) {
-		int64_t cap = s->hist_cap ? 2 * s->hist_cap : 256;
-		while (cap < s->n_pos + T)
-			cap *= 2;
-		int32_t *h = realloc(s->hist, (size_t)cap * sizeof *h);
-		if (!h)
-			return g4_err("out of memory");
-		s->hist = h;
-		s->hist_cap = cap;
-	}
 	memcpy(s->hist + s->n_pos, in->ids + i0, (size_t)T * sizeof(int32_t));
 	s->n_pos += T;
 	return 0;
@@ -746,6 +789,67 @@ int g4_seq_to_snap(const g4_seq *s, g4_snap *out)
 oom:
 	g4_snap_free(out);
 	return g4_err("out of memory writing a snapshot");
+}
+
+int g4_seq_write_snap(const g4_seq *s, FILE *f, const char *name)
+{
+	const g4_model *m = s->m;
+	g4_snap v;
+	memset(&v, 0, sizeof v);
+	memcpy(v.fingerprint, m->fingerprint, 32);
+	v.kv_type = s->kv_type;
+	v.n_tokens = (uint64_t)s->n_pos;
+	v.tokens = s->hist;
+	v.n_layers = (uint32_t)m->n_layer_kv;
+	v.layers = calloc((size_t)m->n_layer_kv, sizeof *v.layers);
+	if (!v.layers)
+		return g4_err("out of memory writing a snapshot");
+	int rc = 0;
+	for (int l = 0; l < m->n_layer && !rc; l++) {
+		const g4_layer *L = &m->layers[l];
+		if (!L->has_kv)
+			continue;
+		const g4_kvl *c = &s->kv[L->kv_slot];
+		g4_snap_layer *sl = &v.layers[L->kv_slot];
+		int64_t keep = s->n_pos;
+		if (c->ring && keep > m->window - 1)
+			keep = m->window - 1;
+		sl->layer = (uint32_t)l;
+		sl->n_head_kv = (uint32_t)L->nkv;
+		sl->head_dim = (uint32_t)L->hd;
+		sl->pos0 = (uint64_t)(s->n_pos - keep);
+		sl->n_rows = (uint64_t)keep;
+		if (!c->ring) {	/* rows 0..n_pos-1 in place: no copy */
+			sl->k = c->k;
+			sl->v = c->v;
+			continue;
+		}
+		size_t nb = (size_t)(keep ? keep : 1) * c->row_bytes;
+		sl->k = malloc(nb);
+		sl->v = malloc(nb);
+		if (!sl->k || !sl->v) {
+			rc = g4_err("out of memory writing a snapshot");
+			break;
+		}
+		for (int64_t i = 0; i < keep; i++) {
+			int64_t p = s->n_pos - keep + i;
+			memcpy((uint8_t *)sl->k + (size_t)i * c->row_bytes, kv_row(c, c->k, p), c->row_bytes);
+			memcpy((uint8_t *)sl->v + (size_t)i * c->row_bytes, kv_row(c, c->v, p), c->row_bytes);
+		}
+	}
+	if (!rc && s->have_logits) {
+		v.n_vocab = (uint32_t)m->n_vocab;
+		v.logits = s->logits;
+	}
+	if (!rc)
+		rc = g4_snap_write(f, &v, name);
+	for (int l = 0; l < m->n_layer; l++)
+		if (m->layers[l].has_kv && s->kv[m->layers[l].kv_slot].ring) {
+			free(v.layers[m->layers[l].kv_slot].k);
+			free(v.layers[m->layers[l].kv_slot].v);
+		}
+	free(v.layers);
+	return rc;
 }
 
 g4_seq *g4_seq_from_snap(const g4_model *m, const g4_snap *snap)

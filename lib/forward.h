@@ -20,6 +20,7 @@
 #define G4_FORWARD_H
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "model.h"
 #include "snapshot.h"
@@ -77,9 +78,17 @@ void g4_seq_free(g4_seq *s);
  * sequence is then unusable). */
 int g4_forward(g4_seq *s, const g4_batch *b, float *logits);
 
+/* Attention work (multiply-adds) above which a call with fewer (query, KV
+ * head) pairs than threads splits each pair over keys; default 2^20.  For
+ * tests and benchmarks: the results are the same bits either way. */
+void g4_attn_split_min(double work);
+
 /* The state as a snapshot (fully malloc'd copies; free with g4_snap_free),
  * and back.  from_snap checks every size against the model. */
 int g4_seq_to_snap(const g4_seq *s, g4_snap *out);
 g4_seq *g4_seq_from_snap(const g4_model *m, const g4_snap *snap);
+/* Writes the state as one snapshot (snapshot.h) without copying the KV of
+ * full-attention layers; -1 on a write error. */
+int g4_seq_write_snap(const g4_seq *s, FILE *f, const char *name);
 
 #endif

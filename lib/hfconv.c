@@ -218,11 +218,11 @@ static int read_cfg(const struct hp *h, struct cfg *c)
 
 /* ---- metadata (convert_hf_to_gguf.py order, spec §4.7) ------------------- */
 
-static int set_meta(g4_ggufw *w, const struct cfg *c, const char *dir, int ftype, const struct hp *h)
+static int set_meta(g4_ggufw *w, const struct cfg *c, const char *dir, int ftype, int unified)
 {
 	int rc = 0;
 	char name[256];
-	const char *base = strrchr(dir, '/');
+	const char *base;
 	size_t dl = strlen(dir);
 	while (dl > 1 && dir[dl - 1] == '/')
 		dl--;
@@ -231,7 +231,6 @@ static int set_meta(g4_ggufw *w, const struct cfg *c, const char *dir, int ftype
 		if (dir[i] == '/' && i + 1 < dl)
 			base = dir + i + 1;
 	snprintf(name, sizeof name, "%.*s", (int)(dir + dl - base), base);
-	(void)h;
 	rc |= g4_ggufw_set_str(w, "general.architecture", "gemma4");
 	rc |= g4_ggufw_set_str(w, "general.type", "model");
 	/* general.sampling.* from generation_config.json */
@@ -249,7 +248,6 @@ static int set_meta(g4_ggufw *w, const struct cfg *c, const char *dir, int ftype
 			rc |= g4_ggufw_set_f32(w, "general.sampling.min_p", (float)v->valuedouble);
 		if ((v = cJSON_GetObjectItemCaseSensitive(gc, "temperature")) && cJSON_IsNumber(v))
 			rc |= g4_ggufw_set_f32(w, "general.sampling.temp", (float)v->valuedouble);
-		cJSON_Delete(gc);
 	}
 	rc |= g4_ggufw_set_str(w, "general.name", name);
 	rc |= g4_ggufw_set_u32(w, "gemma4.block_count", (uint32_t)c->L);
@@ -257,8 +255,10 @@ static int set_meta(g4_ggufw *w, const struct cfg *c, const char *dir, int ftype
 	rc |= g4_ggufw_set_u32(w, "gemma4.embedding_length", (uint32_t)c->H);
 	if (c->double_mlp) {
 		int32_t *ff = malloc((size_t)c->L * sizeof *ff);
-		if (!ff)
+		if (!ff) {
+			cJSON_Delete(gc);
 			return g4_err("out of memory");
+		}
 		for (int64_t l = 0; l < c->L; l++)
 			ff[l] = (int32_t)(l < c->L - c->n_shared ? c->F : 2 * c->F);
 		rc |= g4_ggufw_set_arr(w, "gemma4.feed_forward_length", G4_GGUF_INT32, (uint64_t)c->L, ff);
@@ -268,8 +268,10 @@ static int set_meta(g4_ggufw *w, const struct cfg *c, const char *dir, int ftype
 	rc |= g4_ggufw_set_u32(w, "gemma4.attention.head_count", (uint32_t)c->nh);
 	if (c->has_nkv_full) {
 		int32_t *kv = malloc((size_t)c->L * sizeof *kv);
-		if (!kv)
+		if (!kv) {
+			cJSON_Delete(gc);
 			return g4_err("out of memory");
+		}
 		for (int64_t l = 0; l < c->L; l++)
 			kv[l] = (int32_t)(c->swa[l] ? c->nkv : c->nkv_full);
 		rc |= g4_ggufw_set_arr(w, "gemma4.attention.head_count_kv", G4_GGUF_INT32, (uint64_t)c->L, kv);
@@ -294,8 +296,10 @@ static int set_meta(g4_ggufw *w, const struct cfg *c, const char *dir, int ftype
 	rc |= g4_ggufw_set_u32(w, "gemma4.attention.shared_kv_layers", (uint32_t)c->n_shared);
 	rc |= g4_ggufw_set_u32(w, "gemma4.embedding_length_per_layer_input", (uint32_t)c->P);
 	uint8_t *pat = malloc((size_t)c->L);
-	if (!pat)
+	if (!pat) {
+		cJSON_Delete(gc);
 		return g4_err("out of memory");
+	}
 	for (int64_t l = 0; l < c->L; l++)
 		pat[l] = (uint8_t)c->swa[l];
 	rc |= g4_ggufw_set_arr(w, "gemma4.attention.sliding_window_pattern", G4_GGUF_BOOL, (uint64_t)c->L, pat);
@@ -306,6 +310,29 @@ static int set_meta(g4_ggufw *w, const struct cfg *c, const char *dir, int ftype
 		rc |= g4_ggufw_set_u32(w, "gemma4.expert_feed_forward_length", (uint32_t)c->Fe);
 	rc |= g4_ggufw_set_u32(w, "gemma4.rope.dimension_count", (uint32_t)c->hd_full);
 	rc |= g4_ggufw_set_u32(w, "gemma4.rope.dimension_count_swa", (uint32_t)(int64_t)((double)c->hd * c->prf_swa));
+	/* the Unified model: generation_config.json suppress_tokens */
+	cJSON *sup = unified && gc ? cJSON_GetObjectItemCaseSensitive(gc, "suppress_tokens") : NULL;
+	if (cJSON_IsArray(sup)) {
+		int n = cJSON_GetArraySize(sup), i = 0;
+		int32_t *ids = malloc((size_t)(n ? n : 1) * sizeof *ids);
+		cJSON *x;
+		if (!ids) {
+			cJSON_Delete(gc);
+			return g4_err("out of memory");
+		}
+		cJSON_ArrayForEach(x, sup) {
+			if (!cJSON_IsNumber(x) || x->valuedouble < 0 || x->valuedouble > 2147483647.0) {
+				free(ids);
+				cJSON_Delete(gc);
+				return g4_err("generation_config.json: suppress_tokens[%d] is not a token id", i);
+			}
+			ids[i++] = (int32_t)x->valuedouble;
+		}
+		if (n)
+			rc |= g4_ggufw_set_arr(w, "tokenizer.ggml.suppress_tokens", G4_GGUF_INT32, (uint64_t)n, ids);
+		free(ids);
+	}
+	cJSON_Delete(gc);
 	rc |= g4_ggufw_set_u32(w, "general.quantization_version", 2);
 	return rc ? -1 : 0;
 }
@@ -687,11 +714,13 @@ int g4_hfconv(const char *dir, FILE *out, const g4_requant_opts *o)
 	cJSON *arch = cJSON_GetObjectItemCaseSensitive(h.root, "architectures");
 	cJSON *a0 = cJSON_IsArray(arch) ? cJSON_GetArrayItem(arch, 0) : NULL;
 	if (!cJSON_IsString(a0) || (strcmp(a0->valuestring, "Gemma4ForConditionalGeneration") &&
-				    strcmp(a0->valuestring, "Gemma4ForCausalLM"))) {
-		g4_err("%s/config.json: architectures[0] must be Gemma4ForConditionalGeneration or "
-		       "Gemma4ForCausalLM", dir);
+				    strcmp(a0->valuestring, "Gemma4ForCausalLM") &&
+				    strcmp(a0->valuestring, "Gemma4UnifiedForConditionalGeneration"))) {
+		g4_err("%s/config.json: architectures[0] must be Gemma4ForConditionalGeneration, "
+		       "Gemma4ForCausalLM or Gemma4UnifiedForConditionalGeneration", dir);
 		goto out;
 	}
+	int unified = !strcmp(a0->valuestring, "Gemma4UnifiedForConditionalGeneration");
 	h.text = cJSON_GetObjectItemCaseSensitive(h.root, "text_config");
 	if (h.text && !cJSON_IsObject(h.text))
 		h.text = NULL;
@@ -725,7 +754,7 @@ int g4_hfconv(const char *dir, FILE *out, const g4_requant_opts *o)
 		goto out;
 	}
 	int64_t nv = -1;
-	if (set_meta(w, &c, dir, conv_ft, &h) || set_vocab(w, dir, &nv))
+	if (set_meta(w, &c, dir, conv_ft, unified) || set_vocab(w, dir, &nv))
 		goto out;
 	if (check_tensors(&k, &c, nv)) {
 		g4_err_ctx("%s: ", dir);
@@ -1063,6 +1092,12 @@ int g4_hfconv_mmproj(const char *dir, FILE *out, const g4_requant_opts *o)
 	uint32_t *types = NULL;
 	if (!root)
 		goto out;
+	cJSON *arch = cJSON_GetObjectItemCaseSensitive(root, "architectures");
+	cJSON *a0 = cJSON_IsArray(arch) ? cJSON_GetArrayItem(arch, 0) : NULL;
+	if (cJSON_IsString(a0) && strstr(a0->valuestring, "Unified")) {
+		g4_err("%s: --mmproj of %s (projectors gemma4uv/gemma4ua) is not supported", dir, a0->valuestring);
+		goto out;
+	}
 	cJSON *vc = cJSON_GetObjectItemCaseSensitive(root, "vision_config");
 	cJSON *ac = cJSON_GetObjectItemCaseSensitive(root, "audio_config");
 	int vis = cJSON_IsObject(vc) && vc->child, aud = cJSON_IsObject(ac) && ac->child;

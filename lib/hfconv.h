@@ -1,6 +1,10 @@
 /* hfconv.h - Hugging Face Gemma 4 checkpoint folder -> GGUF, as llama.cpp's
  * convert_hf_to_gguf.py (+ llama-quantize) would make it.
  *
+ * Architectures: Gemma4ForConditionalGeneration, Gemma4ForCausalLM,
+ * Gemma4UnifiedForConditionalGeneration (text model only; its mmproj
+ * projectors are not supported).  Not: the assistant (MTP) models.
+ *
  * The folder holds config.json, model.safetensors or sharded
  * model-XXXXX-of-YYYYY.safetensors with model.safetensors.index.json,
  * tokenizer.json, tokenizer_config.json and optionally chat_template.jinja

@@ -195,21 +195,24 @@ static int decode_png(const uint8_t *buf, size_t n, const char *name, int flags,
 	if (png_get_eXIf_1(png, info, &ne, &ex) && ex)
 		orient = g4_exif_orientation(ex, ne);
 #endif
-	/* Pillow's convert("RGB"): 16-bit samples keep the high byte, palettes
-	 * and grey expand, tRNS transparency is ignored. */
-	if (depth == 16)
+	/* Pillow's convert("RGB"): 16-bit RGB, RGBA and grey+alpha keep the
+	 * high byte; 16-bit grey goes through Pillow's mode I;16, whose
+	 * conversion saturates every value above 255 to 255; palettes and grey
+	 * expand; tRNS transparency is ignored. */
+	int gray16 = ctype == PNG_COLOR_TYPE_GRAY && depth == 16;
+	if (depth == 16 && !gray16)
 		png_set_strip_16(png);
 	if (ctype == PNG_COLOR_TYPE_PALETTE)
 		png_set_palette_to_rgb(png);
 	if (ctype == PNG_COLOR_TYPE_GRAY && depth < 8)
 		png_set_expand_gray_1_2_4_to_8(png);
-	if (ctype == PNG_COLOR_TYPE_GRAY || ctype == PNG_COLOR_TYPE_GRAY_ALPHA)
+	if ((ctype == PNG_COLOR_TYPE_GRAY && !gray16) || ctype == PNG_COLOR_TYPE_GRAY_ALPHA)
 		png_set_gray_to_rgb(png);
 	png_set_interlace_handling(png);
 	png_read_update_info(png, info);
 	int ch = png_get_channels(png, info);
 	size_t rb = png_get_rowbytes(png, info);
-	if ((ch != 3 && ch != 4) || rb != (size_t)w * ch)
+	if (gray16 ? (ch != 1 || rb != (size_t)w * 2) : ((ch != 3 && ch != 4) || rb != (size_t)w * ch))
 		png_error(png, "unexpected pixel layout after conversion");
 	int has_alpha = ch == 4;
 	/* whole picture in png's layout (interlaced files need it), then RGB */
@@ -224,8 +227,13 @@ static int decode_png(const uint8_t *buf, size_t n, const char *name, int flags,
 	png_free(png, rows);
 	rows = NULL;
 	for (size_t i = 0; i < (size_t)w * h; i++) {
-		const uint8_t *q = row + i * ch;
 		uint8_t *d = rgb + i * 3;
+		if (gray16) {
+			const uint8_t *q = row + i * 2;	/* big-endian */
+			d[0] = d[1] = d[2] = q[0] ? 255 : q[1];
+			continue;
+		}
+		const uint8_t *q = row + i * ch;
 		if (has_alpha && (flags & G4_IMG_ALPHA_WHITE)) {
 			/* a*c + (255-a)*255, rounded, as torchvision's blend on uint8 */
 			unsigned a = q[3];

@@ -4,7 +4,8 @@
  * orientation (JPEG APP1, PNG eXIf) is applied, then the picture is converted
  * to RGB the way Pillow's convert("RGB") does: grey is replicated, palettes
  * are expanded, alpha (and tRNS transparency) is dropped, 16-bit samples keep
- * their high byte.  With G4_IMG_ALPHA_WHITE alpha is instead blended over
+ * their high byte, except 16-bit grey, which Pillow saturates to 255 above
+ * 255 (as its I;16 to RGB conversion does).  With G4_IMG_ALPHA_WHITE alpha is instead blended over
  * white (the video processor's rule).  Anything that is neither PNG nor JPEG
  * is an error that says so; damaged files (bad CRC, truncation, absurd sizes)
  * are errors too, never a partial picture.

@@ -1,6 +1,8 @@
 /* kern_sgemm.c - f32 x·wᵀ with one fixed summation order (kern_sgemm.h).
- * Portable C and AVX2 (mul + add, no FMA, so both round identically). */
+ * Portable C (fmaf) and AVX2 / AVX-512 (vfmadd): every step is one fused
+ * multiply-add, so all paths round identically. */
 #include <immintrin.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -17,9 +19,9 @@ static float dot_ref(const float *a, const float *b, int k)
 	int k8 = k & ~7;
 	for (int i = 0; i < k8; i += 8)
 		for (int l = 0; l < 8; l++)
-			s[l] = s[l] + a[i + l] * b[i + l];
+			s[l] = fmaf(a[i + l], b[i + l], s[l]);
 	for (int l = 0; l < k - k8; l++)
-		s[l] = s[l] + a[k8 + l] * b[k8 + l];
+		s[l] = fmaf(a[k8 + l], b[k8 + l], s[l]);
 	return reduce8(s);
 }
 
@@ -31,18 +33,18 @@ static void block_ref(int m, int n, int k, const float *x, size_t ldx,
 			y[(size_t)i * ldy + j] = dot_ref(x + (size_t)i * ldx, w + (size_t)j * ldw, k);
 }
 
-__attribute__((target("avx2")))
+__attribute__((target("avx2,fma")))
 static inline float fin_avx2(__m256 acc, const float *a, const float *b, int k8, int k)
 {
 	float s[8];
 	_mm256_storeu_ps(s, acc);
 	for (int l = 0; l < k - k8; l++)
-		s[l] = s[l] + a[k8 + l] * b[k8 + l];
+		s[l] = fmaf(a[k8 + l], b[k8 + l], s[l]);
 	return reduce8(s);
 }
 
 /* 4 rows of x against 2 rows of w */
-__attribute__((target("avx2")))
+__attribute__((target("avx2,fma")))
 static void tile4x2(int k, const float *x, size_t ldx, const float *w, size_t ldw,
 		    float *y, size_t ldy)
 {
@@ -54,17 +56,17 @@ static void tile4x2(int k, const float *x, size_t ldx, const float *w, size_t ld
 	for (int i = 0; i < k8; i += 8) {
 		__m256 v0 = _mm256_loadu_ps(w0 + i), v1 = _mm256_loadu_ps(w1 + i);
 		__m256 u = _mm256_loadu_ps(x0 + i);
-		a00 = _mm256_add_ps(a00, _mm256_mul_ps(u, v0));
-		a01 = _mm256_add_ps(a01, _mm256_mul_ps(u, v1));
+		a00 = _mm256_fmadd_ps(u, v0, a00);
+		a01 = _mm256_fmadd_ps(u, v1, a01);
 		u = _mm256_loadu_ps(x1 + i);
-		a10 = _mm256_add_ps(a10, _mm256_mul_ps(u, v0));
-		a11 = _mm256_add_ps(a11, _mm256_mul_ps(u, v1));
+		a10 = _mm256_fmadd_ps(u, v0, a10);
+		a11 = _mm256_fmadd_ps(u, v1, a11);
 		u = _mm256_loadu_ps(x2 + i);
-		a20 = _mm256_add_ps(a20, _mm256_mul_ps(u, v0));
-		a21 = _mm256_add_ps(a21, _mm256_mul_ps(u, v1));
+		a20 = _mm256_fmadd_ps(u, v0, a20);
+		a21 = _mm256_fmadd_ps(u, v1, a21);
 		u = _mm256_loadu_ps(x3 + i);
-		a30 = _mm256_add_ps(a30, _mm256_mul_ps(u, v0));
-		a31 = _mm256_add_ps(a31, _mm256_mul_ps(u, v1));
+		a30 = _mm256_fmadd_ps(u, v0, a30);
+		a31 = _mm256_fmadd_ps(u, v1, a31);
 	}
 	y[0] = fin_avx2(a00, x0, w0, k8, k);
 	y[1] = fin_avx2(a01, x0, w1, k8, k);
@@ -76,17 +78,17 @@ static void tile4x2(int k, const float *x, size_t ldx, const float *w, size_t ld
 	y[3 * ldy + 1] = fin_avx2(a31, x3, w1, k8, k);
 }
 
-__attribute__((target("avx2")))
+__attribute__((target("avx2,fma")))
 static float dot_avx2(const float *a, const float *b, int k)
 {
 	__m256 acc = _mm256_setzero_ps();
 	int k8 = k & ~7;
 	for (int i = 0; i < k8; i += 8)
-		acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i)));
+		acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc);
 	return fin_avx2(acc, a, b, k8, k);
 }
 
-__attribute__((target("avx2")))
+__attribute__((target("avx2,fma")))
 static void block_avx2(int m, int n, int k, const float *x, size_t ldx,
 		       const float *w, size_t ldw, float *y, size_t ldy)
 {
@@ -100,22 +102,22 @@ static void block_avx2(int m, int n, int k, const float *x, size_t ldx,
 			y[(size_t)i * ldy + j] = dot_avx2(x + (size_t)i * ldx, w + (size_t)j * ldw, k);
 }
 
-__attribute__((target("avx512f,avx512dq")))
+__attribute__((target("avx512f,avx512dq,fma")))
 static inline void fin2(__m512 acc, const float *xa, const float *xb, const float *w, int k8, int k,
 			float *ya, float *yb)
 {
 	float s[16];
 	_mm512_storeu_ps(s, acc);
 	for (int l = 0; l < k - k8; l++) {
-		s[l] = s[l] + xa[k8 + l] * w[k8 + l];
-		s[8 + l] = s[8 + l] + xb[k8 + l] * w[k8 + l];
+		s[l] = fmaf(xa[k8 + l], w[k8 + l], s[l]);
+		s[8 + l] = fmaf(xb[k8 + l], w[k8 + l], s[8 + l]);
 	}
 	*ya = reduce8(s);
 	*yb = reduce8(s + 8);
 }
 
 /* 4 rows of x against 4 rows of w */
-__attribute__((target("avx512f,avx512dq")))
+__attribute__((target("avx512f,avx512dq,fma")))
 static void tile4x4_avx512(int k, const float *x, size_t ldx, const float *w, size_t ldw,
 			   float *y, size_t ldy)
 {
@@ -129,17 +131,17 @@ static void tile4x4_avx512(int k, const float *x, size_t ldx, const float *w, si
 		__m512 v = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_loadu_ps(x2 + i)),
 					      _mm256_loadu_ps(x3 + i), 1);
 		__m512 c = _mm512_broadcast_f32x8(_mm256_loadu_ps(w0 + i));
-		a0 = _mm512_add_ps(a0, _mm512_mul_ps(u, c));
-		b0 = _mm512_add_ps(b0, _mm512_mul_ps(v, c));
+		a0 = _mm512_fmadd_ps(u, c, a0);
+		b0 = _mm512_fmadd_ps(v, c, b0);
 		c = _mm512_broadcast_f32x8(_mm256_loadu_ps(w1 + i));
-		a1 = _mm512_add_ps(a1, _mm512_mul_ps(u, c));
-		b1 = _mm512_add_ps(b1, _mm512_mul_ps(v, c));
+		a1 = _mm512_fmadd_ps(u, c, a1);
+		b1 = _mm512_fmadd_ps(v, c, b1);
 		c = _mm512_broadcast_f32x8(_mm256_loadu_ps(w2 + i));
-		a2 = _mm512_add_ps(a2, _mm512_mul_ps(u, c));
-		b2 = _mm512_add_ps(b2, _mm512_mul_ps(v, c));
+		a2 = _mm512_fmadd_ps(u, c, a2);
+		b2 = _mm512_fmadd_ps(v, c, b2);
 		c = _mm512_broadcast_f32x8(_mm256_loadu_ps(w3 + i));
-		a3 = _mm512_add_ps(a3, _mm512_mul_ps(u, c));
-		b3 = _mm512_add_ps(b3, _mm512_mul_ps(v, c));
+		a3 = _mm512_fmadd_ps(u, c, a3);
+		b3 = _mm512_fmadd_ps(v, c, b3);
 	}
 	fin2(a0, x0, x1, w0, k8, k, &y[0], &y[ldy]);
 	fin2(a1, x0, x1, w1, k8, k, &y[1], &y[ldy + 1]);
@@ -151,7 +153,7 @@ static void tile4x4_avx512(int k, const float *x, size_t ldx, const float *w, si
 	fin2(b3, x2, x3, w3, k8, k, &y[2 * ldy + 3], &y[3 * ldy + 3]);
 }
 
-__attribute__((target("avx512f,avx512dq")))
+__attribute__((target("avx512f,avx512dq,fma")))
 static void block_avx512(int m, int n, int k, const float *x, size_t ldx,
 			 const float *w, size_t ldw, float *y, size_t ldy)
 {
@@ -170,7 +172,7 @@ static int path = -1;
 
 static int best_path(void)
 {
-	int v = __builtin_cpu_supports("avx2") ? 1 : 0;
+	int v = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 1 : 0;
 	if (v && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq"))
 		v = 2;
 	return v;
@@ -233,7 +235,7 @@ void g4_sgemm_nt_par(int m, int n, int k, const float *x, size_t ldx,
 	int nb = wblock(k);
 	int ti = (m + MB - 1) / MB, tj = (n + nb - 1) / nb;
 	int avx = use_avx2();
-	#pragma omp parallel for schedule(dynamic) collapse(2)
+	#pragma omp parallel for schedule(dynamic) collapse(2) if ((double)m * n * k >= 2e6)
 	for (int a = 0; a < tj; a++)
 		for (int b = 0; b < ti; b++) {
 			int i0 = b * MB, j0 = a * nb;

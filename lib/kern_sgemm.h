@@ -3,8 +3,8 @@
  * g4_sgemm_nt: y[i][j] = sum_k x[i][k] * w[j][k] (both operands row-major
  * along k, as GGUF stores a Linear weight [out][in]).  Every output is
  * reduced the same way whatever the shapes, tiling, threads or CPU: eight
- * lane sums s[l] over k = l, l+8, l+16, ... (in increasing k, products and
- * sums rounded separately: no FMA), the k % 8 tail elements added to lanes
+ * lane sums s[l] over k = l, l+8, l+16, ... (in increasing k, each step one
+ * fused multiply-add s = fma(x, w, s)), the k % 8 tail elements added to lanes
  * 0.., then ((s0+s1)+(s2+s3)) + ((s4+s5)+(s6+s7)).  The AVX-512 and AVX2
  * paths (chosen at run time; G4_NO_AVX512 in the environment skips the
  * former) and the portable path give bitwise the same results.

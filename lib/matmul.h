@@ -7,8 +7,8 @@
  * the number of rows T in the batch, so results are bitwise identical for
  * any -t and any batching.
  *
- * Today every weight type is computed with f32 activations (quantised
- * rows dequantised exactly first), through vecdot.h's f32 kernels. */
+ * Activations: f32 (default; quantised rows dequantised exactly first) or
+ * 8-bit for quantised weights (g4_matmul_set_act), through vecdot.h. */
 #ifndef G4_MATMUL_H
 #define G4_MATMUL_H
 #include <stdint.h>
@@ -19,6 +19,14 @@
  * x rows hold w->ne0 values.  OpenMP over output rows. */
 void g4_matmul(const g4_mat *w, int64_t mat, const float *x, int64_t ldx,
 	       int64_t T, float *y, int64_t ldy);
+
+/* Activation numerics for quantised weights (process-wide; set it before
+ * computing).  G4_ACT_F32 (default): exact dequantised weights and f32
+ * activations, within 1e-3 of the float64 reference.  G4_ACT_Q8: 8-bit
+ * activations as llama.cpp's CPU backend (faster; compare with llama.cpp). */
+enum { G4_ACT_F32 = 0, G4_ACT_Q8 = 1 };
+void g4_matmul_set_act(int mode);
+int g4_matmul_act(void);
 
 /* Row `row` of matrix `mat` of w as f32 (w->ne0 values). */
 void g4_mat_row_f32(const g4_mat *w, int64_t mat, int64_t row, float *out);

@@ -95,7 +95,7 @@ int g4_mel(const float *x, size_t n, float *out)
 		return -1;
 	size_t T = g4_mel_frames(n);
 	int fail = 0;
-	#pragma omp parallel
+	#pragma omp parallel if (T >= 32)
 	{
 		/* fftwf_malloc gives the alignment the plan was made for */
 		float *buf = fftwf_malloc(G4_MEL_NFFT * sizeof *buf);

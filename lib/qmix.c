@@ -95,6 +95,41 @@ void g4_qmix_opts_init(g4_qmix_opts *o, int ftype)
 	o->token_embd_type = -1;
 }
 
+int g4_qmix_add_tensor_type(g4_qmix_opts *o, const char *arg)
+{
+	const char *eq = strrchr(arg, '=');
+	if (!eq || eq == arg)
+		return g4_err("--tensor-type '%s': expected PATTERN=TYPE", arg);
+	int t = g4_type_from_name(eq + 1);
+	if (t < 0 || !g4_type_block(t))
+		return g4_err("--tensor-type '%s': unknown type '%s'", arg, eq + 1);
+	if (o->ntt == G4_QMIX_MAX_TT)
+		return g4_err("--tensor-type: more than %d patterns", G4_QMIX_MAX_TT);
+	size_t n = (size_t)(eq - arg);
+	char *pat = malloc(n + 1);
+	if (!pat)
+		return g4_err("out of memory");
+	for (size_t i = 0; i < n; i++)
+		pat[i] = (char)((arg[i] >= 'A' && arg[i] <= 'Z') ? arg[i] - 'A' + 'a' : arg[i]);
+	pat[n] = 0;
+	int rc = regcomp(&o->tt_re[o->ntt], pat, REG_EXTENDED | REG_NOSUB);
+	free(pat);
+	if (rc) {
+		char msg[128];
+		regerror(rc, &o->tt_re[o->ntt], msg, sizeof msg);
+		return g4_err("--tensor-type '%s': bad pattern: %s", arg, msg);
+	}
+	o->tt_type[o->ntt++] = t;
+	return 0;
+}
+
+void g4_qmix_opts_free(g4_qmix_opts *o)
+{
+	for (int i = 0; i < o->ntt; i++)
+		regfree(&o->tt_re[i]);
+	o->ntt = 0;
+}
+
 uint32_t g4_qmix_ndims(const int64_t ne[4])
 {
 	for (int i = 3; i >= 1; i--)
@@ -468,7 +503,13 @@ int g4_qmix_choose(const g4_qmix_opts *o, const g4_qmix_tensor *t, size_t n, uin
 			continue;
 		}
 		if (is_quantized(def)) {
-			if (!o->pure && mix_rule(&st, x, c, nt, &nt))
+			int manual = 0;
+			for (int i = 0; i < o->ntt && !manual; i++)
+				if (!regexec(&o->tt_re[i], x->name, 0, NULL, 0)) {
+					nt = o->tt_type[i];
+					manual = 1;
+				}
+			if (!manual && !o->pure && mix_rule(&st, x, c, nt, &nt))
 				return -1;
 			if (fallback(x, nt, &nt))
 				return -1;

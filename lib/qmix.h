@@ -14,6 +14,7 @@
  */
 #ifndef G4_QMIX_H
 #define G4_QMIX_H
+#include <regex.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,6 +44,8 @@ int g4_ftype_default_type(int ftype);
 /* Every name g4_ftype_parse accepts, space separated (for --help). */
 const char *g4_ftype_names(void);
 
+#define G4_QMIX_MAX_TT 64
+
 typedef struct {
 	int ftype;
 	int pure;		/* --pure: every quantisable tensor in the default type */
@@ -55,6 +58,10 @@ typedef struct {
 	int64_t n_head;		/* head_count of layer 0 */
 	int64_t n_head_kv;	/* head_count_kv of layer 0 */
 	int64_t n_expert;	/* expert_count, 0 if none */
+	/* --tensor-type PATTERN=TYPE, first match wins (g4_qmix_add_tensor_type) */
+	int ntt;
+	regex_t tt_re[G4_QMIX_MAX_TT];
+	int tt_type[G4_QMIX_MAX_TT];
 } g4_qmix_opts;
 
 typedef struct {
@@ -64,6 +71,12 @@ typedef struct {
 } g4_qmix_tensor;
 
 void g4_qmix_opts_init(g4_qmix_opts *o, int ftype);
+/* Adds llama-quantize's --tensor-type "PATTERN=TYPE": a tensor whose name
+ * matches the (POSIX extended, lower-cased) regular expression anywhere gets
+ * TYPE instead of the mix rules (the shape fallback still applies; only for
+ * quantised ftypes).  -1 with a message for a malformed argument. */
+int g4_qmix_add_tensor_type(g4_qmix_opts *o, const char *arg);
+void g4_qmix_opts_free(g4_qmix_opts *o);
 
 /* ggml's n_dims: index of the last dimension > 1, plus one (at least 1). */
 uint32_t g4_qmix_ndims(const int64_t ne[4]);

@@ -421,8 +421,9 @@ oom:
 static inline float clampf(float x, float lo, float hi) { return x < lo ? lo : x > hi ? hi : x; }
 
 /* y[n][out] = clamp(W clamp(x[n][in])).  Work is split over blocks of
- * output features (about 256 KB of weights each); a block of a non-f32
- * weight is converted to f32 once per call. */
+ * output features (about 256 KB of weights each) times blocks of 128 input
+ * rows; a thread converts a block of a non-f32 weight to f32 when it moves
+ * to that block. */
 static int matmul(const linear *l, const float *x, int n, float *y, float *xc)
 {
 	const int in = l->in, out = l->out;
@@ -439,36 +440,39 @@ static int matmul(const linear *l, const float *x, int n, float *y, float *xc)
 	int RB = 65536 / in / 3 * 3;
 	if (RB < 3)
 		RB = 3;
-	int nblk = (out + RB - 1) / RB, fail = 0;
+	/* tasks: (block of RB outputs) x (block of TB inputs rows) */
+	const int TB = 128;
+	int nblk = (out + RB - 1) / RB, ntb = (n + TB - 1) / TB, fail = 0;
 	#pragma omp parallel
 	{
 		float *wb = conv ? malloc(sizeof(float) * (size_t)RB * in) : NULL;
+		int have = -1;		/* the weight block now in wb */
 		if (conv && !wb) {
 			#pragma omp atomic write
 			fail = 1;
 		}
 		#pragma omp for schedule(dynamic, 1)
-		for (int bi = 0; bi < nblk; bi++) {
+		for (int task = 0; task < nblk * ntb; task++) {
 			if (conv && !wb)
 				continue;
+			int bi = task / ntb, i0 = task % ntb * TB, ni = n - i0 < TB ? n - i0 : TB;
 			int o0 = bi * RB, nr = out - o0 < RB ? out - o0 : RB;
 			const float *w = (const float *)t->data + (size_t)o0 * in;
 			if (conv) {
-				for (int r = 0; r < nr; r++)
-					g4_dequant_row(t->type, (const uint8_t *)t->data + (size_t)(o0 + r) * rb,
-						       wb + (size_t)r * in, in);
+				if (have != bi)
+					for (int r = 0; r < nr; r++)
+						g4_dequant_row(t->type, (const uint8_t *)t->data + (size_t)(o0 + r) * rb,
+							       wb + (size_t)r * in, in);
+				have = bi;
 				w = wb;
 			}
-			for (int i0 = 0; i0 < n; i0 += 256) {
-				int ni = n - i0 < 256 ? n - i0 : 256;
-				g4_gemm_nt(xs + (size_t)i0 * in, in, w, in, y + (size_t)i0 * out + o0, out, ni, nr, in);
-				if (clamp)
-					for (int i = i0; i < i0 + ni; i++)
-						for (int r = 0; r < nr; r++) {
-							float *v = y + (size_t)i * out + o0 + r;
-							*v = clampf(*v, l->omin, l->omax);
-						}
-			}
+			g4_gemm_nt(xs + (size_t)i0 * in, in, w, in, y + (size_t)i0 * out + o0, out, ni, nr, in);
+			if (clamp)
+				for (int i = i0; i < i0 + ni; i++)
+					for (int r = 0; r < nr; r++) {
+						float *v = y + (size_t)i * out + o0 + r;
+						*v = clampf(*v, l->omin, l->omax);
+					}
 		}
 		free(wb);
 	}

@@ -46,3 +46,12 @@ mkdir -p "$T/empty-ckpt"
 expect_fail ckpt_no_config 1 g4quant "$T/empty-ckpt" "$T/z.gguf" Q8_0
 expect_fail mmproj_needs_folder 2 g4quant --mmproj "$T/mm.gguf" "$D/micro-e2b-f32.gguf" "$T/z.gguf" Q8_0
 if [ -e "$T/z.gguf" ] || [ -e "$T/mm.gguf" ]; then no no_partial_ckpt "left a file"; else ok no_partial_ckpt; fi
+
+# --tensor-type: attn_v forced to q8_0, the rest as Q4_K_M
+g4quant -q --tensor-type 'attn_v=q8_0' "$D/micro-e2b-f32.gguf" "$T/tt.gguf" Q4_K_M 2>/dev/null
+if g4quant --info "$T/tt.gguf" 2>/dev/null | grep 'attn_v.weight' | grep -qv 'q8_0'; then
+	no tensor_type "an attn_v is not q8_0"
+elif ! g4quant --info "$T/tt.gguf" 2>/dev/null | grep 'blk.0.attn_q.weight' | grep -q 'q5_0'; then
+	no tensor_type "attn_q changed"
+else ok tensor_type; fi
+expect_fail tensor_type_bad 2 g4quant --tensor-type 'attn_v' "$D/micro-e2b-f32.gguf" "$T/tt2.gguf" Q4_K_M

@@ -52,7 +52,8 @@ out=$(echo "$req" | g4tok --tokenizer "$T" --chat --ids)
 echo "$req" | g4tok --tokenizer "$T" --chat > "$D/c.g4s"
 od -An -tx1 -v "$D/c.g4s" | tr -d '\n' | grep -q '03 02 00 00' && ok chat_slot || no chat_slot "no audio slot record"
 out=$(g4tok --tokenizer "$T" -d --special "$D/c.g4s")
-case $out in *'Transcribe:<|audio|><turn|>'*) ok chat_slot_decode;; *) no chat_slot_decode "$out";; esac
+# ... between the markers the processor puts around the soft tokens
+case $out in *'Transcribe:<|audio><|audio|><audio|><turn|>'*) ok chat_slot_decode;; *) no chat_slot_decode "$out";; esac
 # the model's own template is the default: the micro GGUF has none -> gemma4
 out=$(echo '[{"role":"user","content":"x"}]' | g4tok -m "$G4_DATA/micro-e2b-Q4_0.gguf" --chat --render)
 [ "$out" = "$(printf '<bos><|turn>user\nx<turn|>\n<|turn>model\n<|channel>thought\n<channel|>')" ] && ok chat_gguf || no chat_gguf "$out"

@@ -59,6 +59,9 @@ b=$(g4decode -m "$E2B" -s "$T/all.kv" --temp 1 --seed 7 --ids -n 12 -t 2)
 expect_fail foreign_snapshot 1 g4decode -m "$D/micro-e2b-Q8_0.gguf" -s "$T/all.kv" --ids
 head -c 100 "$T/all.kv" >"$T/trunc.kv"
 expect_fail truncated_snapshot 1 g4decode -m "$E2B" -s "$T/trunc.kv" --ids
+cp "$T/all.kv" "$T/flip.kv"
+printf '\125' | dd of="$T/flip.kv" bs=1 seek=3000 conv=notrunc 2>/dev/null
+expect_fail bitflip_snapshot 1 g4decode -m "$E2B" -s "$T/flip.kv" --ids
 echo "hello" >"$T/garbage.kv"
 expect_fail garbage_snapshot 1 g4decode -m "$E2B" -s "$T/garbage.kv" --ids
 expect_fail foreign_prefill 1 sh -c "echo 5 | g4prefill -m $D/micro-dense-f32.gguf -s $T/all.kv"

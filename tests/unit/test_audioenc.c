@@ -58,8 +58,8 @@ static void test_sgemm(void)
 		for (int i = 0; i < m * k; i++) { s = s * 1103515245 + 12345; x[i] = (float)((s >> 8) % 2001) / 1000 - 1; }
 		for (int i = 0; i < n * k; i++) { s = s * 1103515245 + 12345; w[i] = (float)((s >> 8) % 2001) / 1000 - 1; }
 		g4_sgemm_nt_ref(m, n, k, x, k, w, k, b, n);
-		int best = g4_sgemm_path(2);
-		for (int p = best; p >= 0; p--) {
+		int best = g4_sgemm_path(-1);
+		for (int p = g4_sgemm_path(2); p >= 0; p--) {
 			g4_sgemm_path(p);
 			g4_sgemm_nt(m, n, k, x, k, w, k, a, n);
 			g4_sgemm_nt_par(m, n, k, x, k, w, k, c, n);
@@ -177,7 +177,8 @@ static void test_threads_and_split(void)
 		g4_set_threads(0);
 		CHECK(!memcmp(a, b, N * 256 * 4), "1 and 2 threads differ");
 		/* and the same on a CPU without AVX: the portable kernel */
-		int best = g4_sgemm_path(0);
+		int best = g4_sgemm_path(-1);
+		g4_sgemm_path(0);
 		g4_aenc_encode(e, mel, T, b, NULL);
 		g4_sgemm_path(best);
 		CHECK(!memcmp(a, b, N * 256 * 4), "portable kernel differs from path %d", best);
@@ -214,21 +215,18 @@ static void test_split(void)
 {
 	g4_gguf *g; g4_aenc *e = open_model("mmproj-tiny-audio.gguf", &g);
 	if (!e) { g4_gguf_close(g); return; }
-	/* 31 s of a quiet chirp: split gives 750 + 25 rows (the second
-	 * piece equal to encoding its 1 s alone), no split gives 750 */
+	/* 31 s of a quiet chirp: split gives 750 + 25 rows, the second
+	 * piece equal to encoding its 1 s alone */
 	size_t n = 31 * 16000;
-	float *x = malloc(n * 4), *r1, *r2, *r3;
-	size_t n1, n2, n3;
+	float *x = malloc(n * 4), *r1, *r3;
+	size_t n1, n3;
 	for (size_t i = 0; i < n; i++) x[i] = 0.1f * (float)sin(0.001 * i + 1e-7 * i * (double)i);
 	CHECK(g4_aenc_embed_wave(e, x, n, 1, &r1, &n1, NULL, NULL) == 0, "%s", g4_errmsg());
-	CHECK(g4_aenc_embed_wave(e, x, n, 0, &r2, &n2, NULL, NULL) == 0, "%s", g4_errmsg());
 	CHECK(g4_aenc_embed_wave(e, x + 480000, 16000, 0, &r3, &n3, NULL, NULL) == 0, "%s", g4_errmsg());
-	CHECK(n1 == 775 && n2 == 750 && n3 == 25, "rows %zu %zu %zu", n1, n2, n3);
-	if (n1 == 775 && n2 == 750 && n3 == 25) {
-		CHECK(!memcmp(r1, r2, 750 * 256 * 4), "first piece differs from the cut clip");
+	CHECK(n1 == 775 && n3 == 25, "rows %zu %zu", n1, n3);
+	if (n1 == 775 && n3 == 25)
 		CHECK(!memcmp(r1 + 750 * 256, r3, 25 * 256 * 4), "second piece differs");
-	}
-	free(x); free(r1); free(r2); free(r3);
+	free(x); free(r1); free(r3);
 	g4_aenc_free(e); g4_gguf_close(g);
 }
 

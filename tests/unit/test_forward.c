@@ -205,6 +205,73 @@ static void test_golden_quant(void)
 	golden_case("micro-e2b-Q4_K_M", "micro-e2b-Q4_K_M.gguf", "text");
 }
 
+/* 8-bit activations for quantised weights (llama.cpp's CPU numerics):
+ * against llama.cpp's logits with the README's statistical bounds (§1.6):
+ * mean |d| <= 0.15, rms <= 0.2, max <= 1.5, our top-1 inside llama.cpp's
+ * top-5 everywhere; and still the same bits one token at a time. */
+static void q8_case(const char *model, const char *gguf)
+{
+	char name[256];
+	snprintf(name, sizeof name, "logits/%s/text.json", model);
+	cJSON *j = load_json(name);
+	if (!j)
+		return;
+	int n;
+	int32_t *ids = json_ids(cJSON_GetObjectItem(j, "tokens"), &n);
+	snprintf(name, sizeof name, "logits/%s/text.llama.f32", model);
+	size_t nl;
+	float *ll = load_f32(name, &nl);
+	g4_model *m = load_model(gguf);
+	if (!m || !ll)
+		goto out;
+	const int V = m->n_vocab;
+	g4_matmul_set_act(G4_ACT_Q8);
+	float *lg = run(m, G4_F32, ids, n, NULL);
+	double mx = 0, sum = 0, sq = 0;
+	int outside = 0;
+	const cJSON *top5 = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "llama_cpp"), "top5");
+	for (int t = 0; t < n && lg; t++) {
+		for (int v = 0; v < V; v++) {
+			double d = fabs((double)lg[(size_t)t * V + v] - ll[(size_t)t * V + v]);
+			mx = d > mx ? d : mx;
+			sum += d;
+			sq += d * d;
+		}
+		int a = argmax(lg + (size_t)t * V, V), in = 0;
+		const cJSON *x;
+		cJSON_ArrayForEach(x, cJSON_GetObjectItem(cJSON_GetArrayItem(top5, t), "ids")) in |= x->valueint == a;
+		outside += !in;
+	}
+	const double N = (double)n * V, mean = sum / N, rms = sqrt(sq / N);
+	printf("  %s/text, 8-bit activations vs llama.cpp: max %.3g mean %.3g rms %.3g, top-1 outside llama's top-5: %d\n",
+	       model, mx, mean, rms, outside);
+	CHECK(mean <= 0.15 && rms <= 0.2 && mx <= 1.5, "%s: mean %.3g rms %.3g max %.3g", model, mean, rms, mx);
+	CHECK(!outside, "%s: top-1 outside llama.cpp's top-5 at %d positions", model, outside);
+	g4_seq *s = g4_seq_new(m, G4_F32);
+	float *step = malloc((size_t)n * V * sizeof *step);
+	for (int t = 0; t < n; t++) {
+		g4_batch b = { .n = 1, .ids = ids + t };
+		CHECK(g4_forward(s, &b, step + (size_t)t * V) == 0, "step: %s", g4_errmsg());
+	}
+	CHECK(lg && !memcmp(lg, step, (size_t)n * V * 4), "%s: 8-bit activations, token by token differs", model);
+	g4_seq_free(s);
+	free(step);
+	free(lg);
+	g4_matmul_set_act(G4_ACT_F32);
+out:
+	g4_model_free(m);
+	free(ll);
+	free(ids);
+	cJSON_Delete(j);
+}
+
+static void test_act_q8(void)
+{
+	q8_case("micro-e2b-Q8_0", "micro-e2b-Q8_0.gguf");
+	q8_case("micro-e2b-Q4_0", "micro-e2b-Q4_0.gguf");
+	q8_case("micro-e2b-Q4_K_M", "micro-e2b-Q4_K_M.gguf");
+}
+
 /* One token per call, and 1 vs 2 threads: bitwise the same logits. */
 static void consistency(const char *gguf, uint32_t kvt)
 {
@@ -295,6 +362,80 @@ static void test_kv_types_bound(void)
 			g4_model_free(m);
 			cJSON_Delete(j);
 		}
+}
+
+/* g4_seq_write_snap (no copy of full-layer KV) writes the same bytes as
+ * g4_seq_to_snap + g4_snap_write, also for an empty sequence, and reads back. */
+static void test_write_snap(void)
+{
+	g4_model *m = load_model("micro-moe-f32.gguf");
+	if (!m)
+		return;
+	int32_t ids[20];
+	for (int i = 0; i < 20; i++)
+		ids[i] = (i * 37 + 2) % 382;
+	for (int n = 0; n <= 20; n += 20) {
+		g4_seq *s = g4_seq_new(m, G4_F16);
+		g4_batch b = { .n = n, .ids = ids };
+		CHECK(g4_forward(s, &b, NULL) == 0, "forward: %s", g4_errmsg());
+		FILE *f1 = tmpfile(), *f2 = tmpfile();
+		g4_snap sn;
+		CHECK(g4_seq_to_snap(s, &sn) == 0 && g4_snap_write(f1, &sn, "a") == 0, "to_snap: %s", g4_errmsg());
+		g4_snap_free(&sn);
+		CHECK(g4_seq_write_snap(s, f2, "b") == 0, "write_snap: %s", g4_errmsg());
+		long n1 = ftell(f1), n2 = ftell(f2);
+		char *a = malloc((size_t)n1 + 1), *c = malloc((size_t)n2 + 1);
+		rewind(f1);
+		rewind(f2);
+		CHECK(n1 == n2 && fread(a, 1, (size_t)n1, f1) == (size_t)n1 && fread(c, 1, (size_t)n2, f2) == (size_t)n2 &&
+		      !memcmp(a, c, (size_t)n1), "%d tokens: the two snapshot writers differ", n);
+		rewind(f2);
+		CHECK(g4_snap_read(f2, &sn, m->fingerprint, "b") == 1, "read: %s", g4_errmsg());
+		g4_seq *r = g4_seq_from_snap(m, &sn);
+		CHECK(r && r->n_pos == n && r->have_logits == (n > 0), "%d tokens: read back: %s", n, g4_errmsg());
+		g4_seq_free(r);
+		g4_snap_free(&sn);
+		free(a);
+		free(c);
+		fclose(f1);
+		fclose(f2);
+		g4_seq_free(s);
+	}
+	g4_model_free(m);
+}
+
+/* Snapshots that do not fit the model are refused with a message. */
+static void test_snap_mismatch(void)
+{
+	g4_model *m = load_model("micro-e2b-f32.gguf");
+	if (!m)
+		return;
+	int32_t ids[12] = { 2, 5, 7, 9, 11, 13, 17, 19, 23, 29, 31, 37 };
+	g4_seq *s = g4_seq_new(m, G4_F32);
+	g4_batch b = { .n = 12, .ids = ids };
+	CHECK(g4_forward(s, &b, NULL) == 0, "forward: %s", g4_errmsg());
+	g4_snap sn;
+	CHECK(g4_seq_to_snap(s, &sn) == 0, "to_snap");
+	CHECK(sn.n_layers == 3 && sn.layers[0].n_rows == 7 && sn.layers[2].n_rows == 12,
+	      "live window: %llu rows on a sliding layer, %llu on a full one",
+	      (unsigned long long)sn.layers[0].n_rows, (unsigned long long)sn.layers[2].n_rows);
+	const char *what[] = { "rows", "layer", "fingerprint", "vocab" };
+	for (int k = 0; k < 4; k++) {
+		g4_snap t = sn;
+		g4_snap_layer ls[3];
+		memcpy(ls, sn.layers, sizeof ls);
+		t.layers = ls;
+		if (k == 0) ls[2].n_rows = 11;
+		if (k == 1) ls[1].layer = 3;
+		if (k == 2) t.fingerprint[5] ^= 1;
+		if (k == 3) t.n_vocab = 100;
+		g4_seq *r = g4_seq_from_snap(m, &t);
+		CHECK(r == NULL && *g4_errmsg(), "%s mismatch accepted", what[k]);
+		g4_seq_free(r);
+	}
+	g4_snap_free(&sn);
+	g4_seq_free(s);
+	g4_model_free(m);
 }
 
 static void test_q8_0_kv_refused(void)
@@ -482,8 +623,11 @@ int main(void)
 	RUN(test_golden_moe);
 	RUN(test_golden_dense);
 	RUN(test_golden_quant);
+	RUN(test_act_q8);
 	RUN(test_consistency);
 	RUN(test_kv_types_bound);
+	RUN(test_write_snap);
+	RUN(test_snap_mismatch);
 	RUN(test_q8_0_kv_refused);
 	RUN(test_bad_token);
 	RUN(test_multimodal);

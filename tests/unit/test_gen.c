@@ -176,6 +176,48 @@ static void test_bad_shape(void)
 	g4_model_free(m);
 }
 
+/* One-token calls on 2 threads with the attention split over keys forced:
+ * the same bits as one pass (q8_0 and f32 K/V). */
+static void test_attention_split(void)
+{
+	gen_cfg c = GEN_DEFAULTS;
+	c.n_layer = 6;
+	c.pattern = "SSSSSF";
+	c.n_head = 4;
+	c.nkv_swa = 2;
+	c.nkv_full = 1;
+	c.hd_swa = 32;
+	c.hd_full = 64;
+	c.k_eq_v = 1;
+	c.seed = 15;
+	const char *path = t_tmp("gen-split.gguf");
+	CHECK(gen_write(path, &c) == 0, "write: %s", g4_errmsg());
+	g4_model *m = g4_model_load(path);
+	if (!m)
+		return;
+	const int n = 150, V = m->n_vocab;
+	int32_t *ids = random_ids(n, V, 5);
+	const uint32_t kvts[2] = { G4_Q8_0, G4_F32 };
+	for (int k = 0; k < 2; k++) {
+		g4_set_threads(1);
+		float *ref = one_pass(m, kvts[k], ids, n), *step = malloc((size_t)n * V * sizeof *step);
+		g4_set_threads(2);
+		g4_attn_split_min(0);
+		g4_seq *s = g4_seq_new(m, kvts[k]);
+		for (int t = 0; t < n; t++) {
+			g4_batch b = { .n = 1, .ids = ids + t };
+			CHECK(g4_forward(s, &b, step + (size_t)t * V) == 0, "step: %s", g4_errmsg());
+		}
+		g4_attn_split_min(1048576.0);
+		CHECK(!memcmp(ref, step, (size_t)n * V * 4), "%s KV: split attention differs", g4_type_name(kvts[k]));
+		g4_seq_free(s);
+		free(ref);
+		free(step);
+	}
+	free(ids);
+	g4_model_free(m);
+}
+
 /* tokenizer.ggml.suppress_tokens: loaded, and never sampled by g4decode
  * (greedy picks the next best token instead). */
 static void test_suppress(void)
@@ -227,6 +269,7 @@ int main(void)
 	RUN(test_e2b_f16);
 	RUN(test_12b_bf16);
 	RUN(test_moe_separate);
+	RUN(test_attention_split);
 	RUN(test_bad_shape);
 	RUN(test_suppress);
 	return t_done();

@@ -3,6 +3,7 @@
  * converted back: the same tensors, values and metadata; the two-step
  * equivalence (convert, then quantise) with the one-step path; clear
  * errors for malformed safetensors, missing and unknown tensors. */
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -10,7 +11,9 @@
 #include "t.h"
 #include "err.h"
 #include "gguf.h"
+#include "forward.h"
 #include "hfconv.h"
+#include "model.h"
 #include "qtypes.h"
 #include "requant.h"
 
@@ -443,6 +446,37 @@ static void test_moe(void)
 	G = save;
 }
 
+/* the Unified architecture: the same text model plus suppress_tokens */
+static void test_unified(void)
+{
+	const char *d = t_tmp("hf-uni");
+	make_ckpt(d, G4_F32, 1, NULL, NULL);
+	char cfg[sizeof config + 16], *p = strstr(config, "Gemma4ForConditionalGeneration");
+	snprintf(cfg, sizeof cfg, "%.*sGemma4UnifiedForConditionalGeneration%s", (int)(p - config), config,
+		 p + strlen("Gemma4ForConditionalGeneration"));
+	write_file(d, "config.json", cfg);
+	write_file(d, "generation_config.json", "{\"top_k\":64,\"top_p\":0.95,\"suppress_tokens\":[7,8,300]}");
+	CHECK(convert(d, t_tmp("uni.gguf"), G4_FT_F16) == 0, "convert: %s", g4_errmsg());
+	g4_gguf *g = g4_gguf_open(t_tmp("uni.gguf"));
+	if (!g) { CHECK(0, "open: %s", g4_errmsg()); return; }
+	uint32_t et = 0;
+	uint64_t n = 0;
+	const void *v;
+	CHECK(!g4_gguf_get_arr(g, "tokenizer.ggml.suppress_tokens", &et, &n, &v) && et == G4_GGUF_INT32 && n == 3 &&
+	      g4_gguf_arr_i64(et, v, 2) == 300, "suppress_tokens");
+	int64_t k = 0;
+	float tp = 0;
+	CHECK(!g4_gguf_get_i64(g, "general.sampling.top_k", &k) && k == 64, "top_k");
+	CHECK(!g4_gguf_get_f32(g, "general.sampling.top_p", &tp) && tp == 0.95f, "top_p");
+	g4_gguf_close(g);
+	g4_requant_opts o;
+	g4_requant_opts_init(&o, G4_FT_F16);
+	FILE *f = fopen(t_tmp("uni-mm.gguf"), "wb");
+	CHECK(g4_hfconv_mmproj(d, f, &o) == -1 && strstr(g4_errmsg(), "not supported"), "unified mmproj: %s",
+	      g4_errmsg());
+	fclose(f);
+}
+
 static void test_errors(void)
 {
 	const char *d = t_tmp("hf-miss");
@@ -749,6 +783,135 @@ static void test_command(void)
 	g4_gguf_close(a);
 }
 
+/* The decoder on a converted checkpoint gives the logits of the weights
+ * loaded directly: bit for bit for an f32 checkpoint (the same weights),
+ * and BF16 vs F32 files made from one bf16 checkpoint agree closely. */
+static int logits_of(const char *path, const int32_t *ids, int n, float *out)
+{
+	g4_model *m = g4_model_load(path);
+	CHECK(m != NULL, "load %s: %s", path, g4_errmsg());
+	if (!m) return -1;
+	g4_seq *s = g4_seq_new(m, G4_F32);
+	g4_batch b = { .n = n, .ids = ids };
+	int rc = s ? g4_forward(s, &b, out) : -1;
+	CHECK(rc >= 0, "forward %s: %s", path, g4_errmsg());
+	g4_seq_free(s);
+	g4_model_free(m);
+	return rc < 0 ? -1 : 0;
+}
+
+static void test_logits(void)
+{
+	static const int32_t ids[] = { 2, 36, 120, 7, 8, 9, 200, 381, 10, 44, 45, 46, 300, 301, 5, 6 };
+	const int n = 16, V = 382;
+	float *a = malloc(sizeof(float) * n * V), *b = malloc(sizeof(float) * n * V);
+	/* hf-f32.gguf: made by test_f32_single from the f32 checkpoint */
+	if (!logits_of(t_data("micro-e2b-f32.gguf"), ids, n, a) && !logits_of(t_tmp("hf-f32.gguf"), ids, n, b))
+		CHECK(!memcmp(a, b, sizeof(float) * n * V), "converted f32 checkpoint: logits differ");
+	/* the MoE checkpoint (bf16): F32 and BF16 conversions */
+	const char *d = t_tmp("hf-moe");
+	CHECK(convert(d, t_tmp("moe-f32.gguf"), G4_FT_ALL_F32) == 0, "convert: %s", g4_errmsg());
+	if (!logits_of(t_tmp("moe-f32.gguf"), ids, n, a) && !logits_of(t_tmp("hf-moe.gguf"), ids, n, b)) {
+		float md = 0;
+		for (int i = 0; i < n * V; i++) md = fmaxf(md, fabsf(a[i] - b[i]));
+		CHECK(md < 1e-3f, "moe: BF16 vs F32 file of one checkpoint: max |diff| %g", md);
+	}
+	free(a);
+	free(b);
+}
+
+/* Peak memory of bin/g4quant converting a 2-layer checkpoint with large
+ * matrices (~270 MB of f32 zeros, a sparse file) to Q8_0. */
+static void test_peak_memory(void)
+{
+	const char *d = t_tmp("hf-big");
+	mkdir(d, 0755);
+	const int64_t H = 1024, F = 8192, nh = 4, hd = 256, hdf = 512, V = 382;
+	struct { char name[128]; int64_t a, b; } t[64];
+	int n = 0;
+#define T(nm, x, y) (snprintf(t[n].name, sizeof t[n].name, "%s", nm), t[n].a = (x), t[n].b = (y), n++)
+	T("model.embed_tokens.weight", V, H);
+	T("model.norm.weight", H, 0);
+	for (int l = 0; l < 2; l++) {
+		int64_t h = l ? hdf : hd;
+		char b[128];
+#define L(nm, x, y) (snprintf(b, sizeof b, "model.layers.%d.%s", l, nm), T(b, x, y))
+		L("input_layernorm.weight", H, 0);
+		L("self_attn.q_proj.weight", nh * h, H);
+		L("self_attn.k_proj.weight", h, H);
+		L("self_attn.v_proj.weight", h, H);
+		L("self_attn.o_proj.weight", H, nh * h);
+		L("self_attn.q_norm.weight", h, 0);
+		L("self_attn.k_norm.weight", h, 0);
+		L("post_attention_layernorm.weight", H, 0);
+		L("pre_feedforward_layernorm.weight", H, 0);
+		L("mlp.gate_proj.weight", F, H);
+		L("mlp.up_proj.weight", F, H);
+		L("mlp.down_proj.weight", H, F);
+		L("post_feedforward_layernorm.weight", H, 0);
+#undef L
+	}
+#undef T
+	char *hdr = NULL;
+	size_t hl = 0;
+	FILE *h = open_memstream(&hdr, &hl);
+	uint64_t off = 0;
+	fprintf(h, "{");
+	for (int i = 0; i < n; i++) {
+		uint64_t nb = (uint64_t)t[i].a * (uint64_t)(t[i].b ? t[i].b : 1) * 4;
+		if (t[i].b)
+			fprintf(h, "%s\"%s\":{\"dtype\":\"F32\",\"shape\":[%lld,%lld],\"data_offsets\":[%llu,%llu]}",
+				i ? "," : "", t[i].name, (long long)t[i].a, (long long)t[i].b,
+				(unsigned long long)off, (unsigned long long)(off + nb));
+		else
+			fprintf(h, "%s\"%s\":{\"dtype\":\"F32\",\"shape\":[%lld],\"data_offsets\":[%llu,%llu]}",
+				i ? "," : "", t[i].name, (long long)t[i].a, (unsigned long long)off,
+				(unsigned long long)(off + nb));
+		off += nb;
+	}
+	fprintf(h, "}");
+	fclose(h);
+	char p[4096];
+	snprintf(p, sizeof p, "%s/model.safetensors", d);
+	FILE *f = fopen(p, "wb");
+	uint64_t n64 = hl;
+	fwrite(&n64, 8, 1, f);
+	fwrite(hdr, 1, hl, f);
+	fclose(f);
+	free(hdr);
+	CHECK(truncate(p, (off_t)(8 + hl + off)) == 0, "truncate");
+	write_file(d, "config.json",
+		   "{\"architectures\":[\"Gemma4ForCausalLM\"],\"hidden_size\":1024,\"intermediate_size\":8192,"
+		   "\"num_hidden_layers\":2,\"num_attention_heads\":4,\"num_key_value_heads\":1,\"head_dim\":256,"
+		   "\"global_head_dim\":512,\"num_kv_shared_layers\":0,\"sliding_window\":8,"
+		   "\"layer_types\":[\"sliding_attention\",\"full_attention\"],"
+		   "\"rope_parameters\":{\"full_attention\":{\"rope_type\":\"proportional\",\"partial_rotary_factor\":0.25,"
+		   "\"rope_theta\":1000000.0},\"sliding_attention\":{\"rope_type\":\"default\",\"rope_theta\":10000.0}}}");
+	write_tokenizer(d);
+	const char *bin = getenv("G4_BIN");
+	char exe[4096], out[4096];
+	snprintf(exe, sizeof exe, "%s/g4quant", bin ? bin : "bin");
+	snprintf(out, sizeof out, "%s", t_tmp("big-q8.gguf"));
+	pid_t pid = fork();
+	if (pid == 0) {
+		freopen("/dev/null", "w", stderr);
+		execl(exe, exe, "-q", d, out, "Q8_0", (char *)NULL);
+		_exit(127);
+	}
+	int st;
+	struct rusage ru;
+	CHECK(wait4(pid, &st, 0, &ru) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0, "g4quant failed (%d)", st);
+	CHECK(ru.ru_maxrss < 64 * 1024, "peak RSS %ld KiB for a %llu MiB checkpoint", ru.ru_maxrss,
+	      (unsigned long long)(off >> 20));
+	printf("  (peak RSS %ld KiB converting a %llu MiB checkpoint)\n", ru.ru_maxrss, (unsigned long long)(off >> 20));
+	g4_gguf *g = g4_gguf_open(out);
+	CHECK(g && g4_gguf_find_tensor(g, "blk.1.ffn_down.weight") &&
+	      g4_gguf_find_tensor(g, "blk.1.ffn_down.weight")->type == G4_Q8_0, "output");
+	g4_gguf_close(g);
+	unlink(out);
+	unlink(p);
+}
+
 int main(void)
 {
 	G = g4_gguf_open(t_data("micro-e2b-f32.gguf"));
@@ -758,9 +921,12 @@ int main(void)
 	RUN(test_f16);
 	RUN(test_two_step);
 	RUN(test_moe);
+	RUN(test_logits);
+	RUN(test_unified);
 	RUN(test_errors);
 	RUN(test_mmproj);
 	RUN(test_command);
+	RUN(test_peak_memory);
 	g4_gguf_close(G);
 	return t_done();
 }

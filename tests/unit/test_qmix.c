@@ -4,6 +4,7 @@
 #include <cjson/cJSON.h>
 
 #include "t.h"
+#include "err.h"
 #include "qmix.h"
 #include "qtypes.h"
 
@@ -77,6 +78,37 @@ static void check_golden(const char *name, int ftype)
 		}
 	}
 	CHECK(bad == 0, "%s: %d mismatches", name, bad);
+}
+
+/* --tensor-type: manual types replace the mix rules, the fallback stays */
+static void test_tensor_type(void)
+{
+	g4_qmix_tensor in[200], s[200];
+	size_t order[200];
+	uint32_t types[200];
+	int n = load_tensors(model("micro-e2b-f32"), in, 200);
+	g4_qmix_order(in, (size_t)n, order);
+	for (int i = 0; i < n; i++) s[i] = in[order[i]];
+	g4_qmix_opts o;
+	g4_qmix_opts_init(&o, G4_FT_Q4_K_M);
+	o.n_layer = 5; o.n_head = 4; o.n_head_kv = 1;
+	CHECK(g4_qmix_add_tensor_type(&o, "ATTN_V=q8_0") == 0, "add: %s", g4_errmsg());
+	CHECK(g4_qmix_add_tensor_type(&o, "blk\\.[34]\\.ffn_down=Q6_K") == 0, "add: %s", g4_errmsg());
+	CHECK(g4_qmix_add_tensor_type(&o, "nope") == -1, "no '='");
+	CHECK(g4_qmix_add_tensor_type(&o, "x=q9_9") == -1, "bad type");
+	CHECK(g4_qmix_add_tensor_type(&o, "(=q8_0") == -1, "bad regex");
+	CHECK(g4_qmix_choose(&o, s, (size_t)n, types) == 0, "choose: %s", g4_errmsg());
+	for (int i = 0; i < n; i++) {
+		if (strstr(s[i].name, "attn_v"))
+			CHECK(types[i] == G4_Q8_0, "%s: %s", s[i].name, g4_type_name(types[i]));
+		if (!strcmp(s[i].name, "blk.3.ffn_down.weight"))
+			CHECK(types[i] == G4_Q6_K, "blk.3.ffn_down: %s", g4_type_name(types[i]));
+		if (!strcmp(s[i].name, "blk.2.ffn_down.weight"))
+			CHECK(types[i] == G4_Q8_0, "blk.2.ffn_down (rule Q6_K, fallback Q8_0): %s", g4_type_name(types[i]));
+		if (!strcmp(s[i].name, "blk.0.attn_q.weight"))
+			CHECK(types[i] == G4_Q5_0, "attn_q: %s", g4_type_name(types[i]));
+	}
+	g4_qmix_opts_free(&o);
 }
 
 static void test_golden_micro_e2b(void)
@@ -295,6 +327,7 @@ int main(void)
 	RUN(test_ftype_names);
 	RUN(test_order);
 	RUN(test_golden_micro_e2b);
+	RUN(test_tensor_type);
 	RUN(test_e2b_q4_k_m);
 	RUN(test_31b_q3_k_m);
 	RUN(test_26b_fallback);
