@@ -4,6 +4,7 @@
  * end of sequence / end of turn, prints them (--ids: decimal ids), and with
  * -o writes the snapshot after generation (every generated token run
  * through the model, the last one included). */
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -81,6 +82,10 @@ static void emit(textout *to, const char *s, size_t n)
 	fflush(stdout);
 }
 
+/* --stop strings (static: reachable on every exit path) */
+static char **stops;
+static int n_stops;
+
 static int parse_num(const char *s, double lo, double hi, double *out)
 {
 	char *end;
@@ -98,8 +103,6 @@ int main(int argc, char **argv)
 	long max_new = 256;
 	g4_sampler_params sp;
 	g4_sampler_defaults(&sp);
-	char **stops = NULL;
-	int n_stops = 0;
 	enum { O_RAW = 300, O_THINK, O_ACT };
 	enum { O_IDS = 256, O_TEMP, O_TOPK, O_TOPP, O_MINP, O_REP, O_REPN, O_FREQ, O_PRES, O_SEED, O_STOP, O_HELP, O_VERSION };
 	static const struct option lo[] = {
@@ -319,12 +322,10 @@ int main(int argc, char **argv)
 		g4_buf_free(&text);
 		printf("\n");
 		if (fflush(stdout) == EOF || ferror(stdout))
-			g4_fatal(PROG, "writing stdout failed");
+			g4_fatal(PROG, "writing stdout: %s", errno ? strerror(errno) : "write error");
 		if (o) {
-			g4_snap outs;
-			if (g4_seq_to_snap(s, &outs) < 0 || g4_snap_write(g4_out_file(o), &outs, g4_out_path(o)) < 0)
+			if (g4_seq_write_snap(s, g4_out_file(o), g4_out_path(o)) < 0)
 				g4_die(PROG);
-			g4_snap_free(&outs);
 		}
 		g4_sampler_free(smp);
 		g4_seq_free(s);

@@ -143,7 +143,7 @@ int main(int argc, char **argv)
 	double fps = 24.0;
 	static char **files;	/* static: still reachable at any exit (LeakSanitizer) */
 	files = calloc((size_t)argc, sizeof *files);
-	int *frame_idx = NULL;
+	static int *frame_idx;	/* static: reachable at exit (LeakSanitizer) */
 	int nfiles = 0;
 	g4_set_threads(0);
 	for (int i = 1; i < argc; i++) {
@@ -211,7 +211,8 @@ int main(int argc, char **argv)
 	if (video) {
 		flags |= G4_IMG_ALPHA_WHITE;
 		int nf;
-		char **fr = frame_list(files, nfiles, &nf);
+		static char **fr;	/* static: reachable at exit (LeakSanitizer) */
+		fr = frame_list(files, nfiles, &nf);
 		if (!fr)
 			g4_die(prog);
 		int *idx = malloc(sizeof(int) * (size_t)n_frames);
@@ -220,6 +221,7 @@ int main(int argc, char **argv)
 		if (g4_video_sample(nf, n_frames, idx))
 			g4_die(prog);
 		frame_idx = idx;
+		free(files);	/* its entries are argv's */
 		files = malloc(sizeof(char *) * (size_t)n_frames);
 		if (!files)
 			g4_fatal(prog, "out of memory");

@@ -57,12 +57,14 @@ static void progress(void *ctx, int64_t done, int64_t total)
 	fflush(stderr);
 }
 
+/* --media files (static: reachable on every exit path) */
+static char **media_files;
+static int n_media;
+
 int main(int argc, char **argv)
 {
 	const char *model = NULL, *snap_in = NULL, *out = NULL, *lg_all = NULL, *lg_last = NULL;
 	const char *kvt_name = NULL;
-	char **media_files = NULL;
-	int n_media = 0;
 	enum { O_KV = 256, O_LOGITS, O_LAST, O_MEDIA, O_ACT, O_HELP, O_VERSION };
 	static const struct option lo[] = {
 		{ "kv-type", required_argument, 0, O_KV },
@@ -210,10 +212,8 @@ int main(int argc, char **argv)
 			if (g4_write(g4_out_file(oll), s->logits, (size_t)m->n_vocab * sizeof(float), lg_last) < 0)
 				g4_die(PROG);
 		}
-		g4_snap sn;
-		if (g4_seq_to_snap(s, &sn) < 0 || g4_snap_write(g4_out_file(o), &sn, g4_out_path(o)) < 0)
+		if (g4_seq_write_snap(s, g4_out_file(o), g4_out_path(o)) < 0)
 			g4_die(PROG);
-		g4_snap_free(&sn);
 		g4_seq_free(s);
 	}
 	if (rc < 0)

@@ -24,7 +24,8 @@
 set -e
 here=$(cd "$(dirname "$0")" && pwd)
 root=${here%/examples}
-[ -x "$root/bin/g4tok" ] && PATH=$root/bin:$PATH
+bin=${G4_BIN:-$root/bin}	# the build to use (make check-asan sets G4_BIN)
+[ -x "$bin/g4tok" ] && PATH=$bin:$PATH
 model=${G4_MODEL:-$root/tests/data/micro-e2b-f32.gguf}
 system="" max=256
 usage() { echo "usage: chat.sh [-m MODEL.gguf] [-s SYSTEM] [-n MAX] STATE.kv.zst [MESSAGE]" >&2; exit 2; }
@@ -47,7 +48,7 @@ trap 'rm -rf "$tmp"' EXIT
 # Text (stdin) as a JSON string: backslash, quote, tab and CR escaped, lines
 # joined by \n.
 json_str() {
-	sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/	/\\t/g' -e 's/\r/\\r/g' |
+	sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/	/\\t/g' -e 's/\r/\\r/g' -e 's/[[:cntrl:]]/ /g' |
 		awk 'BEGIN { printf "\"" } NR > 1 { printf "\\n" } { printf "%s", $0 } END { printf "\"" }'
 }
 

@@ -17,7 +17,8 @@
 set -e
 here=$(cd "$(dirname "$0")" && pwd)
 root=${here%/examples}
-[ -x "$root/bin/g4tok" ] && PATH=$root/bin:$PATH
+bin=${G4_BIN:-$root/bin}	# the build to use (make check-asan sets G4_BIN)
+[ -x "$bin/g4tok" ] && PATH=$bin:$PATH
 model=${G4_MODEL:-$root/tests/data/micro-e2b-256-f32.gguf}
 mmproj=${G4_MMPROJ:-$root/tests/data/mmproj-tiny-vision-e.gguf}
 question="Describe this image." max=256
@@ -39,7 +40,7 @@ trap 'rm -rf "$tmp"' EXIT
 
 # Text (stdin) as a JSON string.
 json_str() {
-	sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/	/\\t/g' -e 's/\r/\\r/g' |
+	sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/	/\\t/g' -e 's/\r/\\r/g' -e 's/[[:cntrl:]]/ /g' |
 		awk 'BEGIN { printf "\"" } NR > 1 { printf "\\n" } { printf "%s", $0 } END { printf "\"" }'
 }
 

@@ -21,7 +21,8 @@
 set -e
 here=$(cd "$(dirname "$0")" && pwd)
 root=${here%/examples}
-[ -x "$root/bin/g4quant" ] && PATH=$root/bin:$PATH
+bin=${G4_BIN:-$root/bin}	# the build to use (make check-asan sets G4_BIN)
+[ -x "$bin/g4quant" ] && PATH=$bin:$PATH
 type=Q4_K_M mmproj=""
 usage() { echo "usage: quantise.sh [-q TYPE] [--mmproj MMPROJ.gguf] IN OUT.gguf" >&2; exit 2; }
 while [ $# -gt 0 ]; do

@@ -106,6 +106,10 @@ g4_out *g4_out_open(const char *path)
 	if (fd >= 0) {
 		o->next = pending;
 		pending = o;
+		/* mkstemp makes 0600; the finished file gets what open() would give */
+		mode_t um = umask(0);
+		umask(um);
+		fchmod(fd, 0666 & ~um);
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (fd < 0) {
@@ -138,6 +142,22 @@ static void out_free(g4_out *o)
 	free(o);
 }
 
+static mode_t current_umask(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	unsigned m;
+	if (f) {
+		while (fgets(line, sizeof line, f))
+			if (sscanf(line, "Umask: %o", &m) == 1) {
+				fclose(f);
+				return (mode_t)m;
+			}
+		fclose(f);
+	}
+	return 022;
+}
+
 int g4_out_commit(g4_out *o)
 {
 	int rc = 0;
@@ -151,6 +171,10 @@ int g4_out_commit(g4_out *o)
 	}
 	if (fflush(o->f) != 0 || ferror(o->f))
 		rc = g4_err_sys("writing %s", o->path);
+	/* mkstemp makes the file 0600; give it the mode open(2) would have,
+	 * 0666 less the umask (read without changing it: /proc) */
+	if (rc == 0 && fchmod(fileno(o->f), 0666 & ~current_umask()) != 0)
+		rc = g4_err_sys("cannot set the mode of %s", o->path);
 	if (fclose(o->f) != 0 && rc == 0)
 		rc = g4_err_sys("writing %s", o->path);
 	o->f = NULL;

@@ -791,6 +791,67 @@ oom:
 	return g4_err("out of memory writing a snapshot");
 }
 
+int g4_seq_write_snap(const g4_seq *s, FILE *f, const char *name)
+{
+	const g4_model *m = s->m;
+	g4_snap v;
+	memset(&v, 0, sizeof v);
+	memcpy(v.fingerprint, m->fingerprint, 32);
+	v.kv_type = s->kv_type;
+	v.n_tokens = (uint64_t)s->n_pos;
+	v.tokens = s->hist;
+	v.n_layers = (uint32_t)m->n_layer_kv;
+	v.layers = calloc((size_t)m->n_layer_kv, sizeof *v.layers);
+	if (!v.layers)
+		return g4_err("out of memory writing a snapshot");
+	int rc = 0;
+	for (int l = 0; l < m->n_layer && !rc; l++) {
+		const g4_layer *L = &m->layers[l];
+		if (!L->has_kv)
+			continue;
+		const g4_kvl *c = &s->kv[L->kv_slot];
+		g4_snap_layer *sl = &v.layers[L->kv_slot];
+		int64_t keep = s->n_pos;
+		if (c->ring && keep > m->window - 1)
+			keep = m->window - 1;
+		sl->layer = (uint32_t)l;
+		sl->n_head_kv = (uint32_t)L->nkv;
+		sl->head_dim = (uint32_t)L->hd;
+		sl->pos0 = (uint64_t)(s->n_pos - keep);
+		sl->n_rows = (uint64_t)keep;
+		if (!c->ring) {	/* rows 0..n_pos-1 in place: no copy */
+			sl->k = c->k;
+			sl->v = c->v;
+			continue;
+		}
+		size_t nb = (size_t)(keep ? keep : 1) * c->row_bytes;
+		sl->k = malloc(nb);
+		sl->v = malloc(nb);
+		if (!sl->k || !sl->v) {
+			rc = g4_err("out of memory writing a snapshot");
+			break;
+		}
+		for (int64_t i = 0; i < keep; i++) {
+			int64_t p = s->n_pos - keep + i;
+			memcpy((uint8_t *)sl->k + (size_t)i * c->row_bytes, kv_row(c, c->k, p), c->row_bytes);
+			memcpy((uint8_t *)sl->v + (size_t)i * c->row_bytes, kv_row(c, c->v, p), c->row_bytes);
+		}
+	}
+	if (!rc && s->have_logits) {
+		v.n_vocab = (uint32_t)m->n_vocab;
+		v.logits = s->logits;
+	}
+	if (!rc)
+		rc = g4_snap_write(f, &v, name);
+	for (int l = 0; l < m->n_layer; l++)
+		if (m->layers[l].has_kv && s->kv[m->layers[l].kv_slot].ring) {
+			free(v.layers[m->layers[l].kv_slot].k);
+			free(v.layers[m->layers[l].kv_slot].v);
+		}
+	free(v.layers);
+	return rc;
+}
+
 g4_seq *g4_seq_from_snap(const g4_model *m, const g4_snap *snap)
 {
 	if (memcmp(snap->fingerprint, m->fingerprint, 32)) {

@@ -20,6 +20,7 @@
 #define G4_FORWARD_H
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "model.h"
 #include "snapshot.h"
@@ -86,5 +87,8 @@ void g4_attn_split_min(double work);
  * and back.  from_snap checks every size against the model. */
 int g4_seq_to_snap(const g4_seq *s, g4_snap *out);
 g4_seq *g4_seq_from_snap(const g4_model *m, const g4_snap *snap);
+/* Writes the state as one snapshot (snapshot.h) without copying the KV of
+ * full-attention layers; -1 on a write error. */
+int g4_seq_write_snap(const g4_seq *s, FILE *f, const char *name);
 
 #endif

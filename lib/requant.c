@@ -13,7 +13,7 @@
 #include "quantize.h"
 #include "requant.h"
 
-#define CHUNK_ELEMS ((int64_t)1 << 22)	/* f32 elements converted at once: 16 MiB */
+#define CHUNK_ELEMS ((int64_t)1 << 20)	/* f32 elements converted at once: 4 MiB */
 
 void g4_requant_opts_init(g4_requant_opts *o, int ftype)
 {
@@ -89,9 +89,11 @@ static int row_to_f32(uint32_t t, const uint8_t *src, float *dst, int64_t n)
 		for (int64_t i = 0; i < n; i++)
 			dst[i] = g4_f16_to_f32((uint16_t)(src[2 * i] | src[2 * i + 1] << 8));
 		break;
-	case G4_BF16:
-		for (int64_t i = 0; i < n; i++)
-			dst[i] = g4_bf16_to_f32((uint16_t)(src[2 * i] | src[2 * i + 1] << 8));
+	case G4_BF16:	/* bf16 -> f32 is exact: the upper half of the bits */
+		for (int64_t i = 0; i < n; i++) {
+			uint32_t u = (uint32_t)(src[2 * i] | src[2 * i + 1] << 8) << 16;
+			memcpy(&dst[i], &u, 4);
+		}
 		break;
 	default:
 		g4_dequant_row(t, src, dst, n);

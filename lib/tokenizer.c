@@ -177,6 +177,17 @@ static int trie_add(g4_tokenizer *t, int32_t id)
 	size_t n = t->len[id];
 	if (!n)
 		return 0;
+	/* room for the whole string first: `link` points into the array */
+	if (t->n_trie + n > t->cap_trie) {
+		size_t nc = t->cap_trie ? t->cap_trie : 1024;
+		while (nc < t->n_trie + n)
+			nc *= 2;
+		tnode *q = realloc(t->trie, nc * sizeof *q);
+		if (!q)
+			return g4_err("out of memory");
+		t->trie = q;
+		t->cap_trie = nc;
+	}
 	int32_t *link = &t->root[s[0]];
 	int32_t node = -1;
 	for (size_t i = 0; i < n; i++) {
@@ -186,14 +197,6 @@ static int trie_add(g4_tokenizer *t, int32_t id)
 			c = *link;
 		}
 		if (c < 0) {
-			if (t->n_trie == t->cap_trie) {
-				size_t nc = t->cap_trie ? t->cap_trie * 2 : 1024;
-				tnode *q = realloc(t->trie, nc * sizeof *q);
-				if (!q)
-					return g4_err("out of memory");
-				t->trie = q;
-				t->cap_trie = nc;
-			}
 			c = (int32_t)t->n_trie++;
 			t->trie[c] = (tnode){ -1, -1, -1, s[i] };
 			*link = c;

@@ -76,7 +76,7 @@ esac
 D=$T/docs; mkdir -p "$D"
 printf 'Gemma 4 reads text in chunks.\nThen "more".\n' >"$D/a.txt"
 printf 'She wrote café twice\tand stopped.\n' >"$D/b.txt"
-printf 'Why? Nobody knew!\n' >"$D/c d.txt"
+printf 'Why?\fNobody knew!\n' >"$D/c d.txt"		# a form feed: a space in the JSON
 export G4_DECODE_OPTS="--temp 0"
 if sh $E/batch-summarise.sh -m "$M" -j 3 -n 6 "$D" "$T/sum3" && sh $E/batch-summarise.sh -m "$M" -j 1 -n 6 "$D" "$T/sum1"; then
 	ok batch_runs
@@ -94,7 +94,7 @@ if [ -z "$bad" ] && [ "$n" -eq 3 ]; then ok batch_jobs_agree; else no batch_jobs
 # the reference: each whole prompt prefilled from scratch
 bad=""
 for b in a.txt "c d.txt"; do
-	body=$(sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' "$D/$b" | awk '{ printf "%s\\n", $0 }')
+	body=$(sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e "s/$(printf '\f')/ /g" "$D/$b" | awk '{ printf "%s\\n", $0 }')
 	printf '[{"role":"system","content":"You summarise documents in three sentences."},{"role":"user","content":"Summarise this document:\\n\\n%s"}]' \
 		"${body%\\n}" | g4tok -m "$M" --chat | g4prefill -m "$M" | g4decode -m "$M" -n 6 --temp 0 >"$T/ref.txt"
 	cmp -s "$T/ref.txt" "$T/sum3/$b.summary" || bad="$bad $b"
@@ -125,6 +125,11 @@ mk -j2 DECODE="-n 5" >"$T/mk3.log" 2>&1
 np=$(grep -c 'g4prefill' "$T/mk3.log") nd=$(grep -c 'g4decode' "$T/mk3.log")
 if [ "$np" -eq 0 ] && [ "$nd" -eq 6 ]; then ok dataset_new_decode_opts
 else no dataset_new_decode_opts "after changing DECODE: $np prefills (want 0), $nd decodes (want 6)"; fi
+cp "$M" "$T/other-model.gguf" && touch -r "$M" "$T/other-model.gguf"	# another name, an old time stamp
+make --no-print-directory -f $E/dataset.mk MODEL="$T/other-model.gguf" PROMPTS="$P" OUT="$T/ds" N=2 DECODE="-n 5" >"$T/mk4.log" 2>&1
+np=$(grep -c 'g4prefill' "$T/mk4.log") nd=$(grep -c 'g4decode' "$T/mk4.log")
+if [ "$np" -eq 3 ] && [ "$nd" -eq 6 ]; then ok dataset_new_model
+else no dataset_new_model "after changing MODEL: $np prefills (want 3), $nd decodes (want 6)"; fi
 
 # ---- quantise.sh ----------------------------------------------------------
 if (cd "$T" && sh "$G4_ROOT/$E/quantise.sh" >"$T/q1.log" 2>&1) && [ -f "$T/micro-e2b-Q4_K_M.gguf" ] &&

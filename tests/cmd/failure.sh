@@ -81,3 +81,55 @@ else no quant_killed_by_file_limit "exit $rc, left: $(ls -A "$D")"; fi
 expect_fail quant_file_too_large 1 sh -c 'trap "" XFSZ; ulimit -f 200; exec g4quant -q -t 1 "$1" "$2" Q8_0' sh "$M" "$D/out.gguf"
 if [ -z "$(ls -A "$D")" ] && grep -q 'writing.*File too large' "$G4_TMP/ef.err"; then ok quant_file_too_large_clean
 else no quant_file_too_large_clean "left: $(ls -A "$D"); stderr: $(head -c 300 "$G4_TMP/ef.err")"; fi
+
+# ---- g4prefill / g4decode -------------------------------------------------
+TEXT="2 375 330 341 374 334 317 280 337 370 341 373 363 368 335 299 268 311 360 314 341 363 360 364 368 374 309 357"
+D=$G4_TMP/snaps; rm -rf "$D"; mkdir -p "$D"
+echo "$TEXT" | g4prefill -t 1 -m "$M" -o "$G4_TMP/base.kv" 2>/dev/null
+dev_full prefill_dev_full sh -c 'echo "$1" | exec g4prefill -t 1 -m "$2"' sh "$TEXT" "$M"
+dev_full decode_dev_full g4decode -t 1 -m "$M" -s "$G4_TMP/base.kv" --temp 0 -n 8 --ids
+quiet_pipe decode_closed_pipe g4decode -t 1 -m "$M" -s "$G4_TMP/base.kv" --temp 0 -n 8
+# The issue's example: the reader stops after 10 bytes of a long answer.
+g4decode -t 1 -m "$M" -s "$G4_TMP/base.kv" --temp 0 -n 200 --raw 2>"$G4_TMP/head.err" | head -c 10 >/dev/null
+if [ ! -s "$G4_TMP/head.err" ]; then ok decode_head; else no decode_head "stderr: $(head -c 300 "$G4_TMP/head.err")"; fi
+# ... with a snapshot pending (-o): it must not appear half-written.
+quiet_pipe decode_pipe_snapshot g4decode -t 1 -m "$M" -s "$G4_TMP/base.kv" --temp 0 -n 8 -o "$D/after.kv"
+if [ -z "$(ls -A "$D")" ]; then ok decode_pipe_no_partial; else no decode_pipe_no_partial "left: $(ls -A "$D")"; fi
+
+# A snapshot that outgrows `ulimit -f` (killed by SIGXFSZ), or a full disk
+# (EFBIG): nothing at the destination.
+echo "$TEXT" | sh -c 'ulimit -f 4; exec g4prefill -t 1 -m "$1" --kv-type f32 -o "$2"' sh "$M" "$D/x.kv" 2>/dev/null; rc=$?
+if [ "$rc" -ne 0 ] && [ -z "$(ls -A "$D")" ]; then ok prefill_killed_by_file_limit
+else no prefill_killed_by_file_limit "exit $rc, left: $(ls -A "$D")"; fi
+expect_fail prefill_file_too_large 1 sh -c 'echo "$3" | { trap "" XFSZ; ulimit -f 4; exec g4prefill -t 1 -m "$1" --kv-type f32 -o "$2"; }' sh "$M" "$D/x.kv" "$TEXT"
+if [ -z "$(ls -A "$D")" ] && grep -q 'File too large' "$G4_TMP/ef.err"; then ok prefill_file_too_large_clean
+else no prefill_file_too_large_clean "left: $(ls -A "$D"); stderr: $(head -c 300 "$G4_TMP/ef.err")"; fi
+
+# SIGTERM while g4prefill waits for the rest of its prompt with the output
+# open: no snapshot, no temporary.
+rm -rf "$D"; mkdir -p "$D"
+mkfifo "$G4_TMP/prompt.fifo"
+g4prefill -t 1 -m "$M" -o "$D/term.kv" <"$G4_TMP/prompt.fifo" 2>/dev/null &
+pid=$!
+exec 7>"$G4_TMP/prompt.fifo"
+echo "2 375 330" >&7
+i=0; while [ $i -lt 50 ] && [ -z "$(ls -A "$D")" ]; do sleep 0.1; i=$((i + 1)); done
+seen=$(ls -A "$D")
+kill -TERM "$pid"; wait "$pid"; rc=$?
+exec 7>&-
+rm -f "$G4_TMP/prompt.fifo"
+if [ "$rc" -eq 143 ] && [ -z "$(ls -A "$D")" ]; then
+	ok prefill_sigterm_no_partial
+	[ -n "$seen" ] || echo "SKIP prefill_sigterm_mid_write: g4prefill had not opened its output yet"
+else
+	no prefill_sigterm_no_partial "exit $rc, left: $(ls -A "$D")"
+fi
+
+# Damaged snapshots: a flipped bit anywhere -> one clear error line.
+size=$(wc -c <"$G4_TMP/base.kv")
+for at in 20 60 $((size / 2)) $((size - 3)); do
+	cp "$G4_TMP/base.kv" "$G4_TMP/flip.kv"
+	b=$(od -An -tu1 -j "$at" -N1 "$G4_TMP/flip.kv" | tr -d ' ')
+	printf "$(printf '\\%03o' $((b ^ 16)))" | dd of="$G4_TMP/flip.kv" bs=1 seek="$at" conv=notrunc 2>/dev/null
+	expect_fail "decode_bit_flip_at_$at" 1 g4decode -t 1 -m "$M" -s "$G4_TMP/flip.kv" --temp 0 -n 2 --ids
+done

@@ -24,6 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		volatile float s = 0;
 		for (int64_t j = 0; j < n; j++)
 			s += v[j];
+		(void)s;
 		if (i && strcmp(m->e[i - 1].name, m->e[i].name) >= 0)
 			abort();	/* sorted, unique */
 	}

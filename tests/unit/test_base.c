@@ -52,6 +52,8 @@ static void test_out_atomic(void)
 	CHECK(stat(p, &st) != 0, "file visible before commit");
 	CHECK(g4_out_commit(o) == 0, "commit: %s", g4_errmsg());
 	CHECK(stat(p, &st) == 0 && st.st_size == 5, "file after commit");
+	mode_t um = umask(022); umask(um);
+	CHECK((st.st_mode & 0777) == (0666 & ~um), "mode %o, umask %o", (unsigned)(st.st_mode & 0777), (unsigned)um);
 	o = g4_out_open(p);
 	fputs("partial", g4_out_file(o));
 	g4_out_abort(o);

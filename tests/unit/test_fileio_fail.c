@@ -51,6 +51,10 @@ static void killed_mid_write(int sig)
 	pid_t pid = fork();
 	if (pid == 0) {
 		close(fds[0]);
+		/* As in a terminal: a background job of a script starts with
+		 * SIGINT ignored, and fileio keeps an inherited SIG_IGN. */
+		signal(sig, SIG_DFL);
+		alarm(30);	/* never hang the suite */
 		g4_out *o = g4_out_open(path);
 		if (!o)
 			_exit(3);
@@ -168,6 +172,24 @@ static void test_abort_keeps_old(void)
 	CHECK(entries(dir) == 1, "%d entries after abort", entries(dir));
 }
 
+/* The finished file has the permissions the umask gives (not mkstemp's
+ * 0600). */
+static void test_mode_follows_umask(void)
+{
+	const char *dir = fresh_dir("modedir");
+	char path[4200];
+	snprintf(path, sizeof path, "%s/out.bin", dir);
+	mode_t old = umask(022);
+	g4_out *o = g4_out_open(path);
+	umask(old);
+	CHECK(o != NULL, "open: %s", g4_errmsg());
+	if (!o) return;
+	fputs("x", g4_out_file(o));
+	CHECK(g4_out_commit(o) == 0, "commit: %s", g4_errmsg());
+	struct stat st;
+	CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0644, "mode %o, want 644", st.st_mode & 0777);
+}
+
 /* Output to /dev/full through stdout: the commit reports it. */
 static void test_stdout_dev_full(void)
 {
@@ -212,6 +234,7 @@ int main(void)
 	RUN(test_die_mid_write);
 	RUN(test_full_disk);
 	RUN(test_abort_keeps_old);
+	RUN(test_mode_follows_umask);
 	RUN(test_stdout_dev_full);
 	return t_done();
 }

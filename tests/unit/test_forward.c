@@ -364,6 +364,80 @@ static void test_kv_types_bound(void)
 		}
 }
 
+/* g4_seq_write_snap (no copy of full-layer KV) writes the same bytes as
+ * g4_seq_to_snap + g4_snap_write, also for an empty sequence, and reads back. */
+static void test_write_snap(void)
+{
+	g4_model *m = load_model("micro-moe-f32.gguf");
+	if (!m)
+		return;
+	int32_t ids[20];
+	for (int i = 0; i < 20; i++)
+		ids[i] = (i * 37 + 2) % 382;
+	for (int n = 0; n <= 20; n += 20) {
+		g4_seq *s = g4_seq_new(m, G4_F16);
+		g4_batch b = { .n = n, .ids = ids };
+		CHECK(g4_forward(s, &b, NULL) == 0, "forward: %s", g4_errmsg());
+		FILE *f1 = tmpfile(), *f2 = tmpfile();
+		g4_snap sn;
+		CHECK(g4_seq_to_snap(s, &sn) == 0 && g4_snap_write(f1, &sn, "a") == 0, "to_snap: %s", g4_errmsg());
+		g4_snap_free(&sn);
+		CHECK(g4_seq_write_snap(s, f2, "b") == 0, "write_snap: %s", g4_errmsg());
+		long n1 = ftell(f1), n2 = ftell(f2);
+		char *a = malloc((size_t)n1 + 1), *c = malloc((size_t)n2 + 1);
+		rewind(f1);
+		rewind(f2);
+		CHECK(n1 == n2 && fread(a, 1, (size_t)n1, f1) == (size_t)n1 && fread(c, 1, (size_t)n2, f2) == (size_t)n2 &&
+		      !memcmp(a, c, (size_t)n1), "%d tokens: the two snapshot writers differ", n);
+		rewind(f2);
+		CHECK(g4_snap_read(f2, &sn, m->fingerprint, "b") == 1, "read: %s", g4_errmsg());
+		g4_seq *r = g4_seq_from_snap(m, &sn);
+		CHECK(r && r->n_pos == n && r->have_logits == (n > 0), "%d tokens: read back: %s", n, g4_errmsg());
+		g4_seq_free(r);
+		g4_snap_free(&sn);
+		free(a);
+		free(c);
+		fclose(f1);
+		fclose(f2);
+		g4_seq_free(s);
+	}
+	g4_model_free(m);
+}
+
+/* Snapshots that do not fit the model are refused with a message. */
+static void test_snap_mismatch(void)
+{
+	g4_model *m = load_model("micro-e2b-f32.gguf");
+	if (!m)
+		return;
+	int32_t ids[12] = { 2, 5, 7, 9, 11, 13, 17, 19, 23, 29, 31, 37 };
+	g4_seq *s = g4_seq_new(m, G4_F32);
+	g4_batch b = { .n = 12, .ids = ids };
+	CHECK(g4_forward(s, &b, NULL) == 0, "forward: %s", g4_errmsg());
+	g4_snap sn;
+	CHECK(g4_seq_to_snap(s, &sn) == 0, "to_snap");
+	CHECK(sn.n_layers == 3 && sn.layers[0].n_rows == 7 && sn.layers[2].n_rows == 12,
+	      "live window: %llu rows on a sliding layer, %llu on a full one",
+	      (unsigned long long)sn.layers[0].n_rows, (unsigned long long)sn.layers[2].n_rows);
+	const char *what[] = { "rows", "layer", "fingerprint", "vocab" };
+	for (int k = 0; k < 4; k++) {
+		g4_snap t = sn;
+		g4_snap_layer ls[3];
+		memcpy(ls, sn.layers, sizeof ls);
+		t.layers = ls;
+		if (k == 0) ls[2].n_rows = 11;
+		if (k == 1) ls[1].layer = 3;
+		if (k == 2) t.fingerprint[5] ^= 1;
+		if (k == 3) t.n_vocab = 100;
+		g4_seq *r = g4_seq_from_snap(m, &t);
+		CHECK(r == NULL && *g4_errmsg(), "%s mismatch accepted", what[k]);
+		g4_seq_free(r);
+	}
+	g4_snap_free(&sn);
+	g4_seq_free(s);
+	g4_model_free(m);
+}
+
 static void test_q8_0_kv_refused(void)
 {
 	g4_model *m = load_model("micro-e2b-f32.gguf");
@@ -552,6 +626,8 @@ int main(void)
 	RUN(test_act_q8);
 	RUN(test_consistency);
 	RUN(test_kv_types_bound);
+	RUN(test_write_snap);
+	RUN(test_snap_mismatch);
 	RUN(test_q8_0_kv_refused);
 	RUN(test_bad_token);
 	RUN(test_multimodal);

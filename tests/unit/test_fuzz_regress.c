@@ -17,6 +17,9 @@
 #define LLVMFuzzerTestOneInput fuzz_imatrix_one
 #include "../fuzz/fuzz_imatrix.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_model_one
+#include "../fuzz/fuzz_model.c"
+#undef LLVMFuzzerTestOneInput
 #define LLVMFuzzerTestOneInput fuzz_stream_one
 #include "../fuzz/fuzz_stream.c"
 #undef LLVMFuzzerTestOneInput
@@ -43,6 +46,7 @@ static const struct {
 	{ "gguf", fuzz_gguf_one },
 	{ "safetensors", fuzz_safetensors_one },
 	{ "imatrix", fuzz_imatrix_one },
+	{ "model", fuzz_model_one },
 	{ "stream", fuzz_stream_one },
 	{ "snapshot", fuzz_snapshot_one },
 	{ "tokjson", fuzz_tokjson_one },

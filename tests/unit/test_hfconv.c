@@ -3,6 +3,7 @@
  * converted back: the same tensors, values and metadata; the two-step
  * equivalence (convert, then quantise) with the one-step path; clear
  * errors for malformed safetensors, missing and unknown tensors. */
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -819,6 +820,98 @@ static void test_logits(void)
 	free(b);
 }
 
+/* Peak memory of bin/g4quant converting a 2-layer checkpoint with large
+ * matrices (~270 MB of f32 zeros, a sparse file) to Q8_0. */
+static void test_peak_memory(void)
+{
+	const char *d = t_tmp("hf-big");
+	mkdir(d, 0755);
+	const int64_t H = 1024, F = 8192, nh = 4, hd = 256, hdf = 512, V = 382;
+	struct { char name[128]; int64_t a, b; } t[64];
+	int n = 0;
+#define T(nm, x, y) (snprintf(t[n].name, sizeof t[n].name, "%s", nm), t[n].a = (x), t[n].b = (y), n++)
+	T("model.embed_tokens.weight", V, H);
+	T("model.norm.weight", H, 0);
+	for (int l = 0; l < 2; l++) {
+		int64_t h = l ? hdf : hd;
+		char b[128];
+#define L(nm, x, y) (snprintf(b, sizeof b, "model.layers.%d.%s", l, nm), T(b, x, y))
+		L("input_layernorm.weight", H, 0);
+		L("self_attn.q_proj.weight", nh * h, H);
+		L("self_attn.k_proj.weight", h, H);
+		L("self_attn.v_proj.weight", h, H);
+		L("self_attn.o_proj.weight", H, nh * h);
+		L("self_attn.q_norm.weight", h, 0);
+		L("self_attn.k_norm.weight", h, 0);
+		L("post_attention_layernorm.weight", H, 0);
+		L("pre_feedforward_layernorm.weight", H, 0);
+		L("mlp.gate_proj.weight", F, H);
+		L("mlp.up_proj.weight", F, H);
+		L("mlp.down_proj.weight", H, F);
+		L("post_feedforward_layernorm.weight", H, 0);
+#undef L
+	}
+#undef T
+	char *hdr = NULL;
+	size_t hl = 0;
+	FILE *h = open_memstream(&hdr, &hl);
+	uint64_t off = 0;
+	fprintf(h, "{");
+	for (int i = 0; i < n; i++) {
+		uint64_t nb = (uint64_t)t[i].a * (uint64_t)(t[i].b ? t[i].b : 1) * 4;
+		if (t[i].b)
+			fprintf(h, "%s\"%s\":{\"dtype\":\"F32\",\"shape\":[%lld,%lld],\"data_offsets\":[%llu,%llu]}",
+				i ? "," : "", t[i].name, (long long)t[i].a, (long long)t[i].b,
+				(unsigned long long)off, (unsigned long long)(off + nb));
+		else
+			fprintf(h, "%s\"%s\":{\"dtype\":\"F32\",\"shape\":[%lld],\"data_offsets\":[%llu,%llu]}",
+				i ? "," : "", t[i].name, (long long)t[i].a, (unsigned long long)off,
+				(unsigned long long)(off + nb));
+		off += nb;
+	}
+	fprintf(h, "}");
+	fclose(h);
+	char p[4096];
+	snprintf(p, sizeof p, "%s/model.safetensors", d);
+	FILE *f = fopen(p, "wb");
+	uint64_t n64 = hl;
+	fwrite(&n64, 8, 1, f);
+	fwrite(hdr, 1, hl, f);
+	fclose(f);
+	free(hdr);
+	CHECK(truncate(p, (off_t)(8 + hl + off)) == 0, "truncate");
+	write_file(d, "config.json",
+		   "{\"architectures\":[\"Gemma4ForCausalLM\"],\"hidden_size\":1024,\"intermediate_size\":8192,"
+		   "\"num_hidden_layers\":2,\"num_attention_heads\":4,\"num_key_value_heads\":1,\"head_dim\":256,"
+		   "\"global_head_dim\":512,\"num_kv_shared_layers\":0,\"sliding_window\":8,"
+		   "\"layer_types\":[\"sliding_attention\",\"full_attention\"],"
+		   "\"rope_parameters\":{\"full_attention\":{\"rope_type\":\"proportional\",\"partial_rotary_factor\":0.25,"
+		   "\"rope_theta\":1000000.0},\"sliding_attention\":{\"rope_type\":\"default\",\"rope_theta\":10000.0}}}");
+	write_tokenizer(d);
+	const char *bin = getenv("G4_BIN");
+	char exe[4096], out[4096];
+	snprintf(exe, sizeof exe, "%s/g4quant", bin ? bin : "bin");
+	snprintf(out, sizeof out, "%s", t_tmp("big-q8.gguf"));
+	pid_t pid = fork();
+	if (pid == 0) {
+		freopen("/dev/null", "w", stderr);
+		execl(exe, exe, "-q", d, out, "Q8_0", (char *)NULL);
+		_exit(127);
+	}
+	int st;
+	struct rusage ru;
+	CHECK(wait4(pid, &st, 0, &ru) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0, "g4quant failed (%d)", st);
+	CHECK(ru.ru_maxrss < 64 * 1024, "peak RSS %ld KiB for a %llu MiB checkpoint", ru.ru_maxrss,
+	      (unsigned long long)(off >> 20));
+	printf("  (peak RSS %ld KiB converting a %llu MiB checkpoint)\n", ru.ru_maxrss, (unsigned long long)(off >> 20));
+	g4_gguf *g = g4_gguf_open(out);
+	CHECK(g && g4_gguf_find_tensor(g, "blk.1.ffn_down.weight") &&
+	      g4_gguf_find_tensor(g, "blk.1.ffn_down.weight")->type == G4_Q8_0, "output");
+	g4_gguf_close(g);
+	unlink(out);
+	unlink(p);
+}
+
 int main(void)
 {
 	G = g4_gguf_open(t_data("micro-e2b-f32.gguf"));
@@ -833,6 +926,7 @@ int main(void)
 	RUN(test_errors);
 	RUN(test_mmproj);
 	RUN(test_command);
+	RUN(test_peak_memory);
 	g4_gguf_close(G);
 	return t_done();
 }

@@ -250,6 +250,45 @@ static void test_vocab_gguf(void)
 	CHECK(!g4_tok_load(t_data("mmproj-tiny-audio-f16.gguf")) && strstr(g4_errmsg(), "tokenizer"), "no tokenizer: %s", g4_errmsg());
 }
 
+/* many added tokens sharing prefixes: the trie grows many times while a
+ * string is inserted (a stale pointer there once crashed on real files) */
+static void test_many_added(void)
+{
+	enum { N = 20000 };
+	static char names[N + 256][24];
+	static const char *tok[N + 256];
+	static size_t len[N + 256];
+	static int32_t type[N + 256];
+	for (int b = 0; b < 256; b++) {
+		snprintf(names[b], sizeof names[b], "<0x%02X>", b);
+		type[b] = G4_TT_BYTE;
+	}
+	for (int i = 0; i < N; i++) {
+		snprintf(names[256 + i], sizeof names[256 + i], "<|tok%d_%d|>", i % 97, i);
+		type[256 + i] = i % 2 ? G4_TT_USER : G4_TT_CONTROL;
+	}
+	for (int i = 0; i < N + 256; i++) {
+		tok[i] = names[i];
+		len[i] = strlen(names[i]);
+	}
+	g4_tok_spec sp = { .n_vocab = N + 256, .tokens = tok, .token_len = len, .types = type,
+			   .bos = -1, .eos = -1, .unk = -1, .pad = -1, .mask = -1, .name = "many" };
+	g4_tokenizer *m = g4_tok_build(&sp);
+	CHECK(m != NULL, "build: %s", g4_errmsg());
+	if (!m)
+		return;
+	int bad = 0;
+	for (int i = 0; i < N; i += 7) {
+		int32_t *ids = NULL;
+		size_t n = 0, cap = 0;
+		g4_tok_encode(m, names[256 + i], len[256 + i], G4_ENC_SPECIAL, &ids, &n, &cap);
+		bad += !(n == 1 && ids[0] == 256 + i);
+		free(ids);
+	}
+	CHECK(!bad, "%d added tokens not matched", bad);
+	g4_tok_free(m);
+}
+
 int main(void)
 {
 	RUN(test_load);
@@ -259,6 +298,7 @@ int main(void)
 	RUN(test_special);
 	RUN(test_invalid_utf8);
 	RUN(test_stream_decode);
+	RUN(test_many_added);
 	RUN(test_micro_gguf);
 	RUN(test_vocab_gguf);
 	g4_tok_free(tok);
