@@ -36,6 +36,12 @@ ND=${G4_BENCH_N:-128}
 ACT=${G4_BENCH_ACT:-q8}
 LAYERS=${G4_BENCH_LAYERS:-}
 SECTIONS=${*:-${BENCH:-models micro}}
+# Both engines wait passively at barriers unless told otherwise: on a
+# machine shared with other work a spinning thread takes the core its
+# partner needs (measured on the 2-core test machine under load: decode 15x
+# slower with libgomp's default spinning).  OMP_WAIT_POLICY=active for an
+# idle machine.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 
 # median of the numbers on stdin ("-" if none)
 median() {
@@ -107,7 +113,7 @@ section_models() {
 	for p in bench_genmodel bench_model bench_bw; do
 		[ -x "$B/$p" ] || { echo "models: $B/$p missing (make all)"; return; }
 	done
-	echo "== models: $TH threads, prompt $NP, decode $ND, --act $ACT, median of $RUNS runs ($(date -u '+%F %H:%M UTC'))"
+	echo "== models: $TH threads, prompt $NP, decode $ND, --act $ACT, OMP_WAIT_POLICY=$OMP_WAIT_POLICY, median of $RUNS runs ($(date -u '+%F %H:%M UTC'))"
 	echo "   cpu: $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1), $(nproc) cores;" \
 		"roofline = decode tok/s x weight MB/token / read GB/s (2 threads, measured before each run)"
 	printf '%-12s %-7s %9s %9s %7s %8s %7s %8s %8s %8s %7s %7s %7s\n' model type "pp t/s" "tg t/s" roof \
