@@ -278,10 +278,6 @@ static int admit(const g4_model *m, const g4_tokenizer *tok, g4_bd_opts *o, FILE
 			g4_snap_free(&sn);
 			return g4_err_ctx("snapshot %ld: ", doc + 1);
 		}
-		if (!x->s->have_logits) {
-			g4_snap_free(&sn);
-			return g4_err("snapshot %ld holds no logits (an empty prompt?)", doc + 1);
-		}
 		g4_sampler_params sp = o->sp;
 		sp.seed = o->sp.seed + (uint64_t)j;
 		if (!(x->smp = g4_sampler_new(&sp, (uint32_t)m->n_vocab))) {
@@ -294,8 +290,8 @@ static int admit(const g4_model *m, const g4_tokenizer *tok, g4_bd_opts *o, FILE
 		}
 		if (o->format == G4_BD_TEXT && !o->nul && (doc || j))
 			g4_buf_putc(&x->out, '\n');	/* a blank line between documents */
-		if (o->max_new <= 0) {
-			x->finish = "length";
+		if (o->max_new <= 0 || !x->s->have_logits) {	/* nothing to generate */
+			x->finish = x->s->have_logits ? "length" : "empty";
 			finish(o, tok, x);
 		}
 	}

@@ -1,7 +1,11 @@
 /* test_batch.c - many sequences in one forward (g4_forward_multi): every
  * sequence's logits, KV and history are bitwise those of running it alone,
  * for any grouping, thread count, KV type, with and without a prefix. */
+#include <fcntl.h>
 #include <stdint.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "t.h"
 #include "err.h"
@@ -165,8 +169,67 @@ static void test_multi_refuses(void)
 	g4_model_free(m);
 }
 
+/* Peak RSS (KB) of G4_BIN/prog args < in > out; -1 if it failed. */
+static long run_rss(const char *prog, const char *const *args, const char *in, const char *out)
+{
+	const char *bin = getenv("G4_BIN") ? getenv("G4_BIN") : "bin";
+	char path[4096];
+	snprintf(path, sizeof path, "%s/%s", bin, prog);
+	pid_t pid = fork();
+	if (pid == 0) {
+		int fi = open(in, O_RDONLY), fo = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fi < 0 || fo < 0)
+			_exit(127);
+		dup2(fi, 0);
+		dup2(fo, 1);
+		char *av[16];
+		int n = 0;
+		av[n++] = path;
+		for (int i = 0; args[i] && n < 15; i++)
+			av[n++] = (char *)args[i];
+		av[n] = NULL;
+		execv(path, av);
+		_exit(127);
+	}
+	int st;
+	struct rusage ru;
+	if (pid < 0 || wait4(pid, &st, 0, &ru) != pid || !WIFEXITED(st) || WEXITSTATUS(st))
+		return -1;
+	return ru.ru_maxrss;
+}
+
+/* A stream of 2000 tiny documents takes the memory of 50: bounded by the
+ * batch, not the stream. */
+static void test_memory_flat(void)
+{
+	const char *tmp = getenv("G4_TMP") ? getenv("G4_TMP") : "/tmp";
+	char model[4096], ids[2][4096], kv[2][4096], out[4096];
+	snprintf(model, sizeof model, "%s", t_data("micro-e2b-f32.gguf"));
+	snprintf(out, sizeof out, "%s/rss.out", tmp);
+	const int count[2] = { 50, 2000 };
+	long rp[2], rd[2];
+	for (int k = 0; k < 2; k++) {
+		snprintf(ids[k], sizeof ids[k], "%s/rss%d.ids", tmp, k);
+		snprintf(kv[k], sizeof kv[k], "%s/rss%d.kv", tmp, k);
+		FILE *f = fopen(ids[k], "w");
+		for (int i = 0; i < count[k]; i++)
+			fprintf(f, "2 %d %d\n", 10 + i % 300, 20 + i % 7);
+		fclose(f);
+		const char *pa[] = { "-m", model, "-t", "1", NULL };
+		rp[k] = run_rss("g4prefill", pa, ids[k], kv[k]);
+		const char *da[] = { "-m", model, "--temp", "0", "--ids", "-n", "4", "-b", "8", "-t", "1", NULL };
+		rd[k] = run_rss("g4decode", da, kv[k], out);
+		CHECK(rp[k] > 0 && rd[k] > 0, "runs failed (%ld, %ld KB)", rp[k], rd[k]);
+	}
+	CHECK(rp[1] < rp[0] + 4096, "g4prefill: %ld KB for 2000 documents, %ld KB for 50", rp[1], rp[0]);
+	CHECK(rd[1] < rd[0] + 4096, "g4decode: %ld KB for 2000 documents, %ld KB for 50", rd[1], rd[0]);
+	printf("  peak RSS: g4prefill %ld / %ld KB, g4decode %ld / %ld KB (50 / 2000 documents)\n",
+	       rp[0], rp[1], rd[0], rd[1]);
+}
+
 int main(void)
 {
+	RUN(test_memory_flat);	/* first: a child's peak RSS starts at ours */
 	RUN(test_multi_e2b);
 	RUN(test_multi_e2b_prefix);
 	RUN(test_multi_moe);
