@@ -106,10 +106,6 @@ g4_out *g4_out_open(const char *path)
 	if (fd >= 0) {
 		o->next = pending;
 		pending = o;
-		/* mkstemp makes 0600; the finished file gets what open() would give */
-		mode_t um = umask(0);
-		umask(um);
-		fchmod(fd, 0666 & ~um);
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (fd < 0) {

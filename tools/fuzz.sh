@@ -2,7 +2,7 @@
 # make fuzz: runs every libFuzzer target built in BUILD/fuzz/ for SECONDS
 # each, from its seed corpus tests/fuzz/corpus/NAME/ (plus what earlier runs
 # found, kept in BUILD/corpus/NAME/), with tests/fuzz/NAME.dict when there is
-# one.  Crashes, leaks, sanitizer reports, timeouts and allocations over
+# one.  Crashes, leaks, sanitizer reports, timeouts (30 s) and allocations over
 # 2 GB are failures; the reproducer is saved in BUILD/crash/.  Prints one
 # line per target (executions, coverage) and exits 1 if any target failed.
 # Usage: sh tools/fuzz.sh BUILD SECONDS [NAME]
@@ -18,7 +18,7 @@ for f in "$B"/fuzz/fuzz_*; do
 	mkdir -p "$B/corpus/$name"
 	dict=""; [ -f "tests/fuzz/$name.dict" ] && dict="-dict=tests/fuzz/$name.dict"
 	log=$B/log/$name.log
-	"$f" -max_total_time="$S" -timeout=10 -rss_limit_mb=2048 \
+	"$f" -max_total_time="$S" -timeout=30 -rss_limit_mb=2048 \
 		-print_final_stats=1 -artifact_prefix="$B/crash/$name-" $dict \
 		"$B/corpus/$name" "tests/fuzz/corpus/$name" >"$log" 2>&1
 	rc=$?

@@ -133,3 +133,37 @@ for at in 20 60 $((size / 2)) $((size - 3)); do
 	printf "$(printf '\\%03o' $((b ^ 16)))" | dd of="$G4_TMP/flip.kv" bs=1 seek="$at" conv=notrunc 2>/dev/null
 	expect_fail "decode_bit_flip_at_$at" 1 g4decode -t 1 -m "$M" -s "$G4_TMP/flip.kv" --temp 0 -n 2 --ids
 done
+
+# ---- GGUFs that claim more than they hold: refused, quickly, one line ----
+le() {	# bytes value: little-endian as printf escapes
+	n=$1 v=$2 s=""
+	while [ "$n" -gt 0 ]; do s="$s\\$(printf '%03o' $((v & 255)))"; v=$((v >> 8)); n=$((n - 1)); done
+	printf '%s' "$s"
+}
+gguf() {	# file n_tensors n_kv [tensor: name n_dims ne... type offset]
+	f=$1 nt=$2 nk=$3; shift 3
+	body="GGUF$(le 4 3)$(le 8 "$nt")$(le 8 "$nk")"
+	if [ $# -gt 0 ]; then
+		name=$1 nd=$2; shift 2
+		body="$body$(le 8 ${#name})$name$(le 4 "$nd")"
+		i=0; while [ $i -lt "$nd" ]; do body="$body$(le 8 "$1")"; shift; i=$((i + 1)); done
+		body="$body$(le 4 "$1")$(le 8 "$2")"
+	fi
+	printf "$body" >"$f"
+	head -c 64 /dev/zero >>"$f"
+}
+gguf "$G4_TMP/kv.gguf" 0 $((1 << 40))
+expect_fail gguf_2e40_keys 1 g4quant --info "$G4_TMP/kv.gguf"
+gguf "$G4_TMP/tn.gguf" $((1 << 50)) 0
+expect_fail gguf_2e50_tensors 1 g4quant --info "$G4_TMP/tn.gguf"
+gguf "$G4_TMP/big.gguf" 1 0 t 2 $((1 << 31)) $((1 << 31)) 0 0
+expect_fail gguf_2e64_bytes 1 g4quant --info "$G4_TMP/big.gguf"
+gguf "$G4_TMP/tb.gguf" 1 0 t 4 1024 1024 1024 1024 0 0
+expect_fail gguf_4tb_tensor 1 g4quant --info "$G4_TMP/tb.gguf"
+grep -q 'past the end\|cannot fit\|too\|more than' "$G4_TMP/ef.err" && ok gguf_4tb_tensor_message ||
+	no gguf_4tb_tensor_message "got: $(cat "$G4_TMP/ef.err")"
+gguf "$G4_TMP/off.gguf" 1 0 t 1 8 0 $((1 << 60))
+expect_fail gguf_offset_past_end 1 g4quant --info "$G4_TMP/off.gguf"
+for f in kv tn big tb off; do
+	expect_fail "prefill_refuses_$f" 1 sh -c 'echo 2 | exec g4prefill -t 1 -m "$1"' sh "$G4_TMP/$f.gguf"
+done
