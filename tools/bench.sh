@@ -15,6 +15,10 @@
 #           With LLAMA_BENCH=/path/to/llama-bench its runs alternate with
 #           g4's on the same files (-p P -n N -t THREADS) and its medians
 #           are printed beside.
+#   batch   on the E2B-shaped Q4_0 model: decode tokens/s summed over batches
+#           of 1, 4 and 16 sequences (g4_forward_multi, G4_BENCH_N steps),
+#           and documents/s prefilling 256 documents of 50 tokens, grouped
+#           as g4prefill groups them and one at a time (build/bench/bench_batch).
 #   micro   the component benchmarks (build/bench/bench_* other than the
 #           above: vecdot, tok, sampler, snapshot, quant, vision, audio, decode).
 #
@@ -35,7 +39,7 @@ NP=${G4_BENCH_P:-512}
 ND=${G4_BENCH_N:-128}
 ACT=${G4_BENCH_ACT:-q8}
 LAYERS=${G4_BENCH_LAYERS:-}
-SECTIONS=${*:-${BENCH:-models micro}}
+SECTIONS=${*:-${BENCH:-models batch micro}}
 # Both engines wait passively at barriers unless told otherwise: on a
 # machine shared with other work a spinning thread takes the core its
 # partner needs (measured on the 2-core test machine under load: decode 15x
@@ -130,16 +134,24 @@ section_micro() {
 	for b in "$B"/bench_*; do
 		[ -x "$b" ] || continue
 		case $b in
-		*.d | */bench_genmodel | */bench_model | */bench_bw) continue ;;
+		*.d | */bench_genmodel | */bench_model | */bench_bw | */bench_batch) continue ;;
 		esac
 		"$b" || echo "$(basename "$b"): failed"
 	done
 }
 
+section_batch() {
+	[ -x "$B/bench_batch" ] || { echo "batch: $B/bench_batch missing (make all)"; return; }
+	f=$(model_file e2b Q4_0) || { echo "batch: generating the model failed"; return; }
+	echo "== batch: e2b${LAYERS:+ ($LAYERS layers)} Q4_0, $TH threads, --act $ACT, $ND steps; 256 documents of 50 tokens ($(date -u '+%F %H:%M UTC'))"
+	"$B/bench_batch" "$f" -t "$TH" -n "$ND" --act "$ACT" || echo "batch: bench_batch failed"
+}
+
 for s in $SECTIONS; do
 	case $s in
 	models) section_models ;;
+	batch) section_batch ;;
 	micro) section_micro ;;
-	*) echo "bench.sh: unknown section '$s' (models, micro)" >&2; exit 2 ;;
+	*) echo "bench.sh: unknown section '$s' (models, batch, micro)" >&2; exit 2 ;;
 	esac
 done
