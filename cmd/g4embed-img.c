@@ -221,7 +221,7 @@ int main(int argc, char **argv)
 		if (g4_video_sample(nf, n_frames, idx))
 			g4_die(prog);
 		frame_idx = idx;
-		free(files);
+		free(files);	/* its entries are argv's */
 		files = malloc(sizeof(char *) * (size_t)n_frames);
 		if (!files)
 			g4_fatal(prog, "out of memory");

@@ -195,7 +195,7 @@ static void test_attention_split(void)
 	g4_model *m = g4_model_load(path);
 	if (!m)
 		return;
-	const int n = 150, V = m->n_vocab;
+	const int n = 64, V = m->n_vocab;
 	int32_t *ids = random_ids(n, V, 5);
 	const uint32_t kvts[2] = { G4_Q8_0, G4_F32 };
 	for (int k = 0; k < 2; k++) {
