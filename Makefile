@@ -76,12 +76,12 @@ check-only: all
 # The whole suite built with AddressSanitizer + UndefinedBehaviorSanitizer.
 # Any sanitizer report (they go to files in build-asan/san/, which
 # tests/run.sh checks after each test) is a failure, even in a command that
-# was expected to fail.
+# was expected to fail.  Tests that measure memory skip when G4_SANITIZED is set.
 ASAN_CFLAGS = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 check-asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan BIN=bin-asan CFLAGS="$(ASAN_CFLAGS)" all
 	@rm -rf build-asan/san && mkdir -p build-asan/san && \
-	 BUILD=build-asan G4_BIN=$(CURDIR)/bin-asan G4_SAN_LOG=$(CURDIR)/build-asan/san \
+	 BUILD=build-asan G4_BIN=$(CURDIR)/bin-asan G4_SAN_LOG=$(CURDIR)/build-asan/san G4_SANITIZED=1 \
 	 G4_SAN_CFLAGS="$(ASAN_CFLAGS)" \
 	 ASAN_OPTIONS=halt_on_error=1:abort_on_error=0:exitcode=99:detect_leaks=1:log_path=$(CURDIR)/build-asan/san/asan \
 	 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:exitcode=99:log_path=$(CURDIR)/build-asan/san/ubsan \

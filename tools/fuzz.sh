@@ -18,6 +18,12 @@ for f in "$B"/fuzz/fuzz_*; do
 	mkdir -p "$B/corpus/$name"
 	dict=""; [ -f "tests/fuzz/$name.dict" ] && dict="-dict=tests/fuzz/$name.dict"
 	log=$B/log/$name.log
+	# the inputs that once failed first (clang sees UB that gcc's UBSan misses)
+	if [ -d "tests/fuzz/regress/$name" ] && ! "$f" tests/fuzz/regress/"$name"/* >"$log" 2>&1; then
+		echo "fuzz $name: FAILED on a regression input in tests/fuzz/regress/$name; see $log"
+		bad=1
+		continue
+	fi
 	"$f" -max_total_time="$S" -timeout=30 -rss_limit_mb=2048 \
 		-print_final_stats=1 -artifact_prefix="$B/crash/$name-" $dict \
 		"$B/corpus/$name" "tests/fuzz/corpus/$name" >"$log" 2>&1
