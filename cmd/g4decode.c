@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "batch.h"
 #include "err.h"
 #include "fileio.h"
 #include "forward.h"
@@ -29,16 +30,22 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: " PROG " -m MODEL.gguf [-s SNAP] [-o OUT] [-n MAX] [--ids | --raw] [--show-thinking]\n"
+		"usage: " PROG " -m MODEL.gguf [-s SNAP] [-o OUT] [-n MAX] [-b N] [--samples K]\n"
+		"       [--ids | --jsonl | --raw] [-0] [--show-thinking]\n"
 		"       [--temp T] [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R]\n"
 		"       [--repeat-last-n N] [--freq-penalty F] [--presence-penalty F] [--seed S]\n"
 		"       [--stop STR]... [--act f32|q8] [-t N] < SNAP\n"
-		"Generates from each KV snapshot on stdin (or SNAP).\n"
+		"Generates from each KV snapshot on stdin (or SNAP), in input order.\n"
 		"  -m MODEL.gguf        the model the snapshot was made with\n"
 		"  -s SNAP              read the snapshot(s) from SNAP instead of stdin\n"
 		"  -o OUT               write the snapshot(s) after generation\n"
 		"  -n MAX               generate at most MAX tokens (default 256)\n"
-		"  --ids                print the generated ids as decimal text\n"
+		"  -b N                 decode up to N sequences together (default: as many as\n"
+		"                       fit in 2 GiB, at most 64)\n"
+		"  --samples K          K continuations of each snapshot, seeds S, S+1, ...\n"
+		"  --ids                print the generated ids as decimal text, a line per document\n"
+		"  --jsonl              one JSON object per document: doc, text, ids, n_tokens, finish\n"
+		"  -0                   end each document's output with NUL (no blank line between)\n"
 		"  --raw                print the decoded text as is (no answer/thinking/tool-call split)\n"
 		"  --show-thinking      print the thinking channel too\n"
 		"  --temp T             temperature, 0 = greedy (default 0.8)\n"
@@ -54,32 +61,6 @@ static void usage(FILE *f)
 		"  --act f32|q8         activations for quantised weights: f32 (default) or 8-bit\n"
 		"  -t N                 threads\n"
 		"  --help, --version\n");
-}
-
-/* Text out: raw, or through the model-output parser (answer, thinking,
- * tool calls as JSON lines). */
-typedef struct {
-	g4_outp *parser;
-	int show_thinking;
-} textout;
-
-static void on_piece(void *ctx, int kind, const char *s, size_t n)
-{
-	const textout *to = ctx;
-	if (kind == G4_OUT_THINKING && !to->show_thinking)
-		return;
-	fwrite(s, 1, n, stdout);
-	if (kind == G4_OUT_TOOLCALL)
-		fputc('\n', stdout);
-}
-
-static void emit(textout *to, const char *s, size_t n)
-{
-	if (to->parser)
-		g4_outp_feed(to->parser, s, n);
-	else
-		fwrite(s, 1, n, stdout);
-	fflush(stdout);
 }
 
 /* --stop strings (static: reachable on every exit path) */
@@ -99,15 +80,18 @@ static int parse_num(const char *s, double lo, double hi, double *out)
 int main(int argc, char **argv)
 {
 	const char *model = NULL, *snap_in = NULL, *out = NULL;
-	int ids_out = 0, raw = 0, show_thinking = 0;
+	int ids_out = 0, raw = 0, show_thinking = 0, jsonl = 0, nul = 0;
+	long max_batch = 0, samples = 1;
 	long max_new = 256;
 	g4_sampler_params sp;
 	g4_sampler_defaults(&sp);
-	enum { O_RAW = 300, O_THINK, O_ACT };
+	enum { O_RAW = 300, O_THINK, O_ACT, O_JSONL, O_SAMPLES };
 	enum { O_IDS = 256, O_TEMP, O_TOPK, O_TOPP, O_MINP, O_REP, O_REPN, O_FREQ, O_PRES, O_SEED, O_STOP, O_HELP, O_VERSION };
 	static const struct option lo[] = {
 		{ "ids", no_argument, 0, O_IDS },
 		{ "raw", no_argument, 0, O_RAW },
+		{ "jsonl", no_argument, 0, O_JSONL },
+		{ "samples", required_argument, 0, O_SAMPLES },
 		{ "show-thinking", no_argument, 0, O_THINK },
 		{ "act", required_argument, 0, O_ACT },
 		{ "temp", required_argument, 0, O_TEMP },
@@ -126,7 +110,7 @@ int main(int argc, char **argv)
 	};
 	int c;
 	double v;
-	while ((c = getopt_long(argc, argv, "m:s:o:n:t:", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "m:s:o:n:t:b:0", lo, NULL)) != -1) {
 		const char *bad = NULL;
 		switch (c) {
 		case 'm': model = optarg; break;
@@ -146,6 +130,20 @@ int main(int argc, char **argv)
 				g4_set_threads(n);
 			break;
 		}
+		case 'b':
+			if (parse_num(optarg, 1, 4096, &v) < 0 || v != (long)v)
+				bad = "-b wants a count of 1..4096";
+			else
+				max_batch = (long)v;
+			break;
+		case '0': nul = 1; break;
+		case O_SAMPLES:
+			if (parse_num(optarg, 1, 1e6, &v) < 0 || v != (long)v)
+				bad = "--samples wants a count >= 1";
+			else
+				samples = (long)v;
+			break;
+		case O_JSONL: jsonl = 1; break;
 		case O_IDS: ids_out = 1; break;
 		case O_RAW: raw = 1; break;
 		case O_THINK: show_thinking = 1; break;
@@ -213,15 +211,17 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	size_t max_stop = 0;
+	if (ids_out + jsonl + raw > 1) {
+		fprintf(stderr, PROG ": --ids, --jsonl and --raw exclude each other\n");
+		usage(stderr);
+		return 2;
+	}
 	for (int i = 0; i < n_stops; i++) {
 		if (!*stops[i]) {
 			fprintf(stderr, PROG ": --stop wants a non-empty string\n");
 			usage(stderr);
 			return 2;
 		}
-		if (strlen(stops[i]) > max_stop)
-			max_stop = strlen(stops[i]);
 	}
 	g4_threads();
 
@@ -249,91 +249,20 @@ int main(int argc, char **argv)
 	g4_out *o = NULL;
 	if (out && !(o = g4_out_open(out)))
 		g4_die(PROG);
-	g4_snap sn;
-	int rc;
-	long nsnap = 0;
-	while ((rc = g4_snap_read(in, &sn, m->fingerprint, in_name)) > 0) {
-		nsnap++;
-		g4_seq *s = g4_seq_from_snap(m, &sn);
-		g4_snap_free(&sn);
-		if (!s)
-			g4_die(PROG);
-		if (!s->have_logits)
-			g4_fatal(PROG, "snapshot %ld holds no logits (an empty prompt?)", nsnap);
-		g4_sampler *smp = g4_sampler_new(&sp, (uint32_t)m->n_vocab);
-		if (!smp)
-			g4_die(PROG);
-		/* text: decoded as it comes; with --stop the last max_stop-1 bytes
-		 * are held back until they cannot start a stop string */
-		g4_detok st = { 0 };
-		g4_buf text = { 0 };
-		textout to = { .show_thinking = show_thinking };
-		if (!ids_out && !raw && !(to.parser = g4_outp_new(on_piece, &to, 0)))
-			g4_die(PROG);
-		size_t printed = 0, checked = 0;
-		int hit = 0;
-		for (long k = 0; k < max_new && !hit; k++) {
-			/* suppressed tokens (12B) are never sampled; the history
-			 * (prompt and generated) feeds the penalties */
-			for (int i = 0; i < m->n_suppress; i++)
-				if (m->suppress[i] < m->n_vocab)
-					s->logits[m->suppress[i]] = -INFINITY;
-			int32_t id = g4_sampler_sample(smp, s->logits, s->hist, (size_t)s->n_pos);
-			if (id < 0)
-				g4_die(PROG);
-			int stop = tok ? g4_tok_is_eog(tok, id) : id == m->eos_id || id == m->eot_id;
-			if (ids_out)
-				printf(k ? " %d" : "%d", id);
-			if (tok && !stop && g4_detok_put(tok, &st, id, 0, &text) < 0)
-				g4_die(PROG);
-			for (int i = 0; i < n_stops && !hit; i++) {
-				size_t L = strlen(stops[i]), from = checked + 1 > L ? checked + 1 - L : 0;
-				for (size_t j = from; j + L <= text.n; j++)
-					if (!memcmp(text.p + j, stops[i], L)) {
-						text.n = j;	/* the stop string is not printed */
-						hit = 1;
-						break;
-					}
-			}
-			checked = text.n;
-			if (!ids_out) {
-				size_t hold = hit || stop || !max_stop ? 0 : max_stop - 1;
-				if (text.n > printed + hold) {
-					emit(&to, text.p + printed, text.n - hold - printed);
-					printed = text.n - hold;
-				}
-			}
-			if (o || (!stop && !hit && k + 1 < max_new)) {
-				g4_batch b = { .n = 1, .ids = &id };
-				if (g4_forward(s, &b, NULL) < 0)
-					g4_die(PROG);
-			}
-			if (stop)
-				break;
-		}
-		if (tok && !hit)
-			g4_detok_flush(&st, &text);
-		if (!ids_out && text.n > printed)
-			emit(&to, text.p + printed, text.n - printed);
-		if (to.parser) {
-			g4_outp_end(to.parser);
-			g4_outp_free(to.parser);
-		}
-		g4_buf_free(&text);
-		printf("\n");
-		if (fflush(stdout) == EOF || ferror(stdout))
-			g4_fatal(PROG, "writing stdout: %s", errno ? strerror(errno) : "write error");
-		if (o) {
-			if (g4_seq_write_snap(s, g4_out_file(o), g4_out_path(o)) < 0)
-				g4_die(PROG);
-		}
-		g4_sampler_free(smp);
-		g4_seq_free(s);
-	}
-	if (rc < 0)
+	g4_bd_opts bo;
+	g4_bd_defaults(&bo);
+	bo.sp = sp;
+	bo.max_new = max_new;
+	bo.samples = (int)samples;
+	bo.max_batch = (int)max_batch;
+	bo.format = jsonl ? G4_BD_JSONL : ids_out ? G4_BD_IDS : G4_BD_TEXT;
+	bo.raw = raw;
+	bo.show_thinking = show_thinking;
+	bo.nul = nul;
+	bo.stops = (const char *const *)stops;
+	bo.n_stops = n_stops;
+	if (g4_bd_run(m, tok, &bo, in, in_name, stdout, o ? g4_out_file(o) : NULL, o ? g4_out_path(o) : NULL) < 0)
 		g4_die(PROG);
-	if (!nsnap)
-		g4_fatal(PROG, "no snapshot on %s", in_name);
 	if (o && g4_out_commit(o) < 0)
 		g4_die(PROG);
 	if (in != stdin)

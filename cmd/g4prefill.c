@@ -15,6 +15,7 @@
 #include "matmul.h"
 #include "model.h"
 #include "par.h"
+#include "prefill.h"
 #include "prompt.h"
 #include "qtypes.h"
 #include "snapshot.h"
@@ -27,16 +28,23 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: " PROG " -m MODEL.gguf [-s SNAP] [-o OUT] [--kv-type f16|f32|bf16|q8_0]\n"
-		"       [--logits FILE] [--logits-last FILE] [--media STREAM]... [--act f32|q8] [-t N] < PROMPT\n"
-		"Runs the model over the token stream (or decimal ids) on stdin and writes\n"
-		"one KV snapshot per document to stdout or OUT.\n"
+		"       [--logits FILE] [--logits-last FILE] [--media STREAM]... [--score] [--per-token]\n"
+		"       [--act f32|q8] [-t N] < PROMPT\n"
+		"Runs the model over every document of the token stream (or every line of\n"
+		"decimal ids) on stdin and writes one KV snapshot per document, in order,\n"
+		"to stdout or OUT.\n"
 		"  -m MODEL.gguf        Gemma 4 model\n"
 		"  -s SNAP              extend this snapshot (prompt caching)\n"
-		"  -o OUT               write the snapshot(s) here (default stdout)\n"
+		"  -o OUT               write the snapshot(s) here (default stdout); a name with\n"
+		"                       one %%d (e.g. 'dir/doc-%%06d.kv.zst') writes one file per\n"
+		"                       document, numbered from 0\n"
 		"  --kv-type T          KV cache type: f16 (default), f32, bf16, q8_0\n"
 		"  --logits FILE        float32 logits of every position, [n][n_vocab]\n"
 		"  --logits-last FILE   float32 logits of the last position of each document\n"
 		"  --media STREAM       a stream whose embedding blocks fill the media slots, in order\n"
+		"  --score              print {\"doc\", \"n_tokens\", \"logprob\", \"ppl\"} per document\n"
+		"                       on stdout (no snapshot unless -o)\n"
+		"  --per-token          with --score: the log-probability of every token too\n"
 		"  --act f32|q8         activations for quantised weights: f32 (default, exact) or\n"
 		"                       8-bit (llama.cpp's CPU numerics)\n"
 		"  -t N                 threads\n"
@@ -65,13 +73,16 @@ int main(int argc, char **argv)
 {
 	const char *model = NULL, *snap_in = NULL, *out = NULL, *lg_all = NULL, *lg_last = NULL;
 	const char *kvt_name = NULL;
-	enum { O_KV = 256, O_LOGITS, O_LAST, O_MEDIA, O_ACT, O_HELP, O_VERSION };
+	enum { O_KV = 256, O_LOGITS, O_LAST, O_MEDIA, O_ACT, O_HELP, O_VERSION, O_SCORE, O_PERTOK };
+	int score = 0, per_token = 0;
 	static const struct option lo[] = {
 		{ "kv-type", required_argument, 0, O_KV },
 		{ "logits", required_argument, 0, O_LOGITS },
 		{ "logits-last", required_argument, 0, O_LAST },
 		{ "media", required_argument, 0, O_MEDIA },
 		{ "act", required_argument, 0, O_ACT },
+		{ "score", no_argument, 0, O_SCORE },
+		{ "per-token", no_argument, 0, O_PERTOK },
 		{ "help", no_argument, 0, O_HELP },
 		{ "version", no_argument, 0, O_VERSION },
 		{ 0, 0, 0, 0 }
@@ -109,6 +120,8 @@ int main(int argc, char **argv)
 			}
 			g4_matmul_set_act(strcmp(optarg, "q8") ? G4_ACT_F32 : G4_ACT_Q8);
 			break;
+		case O_SCORE: score = 1; break;
+		case O_PERTOK: score = per_token = 1; break;
 		case O_HELP: usage(stdout); return 0;
 		case O_VERSION: printf(PROG " (g4) " G4_VERSION "\n"); return 0;
 		default: usage(stderr); return 2;
@@ -117,6 +130,12 @@ int main(int argc, char **argv)
 	if (!model || optind != argc) {
 		if (!model)
 			fprintf(stderr, PROG ": -m MODEL.gguf is required\n");
+		usage(stderr);
+		return 2;
+	}
+	const int pattern = out && strchr(out, '%');
+	if (pattern && g4_pf_pattern_check(out) < 0) {
+		fprintf(stderr, PROG ": %s\n", g4_errmsg());
 		usage(stderr);
 		return 2;
 	}
@@ -161,8 +180,8 @@ int main(int argc, char **argv)
 		if (g4_media_add_file(&md, media_files[i]) < 0)
 			g4_die(PROG);
 
-	g4_out *o = g4_out_open(out), *ol = NULL, *oll = NULL;
-	if (!o)
+	g4_out *o = NULL, *ol = NULL, *oll = NULL;
+	if (!pattern && (out || !score) && !(o = g4_out_open(out)))
 		g4_die(PROG);
 	if (lg_all && !(ol = g4_out_open(lg_all)))
 		g4_die(PROG);
@@ -172,62 +191,34 @@ int main(int argc, char **argv)
 	g4_sr *r = g4_sr_open(stdin, "<stdin>");
 	if (!r)
 		g4_die(PROG);
-	g4_doc d = { 0 };
-	g4_prompt pr = { 0 };
-	float *logits = NULL;
-	size_t logits_cap = 0;
-	long ndoc = 0;
-	int rc;
-	while ((rc = g4_sr_next_doc(r, &d)) > 0) {
-		ndoc++;
-		if (g4_prompt_build(&pr, &d, m->n_embd, &md) < 0) {
-			g4_err_ctx("document %ld: ", ndoc);
-			g4_die(PROG);
-		}
-		const int64_t n = pr.n;
-		g4_seq *s = have_base ? g4_seq_from_snap(m, &base) : g4_seq_new(m, (uint32_t)kvt);
-		if (!s)
-			g4_die(PROG);
-		if (isatty(2)) {
-			s->progress = progress;
-			s->progress_ctx = &ndoc;
-		}
-		if (ol && (size_t)n * m->n_vocab > logits_cap) {
-			logits_cap = (size_t)n * m->n_vocab;
-			free(logits);
-			logits = malloc(logits_cap * sizeof *logits);
-			if (!logits)
-				g4_fatal(PROG, "out of memory for the logits of %lld positions", (long long)n);
-		}
-		g4_batch b = g4_prompt_batch(&pr);
-		if (g4_forward(s, &b, ol ? logits : NULL) < 0) {
-			g4_err_ctx("document %ld: ", ndoc);
-			g4_die(PROG);
-		}
-		if (ol && g4_write(g4_out_file(ol), logits, (size_t)n * m->n_vocab * sizeof *logits, lg_all) < 0)
-			g4_die(PROG);
-		if (oll) {
-			if (!s->have_logits)
-				g4_fatal(PROG, "document %ld is empty: no last logits", ndoc);
-			if (g4_write(g4_out_file(oll), s->logits, (size_t)m->n_vocab * sizeof(float), lg_last) < 0)
-				g4_die(PROG);
-		}
-		if (g4_seq_write_snap(s, g4_out_file(o), g4_out_path(o)) < 0)
-			g4_die(PROG);
-		g4_seq_free(s);
-	}
-	if (rc < 0)
+	long ndoc = 0, cur = 0;
+	g4_pf_opts po = {
+		.kv_type = (uint32_t)kvt,
+		.base = have_base ? &base : NULL,
+		.md = &md,
+		.snap_out = o ? g4_out_file(o) : NULL,
+		.snap_name = o ? g4_out_path(o) : NULL,
+		.pattern = pattern ? out : NULL,
+		.logits_out = ol ? g4_out_file(ol) : NULL,
+		.logits_name = lg_all,
+		.last_out = oll ? g4_out_file(oll) : NULL,
+		.last_name = lg_last,
+		.score_out = score ? stdout : NULL,
+		.per_token = per_token,
+		.progress = isatty(2) ? progress : NULL,
+		.progress_ctx = &cur,
+	};
+	if (g4_pf_run(m, r, &po, &ndoc) < 0)
 		g4_die(PROG);
 	if (!ndoc)
 		g4_fatal(PROG, "no document on stdin");
 	if (g4_media_done(&md) < 0)
 		g4_die(PROG);
-	if (g4_out_commit(o) < 0 || (ol && g4_out_commit(ol) < 0) || (oll && g4_out_commit(oll) < 0))
+	if ((o && g4_out_commit(o) < 0) || (ol && g4_out_commit(ol) < 0) || (oll && g4_out_commit(oll) < 0))
 		g4_die(PROG);
-	g4_doc_free(&d);
+	if (score && (fflush(stdout) == EOF || ferror(stdout)))
+		g4_fatal(PROG, "writing stdout");
 	g4_sr_close(r);
-	g4_prompt_free(&pr);
-	free(logits);
 	g4_media_free(&md);
 	free(media_files);
 	if (have_base)

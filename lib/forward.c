@@ -539,38 +539,133 @@ static void moe(const g4_model *m, const g4_layer *L, int64_t T, const float *h,
 		}
 }
 
-static int ubatch(g4_seq *s, const g4_batch *in, int64_t i0, int64_t T, float *logits_all)
+/* One sequence's share of a micro-batch: positions i0..i0+T-1 of its batch
+ * are rows r0..r0+T-1 of the micro-batch.  Rows of several sequences go
+ * through every matmul together; attention is per sequence. */
+typedef struct {
+	g4_seq *s;
+	const g4_batch *in;
+	int64_t i0, T, r0;
+	float *logits_all;	/* NULL: only the last row, into s->logits */
+} part;
+
+static int hist_reserve(g4_seq *s, int64_t T)
 {
-	const g4_model *m = s->m;
-	const int H = m->n_embd, nh = m->n_head, P = m->n_ple, NL = m->n_layer;
-	const int64_t p0 = s->n_pos, V = m->n_vocab;
-	const int32_t *block = in->block ? in->block + i0 : NULL;
-	bufs b;
-	if (ensure_ws(s, T, &b) < 0)
-		return -1;
-	if (s->n_pos + T > s->hist_cap) {	/* history room first: no failure after the KV is written */
-		int64_t cap = s->hist_cap ? 2 * s->hist_cap : 256;
-		while (cap < s->n_pos + T)
-			cap *= 2;
-		int32_t *h = realloc(s->hist, (size_t)cap * sizeof *h);
-		if (!h)
-			return g4_err("out of memory");
-		s->hist = h;
-		s->hist_cap = cap;
+	if (s->n_pos + T <= s->hist_cap)
+		return 0;
+	int64_t cap = s->hist_cap ? 2 * s->hist_cap : 256;
+	while (cap < s->n_pos + T)
+		cap *= 2;
+	int32_t *h = realloc(s->hist, (size_t)cap * sizeof *h);
+	if (!h)
+		return g4_err("out of memory");
+	s->hist = h;
+	s->hist_cap = cap;
+	return 0;
+}
+
+/* Row t of a micro-batch: its part, position and index in the batch. */
+typedef struct {
+	const part *pt;
+	int64_t pos, i;
+} rowinfo;
+
+/* The logits of the micro-batch: every row of the parts that want all,
+ * the last row of the others, soft-capped.  b.a is free scratch here. */
+static int output_rows(const g4_model *m, const part *pp, int np, const bufs *bb, int64_t T)
+{
+	const int H = m->n_embd;
+	const int64_t V = m->n_vocab;
+	int64_t nr = 0;
+	for (int k = 0; k < np; k++) {
+		const part *q = &pp[k];
+		const int64_t f = q->logits_all ? 0 : q->T - 1;
+		for (int64_t t = f; t < q->T; t++, nr++)
+			rmsnorm(bb->a + nr * H, bb->x + (q->r0 + t) * H, m->output_norm, H, m->eps);
 	}
+	(void)T;
+	float *lg, *tmp = NULL;
+	if (np == 1)
+		lg = pp[0].logits_all ? pp[0].logits_all + pp[0].i0 * V : pp[0].s->logits;
+	else if (!(lg = tmp = malloc((size_t)nr * V * sizeof *lg)))
+		return g4_err("out of memory for the logits of %lld rows", (long long)nr);
+	g4_matmul(&m->output, 0, bb->a, H, nr, lg, V);
+	if (m->softcap > 0.0f)
+		for (int64_t i = 0; i < nr * V; i++)
+			lg[i] = (float)((double)m->softcap * tanh((double)lg[i] / m->softcap));
+	int64_t r = 0;
+	for (int k = 0; k < np; k++) {
+		const part *q = &pp[k];
+		const int64_t n = q->logits_all ? q->T : 1;
+		if (tmp && q->logits_all)
+			memcpy(q->logits_all + q->i0 * V, lg + r * V, (size_t)(n * V) * sizeof(float));
+		if (tmp || q->logits_all)
+			memcpy(q->s->logits, lg + (r + n - 1) * V, (size_t)V * sizeof(float));
+		q->s->have_logits = 1;
+		r += n;
+	}
+	free(tmp);
+	return 0;
+}
+
+static int ubatch_rows(const part *pp, int np, const rowinfo *ri, int64_t T, bufs *bp);
+
+/* Attention of every part against its own cache: the rows of one sequence
+ * are consecutive.  Sequences run in parallel when each has few rows. */
+static void attention_parts(const part *pp, int np, const g4_layer *L, const float *q, float *out, int qw)
+{
+	int small = np > 1;
+	for (int k = 0; k < np && small; k++)
+		small = pp[k].T * L->nkv < g4_threads();
+#pragma omp parallel for schedule(dynamic, 1) if (small)
+	for (int k = 0; k < np; k++) {
+		const part *x = &pp[k];
+		const int32_t *block = x->in->block ? x->in->block + x->i0 : NULL;
+		attention(x->s, L, &x->s->kv[L->kv_slot], x->s->n_pos, x->T, block,
+			  q + x->r0 * qw, out + x->r0 * qw);
+	}
+}
+
+static int ubatch_parts(const part *pp, int np, int64_t T)
+{
+	bufs b;
+	if (ensure_ws(pp[0].s, T, &b) < 0)
+		return -1;
+	rowinfo *ri = malloc((size_t)T * sizeof *ri);
+	if (!ri)
+		return g4_err("out of memory");
+	for (int k = 0; k < np; k++) {
+		if (hist_reserve(pp[k].s, pp[k].T) < 0) {	/* no failure after the KV is written */
+			free(ri);
+			return -1;
+		}
+		for (int64_t t = 0; t < pp[k].T; t++)
+			ri[pp[k].r0 + t] = (rowinfo){ &pp[k], pp[k].s->n_pos + t, pp[k].i0 + t };
+	}
+	int rc = ubatch_rows(pp, np, ri, T, &b);
+	free(ri);
+	return rc;
+}
+
+static int ubatch_rows(const part *pp, int np, const rowinfo *ri, int64_t T, bufs *bp)
+{
+	bufs b = *bp;
+	const g4_model *m = pp[0].s->m;
+	const int H = m->n_embd, nh = m->n_head, P = m->n_ple, NL = m->n_layer;
 
 	/* embeddings (§2.2) */
 	const double semb = sqrt((double)H);
 	for (int64_t t = 0; t < T; t++) {
-		const float *row = in->rows ? in->rows[i0 + t] : NULL;
+		const g4_batch *in = ri[t].pt->in;
+		const float *row = in->rows ? in->rows[ri[t].i] : NULL;
 		if (row) {
 			memcpy(b.x + t * H, row, (size_t)H * sizeof(float));
 			continue;
 		}
-		int32_t id = in->ids[i0 + t];
+		int32_t id = in->ids[ri[t].i];
 		if (id < 0 || id >= m->n_vocab)
 			return g4_err("token id %d at position %lld is outside the vocabulary (0..%d)",
-				      id, (long long)(p0 + t), m->n_vocab - 1);
+				      id, (long long)ri[t].pos, m->n_vocab - 1);
 		g4_mat_row_f32(&m->tok_embd, 0, id, b.x + t * H);
 		for (int i = 0; i < H; i++)
 			b.x[t * H + i] = (float)((double)b.x[t * H + i] * semb);
@@ -584,8 +679,9 @@ static int ubatch(g4_seq *s, const g4_batch *in, int64_t i0, int64_t T, float *l
 		if (!arow)
 			return g4_err("out of memory");
 		for (int64_t t = 0; t < T; t++) {
-			const int row = in->rows && in->rows[i0 + t];
-			g4_mat_row_f32(&m->ple_embd, 0, row ? 0 : in->ids[i0 + t], arow);
+			const g4_batch *in = ri[t].pt->in;
+			const int row = in->rows && in->rows[ri[t].i];
+			g4_mat_row_f32(&m->ple_embd, 0, row ? 0 : in->ids[ri[t].i], arow);
 			float *B = b.ple + t * LP;
 			for (int64_t i = 0; i < LP; i++)
 				B[i] = (float)((double)B[i] * sh);
@@ -602,13 +698,12 @@ static int ubatch(g4_seq *s, const g4_batch *in, int64_t i0, int64_t T, float *l
 	for (int l = 0; l < NL; l++) {
 		const g4_layer *L = &m->layers[l];
 		const int hd = L->hd, qw = nh * hd, kw = L->nkv * hd;
-		g4_kvl *c = &s->kv[L->kv_slot];
 
 		/* attention (§2.4 step 1, §2.5) */
 		for (int64_t t = 0; t < T; t++)
 			rmsnorm(b.a + t * H, b.x + t * H, L->attn_norm, H, m->eps);
 		for (int64_t t = 0; t < T; t++)
-			rope_angles(m, L, p0 + t, b.cs + t * hd, b.sn + t * hd);
+			rope_angles(m, L, ri[t].pos, b.cs + t * hd, b.sn + t * hd);
 		g4_matmul(&L->wq, 0, b.a, H, T, b.q, qw);
 		for (int64_t t = 0; t < T; t++)
 			for (int n = 0; n < nh; n++) {
@@ -617,8 +712,9 @@ static int ubatch(g4_seq *s, const g4_batch *in, int64_t i0, int64_t T, float *l
 				rope_head(qh, b.cs + t * hd, b.sn + t * hd, L->n_rot);
 			}
 		if (L->has_kv) {
-			if (kv_reserve(s, c, T) < 0)
-				return -1;
+			for (int k = 0; k < np; k++)
+				if (kv_reserve(pp[k].s, &pp[k].s->kv[L->kv_slot], pp[k].T) < 0)
+					return -1;
 			g4_matmul(&L->wk, 0, b.a, H, T, b.k, kw);
 			if (L->wv.data)
 				g4_matmul(&L->wv, 0, b.a, H, T, b.v, kw);
@@ -631,13 +727,15 @@ static int ubatch(g4_seq *s, const g4_batch *in, int64_t i0, int64_t T, float *l
 					rope_head(kh, b.cs + t * hd, b.sn + t * hd, L->n_rot);
 					rmsnorm(vh, vh, NULL, hd, m->eps);
 				}
-				const int64_t p = p0 + t;
+				const g4_seq *s = ri[t].pt->s;
+				const g4_kvl *c = &s->kv[L->kv_slot];
+				const int64_t p = ri[t].pos;
 				int64_t r = c->ring ? p % c->cap : p;
 				kv_store(s->kv_type, b.k + t * kw, c->k + (size_t)r * c->row_bytes, kw);
 				kv_store(s->kv_type, b.v + t * kw, c->v + (size_t)r * c->row_bytes, kw);
 			}
 		}
-		attention(s, L, c, p0, T, block, b.q, b.att);
+		attention_parts(pp, np, L, b.q, b.att, qw);
 		g4_matmul(&L->wo, 0, b.att, qw, T, b.o, H);
 		for (int64_t t = 0; t < T; t++) {
 			rmsnorm(b.o + t * H, b.o + t * H, L->post_attn_norm, H, m->eps);
@@ -693,21 +791,14 @@ static int ubatch(g4_seq *s, const g4_batch *in, int64_t i0, int64_t T, float *l
 				b.x[i] *= L->layer_scale;
 	}
 
-	/* output (§2.7): every row if asked, else the last one */
-	const int64_t r0 = logits_all ? 0 : T - 1, nr = T - r0;
-	for (int64_t t = r0; t < T; t++)
-		rmsnorm(b.a + (t - r0) * H, b.x + t * H, m->output_norm, H, m->eps);
-	float *lg = logits_all ? logits_all + i0 * V : s->logits;
-	g4_matmul(&m->output, 0, b.a, H, nr, lg, V);
-	if (m->softcap > 0.0f)
-		for (int64_t i = 0; i < nr * V; i++)
-			lg[i] = (float)((double)m->softcap * tanh((double)lg[i] / m->softcap));
-	if (logits_all)
-		memcpy(s->logits, lg + (nr - 1) * V, (size_t)V * sizeof(float));
-	s->have_logits = 1;
-
-	memcpy(s->hist + s->n_pos, in->ids + i0, (size_t)T * sizeof(int32_t));
-	s->n_pos += T;
+	/* output (§2.7), then the history */
+	if (output_rows(m, pp, np, &b, T) < 0)
+		return -1;
+	for (int k = 0; k < np; k++) {
+		g4_seq *s = pp[k].s;
+		memcpy(s->hist + s->n_pos, pp[k].in->ids + pp[k].i0, (size_t)pp[k].T * sizeof(int32_t));
+		s->n_pos += pp[k].T;
+	}
 	return 0;
 }
 
@@ -728,7 +819,8 @@ int g4_forward(g4_seq *s, const g4_batch *b, float *logits)
 		if (m->bidir_vision && b->block)
 			while (i + T < b->n && b->block[i + T] > 0 && b->block[i + T] == b->block[i + T - 1])
 				T++;
-		if (ubatch(s, b, i, T, logits) < 0)
+		part one = { .s = s, .in = b, .i0 = i, .T = T, .r0 = 0, .logits_all = logits };
+		if (ubatch_parts(&one, 1, T) < 0)
 			return -1;
 		i += T;
 		if (s->progress)
@@ -921,4 +1013,75 @@ g4_seq *g4_seq_from_snap(const g4_model *m, const g4_snap *snap)
 fail:
 	g4_seq_free(s);
 	return NULL;
+}
+
+/* ---- many sequences -------------------------------------------------- */
+
+/* Positions of batch k from `done` on that fit a micro-batch with room
+ * `room` (an image block that attends bidirectionally is never cut: it may
+ * overflow an empty micro-batch, and waits for the next one otherwise). */
+static int64_t take(const g4_model *m, const g4_batch *b, int64_t done, int64_t room, int empty)
+{
+	int64_t T = b->n - done < room ? b->n - done : room;
+	if (T <= 0)
+		return 0;
+	if (m->bidir_vision && b->block && done + T < b->n && b->block[done + T] > 0 &&
+	    b->block[done + T] == b->block[done + T - 1]) {
+		if (!empty) {	/* back off to the block start */
+			int64_t t = done + T;
+			while (t > done && b->block[t - 1] == b->block[done + T])
+				t--;
+			return t - done;
+		}
+		while (done + T < b->n && b->block[done + T] > 0 && b->block[done + T] == b->block[done + T - 1])
+			T++;
+	}
+	return T;
+}
+
+int g4_forward_multi(g4_seq *const *seqs, const g4_batch *b, int n, float *const *logits)
+{
+	if (n <= 0)
+		return 0;
+	const g4_model *m = seqs[0]->m;
+	for (int k = 0; k < n; k++) {
+		if (seqs[k]->m != m)
+			return g4_err("sequences of one batch must share the model");
+		for (int j = 0; j < k; j++)
+			if (seqs[j] == seqs[k])
+				return g4_err("a sequence appears twice in one batch");
+		if (b[k].n > ((int64_t)1 << 31) - seqs[k]->n_pos)
+			return g4_err("sequence of %lld positions is too long", (long long)(seqs[k]->n_pos + b[k].n));
+		for (int64_t i = 0; i < b[k].n; i++)
+			if (!(b[k].rows && b[k].rows[i]) && (b[k].ids[i] < 0 || b[k].ids[i] >= m->n_vocab))
+				return g4_err("token id %d at position %lld is outside the vocabulary (0..%d)",
+					      b[k].ids[i], (long long)(seqs[k]->n_pos + i), m->n_vocab - 1);
+	}
+	int64_t *done = calloc((size_t)n, sizeof *done);
+	part *pp = malloc((size_t)n * sizeof *pp);
+	int rc = 0;
+	if (!done || !pp)
+		rc = g4_err("out of memory");
+	int next = 0;	/* round robin start, so no sequence waits for ever */
+	while (!rc) {
+		int np = 0;
+		int64_t T = 0;
+		for (int j = 0; j < n && T < UBATCH; j++) {
+			const int k = (next + j) % n;
+			const int64_t t = take(m, &b[k], done[k], UBATCH - T, T == 0);
+			if (t <= 0)
+				continue;
+			pp[np++] = (part){ .s = seqs[k], .in = &b[k], .i0 = done[k], .T = t, .r0 = T,
+					   .logits_all = logits ? logits[k] : NULL };
+			done[k] += t;
+			T += t;
+		}
+		if (!np)
+			break;
+		next = (next + 1) % n;
+		rc = ubatch_parts(pp, np, T);
+	}
+	free(done);
+	free(pp);
+	return rc;
 }

@@ -78,6 +78,15 @@ void g4_seq_free(g4_seq *s);
  * sequence is then unusable). */
 int g4_forward(g4_seq *s, const g4_batch *b, float *logits);
 
+/* Runs batch b[k] through sequence seqs[k] for k < n, all together: the
+ * rows of every sequence share each matmul (each weight is read once per
+ * micro-batch for all of them), attention is per sequence.  Every output
+ * (logits, KV, history) is bitwise that of g4_forward on each sequence
+ * alone.  logits: NULL, or per sequence NULL or room for b[k].n rows.  The
+ * sequences must be distinct and of one model.  -1 with a message: the
+ * sequences are then unusable. */
+int g4_forward_multi(g4_seq *const *seqs, const g4_batch *b, int n, float *const *logits);
+
 /* Attention work (multiply-adds) above which a call with fewer (query, KV
  * head) pairs than threads splits each pair over keys; default 2^20.  For
  * tests and benchmarks: the results are the same bits either way. */

@@ -15,6 +15,10 @@
 #           With LLAMA_BENCH=/path/to/llama-bench its runs alternate with
 #           g4's on the same files (-p P -n N -t THREADS) and its medians
 #           are printed beside.
+#   batch   on the E2B-shaped Q4_0 model: decode tokens/s summed over batches
+#           of 1, 4 and 16 sequences (g4_forward_multi, G4_BENCH_N steps),
+#           and documents/s prefilling 256 documents of 50 tokens, grouped
+#           as g4prefill groups them and one at a time (build/bench/bench_batch).
 #   micro   the component benchmarks (build/bench/bench_* other than the
 #           above: vecdot, tok, sampler, snapshot, quant, vision, audio, decode).
 #
@@ -35,7 +39,7 @@ NP=${G4_BENCH_P:-512}
 ND=${G4_BENCH_N:-128}
 ACT=${G4_BENCH_ACT:-q8}
 LAYERS=${G4_BENCH_LAYERS:-}
-SECTIONS=${*:-${BENCH:-models micro}}
+SECTIONS=${*:-${BENCH:-models batch micro}}
 # Both engines wait passively at barriers unless told otherwise: on a
 # machine shared with other work a spinning thread takes the core its
 # partner needs (measured on the 2-core test machine under load: decode 15x
@@ -98,14 +102,16 @@ bench_one() {		# kind type
 	smb=$(field snap_mb < "$tmp.g4" | median)
 	sw=$(field snap_w_mbps < "$tmp.g4" | median)
 	sr=$(field snap_r_mbps < "$tmp.g4" | median)
+	ppc=$(awk -v n="$NP" '{ for (i = 1; i <= NF; i++) if ($i ~ /^prefill_cpu_s=/) { sub(/.*=/, "", $i); if ($i > 0) printf "%.2f\n", n / $i } }' "$tmp.g4" | median)
+	tgc=$(awk -v n="$ND" '{ for (i = 1; i <= NF; i++) if ($i ~ /^decode_cpu_s=/) { sub(/.*=/, "", $i); if ($i > 0) printf "%.2f\n", n / $i } }' "$tmp.g4" | median)
 	roof=$(awk -v t="$tg" -v w="$wmb" -v b="$bw" 'BEGIN { if (t == "-" || b == "-" || b <= 0) print "-"
 		else printf "%.0f%%", 100 * t * w / 1000 / b }')
 	lpp=-; ltg=-
 	if [ -n "$LLAMA_BENCH" ]; then
 		lpp=$(median < "$tmp.lpp"); ltg=$(median < "$tmp.ltg")
 	fi
-	printf '%-12s %-7s %9s %9s %7s %8s %7s %8s %8s %8s %7s %7s %7s\n' "$1" "$2" "$pp" "$tg" "$roof" \
-		"$wmb" "$bw" "$rss" "$smb" "$sw" "$sr" "$lpp" "$ltg"
+	printf '%-6s %-7s %8s %8s %6s %8s %8s %8s %6s %7s %7s %7s %7s %8s %8s\n' "$1" "$2" "$pp" "$tg" "$roof" \
+		"$ppc" "$tgc" "$wmb" "$bw" "$rss" "$smb" "$sw" "$sr" "$lpp" "$ltg"
 	rm -f "$tmp.g4" "$tmp.bw" "$tmp.lpp" "$tmp.ltg" "$tmp.csv"
 }
 
@@ -116,8 +122,9 @@ section_models() {
 	echo "== models: $TH threads, prompt $NP, decode $ND, --act $ACT, OMP_WAIT_POLICY=$OMP_WAIT_POLICY, median of $RUNS runs ($(date -u '+%F %H:%M UTC'))"
 	echo "   cpu: $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1), $(nproc) cores;" \
 		"roofline = decode tok/s x weight MB/token / read GB/s (2 threads, measured before each run)"
-	printf '%-12s %-7s %9s %9s %7s %8s %7s %8s %8s %8s %7s %7s %7s\n' model type "pp t/s" "tg t/s" roof \
-		"wMB/tok" "GB/s" "RSS MB" "snap MB" "snapW/s" "snapR/s" "llamapp" "llamatg"
+	echo "   pp/cpu-s, tg/cpu-s: tokens per CPU second of all threads (how fast the code is when the machine is busy)"
+	printf '%-6s %-7s %8s %8s %6s %8s %8s %8s %6s %7s %7s %7s %7s %8s %8s\n' model type "pp t/s" "tg t/s" roof \
+		"pp/cpu-s" "tg/cpu-s" "wMB/tok" "GB/s" "RSS MB" "snap MB" "snapMB/s" "snapR/s" "llama-pp" "llama-tg"
 	for t in $TYPES; do bench_one e2b "$t"; done
 	for t in $MOE_TYPES; do bench_one moe "$t"; done
 }
@@ -127,16 +134,24 @@ section_micro() {
 	for b in "$B"/bench_*; do
 		[ -x "$b" ] || continue
 		case $b in
-		*.d | */bench_genmodel | */bench_model | */bench_bw) continue ;;
+		*.d | */bench_genmodel | */bench_model | */bench_bw | */bench_batch) continue ;;
 		esac
 		"$b" || echo "$(basename "$b"): failed"
 	done
 }
 
+section_batch() {
+	[ -x "$B/bench_batch" ] || { echo "batch: $B/bench_batch missing (make all)"; return; }
+	f=$(model_file e2b Q4_0) || { echo "batch: generating the model failed"; return; }
+	echo "== batch: e2b${LAYERS:+ ($LAYERS layers)} Q4_0, $TH threads, --act $ACT, $ND steps; 256 documents of 50 tokens ($(date -u '+%F %H:%M UTC'))"
+	"$B/bench_batch" "$f" -t "$TH" -n "$ND" --act "$ACT" || echo "batch: bench_batch failed"
+}
+
 for s in $SECTIONS; do
 	case $s in
 	models) section_models ;;
+	batch) section_batch ;;
 	micro) section_micro ;;
-	*) echo "bench.sh: unknown section '$s' (models, micro)" >&2; exit 2 ;;
+	*) echo "bench.sh: unknown section '$s' (models, batch, micro)" >&2; exit 2 ;;
 	esac
 done

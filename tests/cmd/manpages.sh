@@ -23,7 +23,7 @@ fi
 # Option words in text on stdin: -x or --xx-yy at the start of a word (after
 # a blank, a bracket, a bar or a comma), one per line, sorted, unique.
 opts() {
-	sed 's/\\-/-/g' | grep -oE '(^|[][ 	(|,])--?[A-Za-z][A-Za-z0-9-]*' |
+	sed 's/\\-/-/g' | grep -oE '(^|[][ 	(|,])(--?[A-Za-z][A-Za-z0-9-]*|-0\b)' |
 		sed 's/^[][ 	(|,]*//' | sort -u
 }
 
