@@ -9,13 +9,13 @@
 
 #include "audio.h"
 #include "audioenc.h"
+#include "cli.h"
 #include "err.h"
 #include "fileio.h"
 #include "gguf.h"
 #include "mel.h"
 #include "par.h"
 #include "stream.h"
-#include "version.h"
 
 
 static const char *prog = "g4embed-audio";
@@ -39,13 +39,7 @@ static void usage(FILE *f)
 		"  -h, --help           this help;  --version  the version\n");
 }
 
-__attribute__((noreturn)) static void bad_usage(const char *msg)
-{
-	if (msg)
-		fprintf(stderr, "%s: %s\n", prog, msg);
-	usage(stderr);
-	exit(2);
-}
+#define bad_usage(...) g4_usage_error(prog, usage, __VA_ARGS__)
 
 int main(int argc, char **argv)
 {
@@ -72,7 +66,7 @@ int main(int argc, char **argv)
 		case 'm': model = optarg; break;
 		case 't':
 			if ((nt = g4_parse_threads(optarg)) < 0)
-				bad_usage(g4_errmsg());
+				bad_usage("%s", g4_errmsg());
 			g4_set_threads(nt);
 			break;
 		case 'o': out_path = optarg; break;
@@ -81,7 +75,7 @@ int main(int argc, char **argv)
 		case O_EMBD: embd_path = optarg; break;
 		case O_VOCAB: vocab = optarg; break;
 		case 'h': usage(stdout); return 0;
-		case O_VERSION: printf("%s (g4) %s\n", prog, G4_VERSION); return 0;
+		case O_VERSION: g4_print_version(prog); return 0;
 		case ':': bad_usage("an option is missing its argument");
 		default: bad_usage("unknown option");
 		}

@@ -7,7 +7,6 @@
  * text width, modality image), the <image|> token; video frames are each
  * preceded by their "MM:SS " time stamp.  See man/g4embed-img.1. */
 #include <dirent.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,13 +14,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "err.h"
 #include "fileio.h"
 #include "image.h"
 #include "par.h"
 #include "stream.h"
 #include "tokenizer.h"
-#include "version.h"
 #include "vision.h"
 
 
@@ -53,25 +52,7 @@ static void usage(FILE *f)
 		"  -h, --help         this help;  --version  the version\n");
 }
 
-static void bad_usage(const char *fmt, const char *arg)
-{
-	fprintf(stderr, "%s: ", prog);
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, "\n");
-	usage(stderr);
-	exit(2);
-}
-
-static int parse_int(const char *s, int *out)
-{
-	char *e;
-	errno = 0;
-	long v = strtol(s, &e, 10);
-	if (errno || e == s || *e || v < -2147483647L || v > 2147483647L)
-		return -1;
-	*out = (int)v;
-	return 0;
-}
+#define bad_usage(...) g4_usage_error(prog, usage, __VA_ARGS__)
 
 static int has_image_ext(const char *n)
 {
@@ -153,13 +134,13 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		} else if (!strcmp(a, "--version")) {
-			printf("%s (g4) %s\n", prog, G4_VERSION);
+			g4_print_version(prog);
 			return 0;
 		} else if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
 			model = ARG();
 		} else if (!strcmp(a, "--tokens")) {
 			const char *v = ARG();
-			if (parse_int(v, &S) || !g4_vision_budget_ok(S))
+			if (g4_parse_int(v, 0, 2147483647L, &S) || !g4_vision_budget_ok(S))
 				bad_usage("--tokens %s: must be 70, 140, 280, 560 or 1120", v);
 		} else if (!strcmp(a, "--embeddings")) {
 			embd_path = ARG();
@@ -171,13 +152,11 @@ int main(int argc, char **argv)
 			video = 1;
 		} else if (!strcmp(a, "--frames")) {
 			const char *v = ARG();
-			if (parse_int(v, &n_frames) || n_frames < 1 || n_frames > 100000)
+			if (g4_parse_int(v, 1, 100000, &n_frames))
 				bad_usage("--frames %s: must be an integer from 1 to 100000", v);
 		} else if (!strcmp(a, "--fps")) {
 			const char *v = ARG();
-			char *e;
-			fps = strtod(v, &e);
-			if (e == v || *e || !(fps > 0 && fps < 1e6))
+			if (g4_parse_num(v, 0, 1e6, &fps))
 				bad_usage("--fps %s: must be a positive number", v);
 		} else if (!strcmp(a, "--no-exif")) {
 			flags |= G4_IMG_NO_EXIF;
@@ -198,14 +177,14 @@ int main(int argc, char **argv)
 #undef ARG
 	}
 	if (!model)
-		bad_usage("%s", "-m MMPROJ.gguf is required");
+		bad_usage("-m MMPROJ.gguf is required");
 	if (!nfiles)
-		bad_usage("%s", "no image given");
+		bad_usage("no image given");
 	if (isatty(1))
 		g4_fatal(prog, "refusing to write a binary token stream to a terminal (redirect or pipe it)");
 
 	if (video && !vocab)
-		bad_usage("%s", "--video needs --vocab MODEL.gguf to tokenize the time stamps");
+		bad_usage("--video needs --vocab MODEL.gguf to tokenize the time stamps");
 	if (!S)
 		S = video ? G4_VIDEO_DEFAULT_TOKENS : G4_VISION_DEFAULT_TOKENS;
 	if (video) {

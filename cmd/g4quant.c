@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "err.h"
 #include "fileio.h"
 #include "gguf.h"
@@ -18,7 +19,6 @@
 #include "qmix.h"
 #include "qtypes.h"
 #include "requant.h"
-#include "version.h"
 
 
 static const char *prog = "g4quant";
@@ -47,13 +47,12 @@ static void usage(FILE *f)
 		g4_ftype_names());
 }
 
-static void bad_usage(const char *fmt, const char *arg)
+static void short_usage(FILE *f)
 {
-	fprintf(stderr, "g4quant: ");
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, "\nusage: g4quant [options] IN OUT TYPE  (g4quant --help)\n");
-	exit(2);
+	fprintf(f, "usage: g4quant [options] IN OUT TYPE  (g4quant --help)\n");
 }
+
+#define bad_usage(...) g4_usage_error(prog, short_usage, __VA_ARGS__)
 
 struct bar {
 	int on;
@@ -117,7 +116,7 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		} else if (!strcmp(a, "--version")) {
-			printf("g4quant (g4) %s\n", G4_VERSION);
+			g4_print_version(prog);
 			return 0;
 		} else if (!strcmp(a, "-t")) {
 			const char *v = NEXT();

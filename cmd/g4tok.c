@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "chat.h"
+#include "cli.h"
 #include "err.h"
 #include "fileio.h"
 #include "json.h"
@@ -11,11 +12,10 @@
 #include "stream.h"
 #include "tokenizer.h"
 
-#include "version.h"
 
 #define MAX_INPUT ((size_t)1 << 31)
 
-static const char usage[] =
+static const char usage_text[] =
 	"usage: g4tok (-m MODEL.gguf | --tokenizer FILE) [--ids] [--no-bos] [--lines] [FILE...]\n"
 	"       g4tok (-m MODEL.gguf | --tokenizer FILE) -d [--special] [FILE...]\n"
 	"       g4tok (-m MODEL.gguf | --tokenizer FILE) --chat [--ids | --render] [--thinking]\n"
@@ -49,11 +49,12 @@ static const char help[] =
 	"  -h, --help             this text\n"
 	"  --version              the version\n";
 
-static void bad_usage(const char *why)
+static void usage(FILE *f)
 {
-	fprintf(stderr, "g4tok: %s\n%s", why, usage);
-	exit(2);
+	fputs(usage_text, f);
 }
+
+#define bad_usage(...) g4_usage_error("g4tok", usage, __VA_ARGS__)
 
 typedef struct {
 	char *text;
@@ -196,13 +197,13 @@ int main(int argc, char **argv)
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
-#define NEEDARG(what) do { if (++i == argc) bad_usage(a[1] == '-' ? "option needs " what : "option needs " what); } while (0)
+#define NEEDARG(what) do { if (++i == argc) bad_usage("option needs " what); } while (0)
 		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-			fputs(usage, stdout);
+			usage(stdout);
 			fputs(help, stdout);
 			return 0;
 		} else if (!strcmp(a, "--version")) {
-			puts("g4tok (g4) " G4_VERSION);
+			g4_print_version("g4tok");
 			return 0;
 		} else if (!strcmp(a, "-m")) {
 			NEEDARG("a file");
@@ -222,7 +223,7 @@ int main(int argc, char **argv)
 		} else if (!strcmp(a, "-t")) {
 			NEEDARG("a number");
 			if ((threads = g4_parse_threads(argv[i])) < 0)
-				bad_usage(g4_errmsg());
+				bad_usage("%s", g4_errmsg());
 		} else if (!strcmp(a, "--ids"))
 			ids_out = 1;
 		else if (!strcmp(a, "--no-bos"))
@@ -243,11 +244,9 @@ int main(int argc, char **argv)
 			thinking = 1;
 		else if (!strcmp(a, "--no-generation-prompt"))
 			agp = 0;
-		else if (a[0] == '-' && a[1]) {
-			char why[256];
-			snprintf(why, sizeof why, "unknown option '%s'", a);
-			bad_usage(why);
-		} else
+		else if (a[0] == '-' && a[1])
+			bad_usage("unknown option '%s'", a);
+		else
 			files[nf++] = argv[i];
 	}
 	if (!model == !tokfile)
@@ -261,11 +260,8 @@ int main(int argc, char **argv)
 	if (do_chat && nf > 1)
 		bad_usage("--chat reads one request");
 	int tmpl = -1;
-	if (tmpl_name && (tmpl = g4_chat_template_by_name(tmpl_name)) < 0) {
-		char why[256];
-		snprintf(why, sizeof why, "unknown template '%s' (gemma4, gemma4-2607, gemma4-2607-e)", tmpl_name);
-		bad_usage(why);
-	}
+	if (tmpl_name && (tmpl = g4_chat_template_by_name(tmpl_name)) < 0)
+		bad_usage("unknown template '%s' (gemma4, gemma4-2607, gemma4-2607-e)", tmpl_name);
 	g4_set_threads(threads);
 
 	g4_tokenizer *t = g4_tok_load(model ? model : tokfile);

@@ -16,42 +16,6 @@
 # options, e.g. "--split" for clips over 30 s), G4_DECODE_OPTS (e.g.
 # "--temp 0"), G4_THREADS.
 set -e
-here=$(cd "$(dirname "$0")" && pwd)
-root=${here%/examples}
-bin=${G4_BIN:-$root/bin}	# the build to use (make check-asan sets G4_BIN)
-[ -x "$bin/g4tok" ] && PATH=$bin:$PATH
-model=${G4_MODEL:-$root/tests/data/micro-e2b-256-f32.gguf}
-mmproj=${G4_MMPROJ:-$root/tests/data/mmproj-tiny-audio.gguf}
-question="Transcribe this audio." max=256
-usage() { echo "usage: audio-question.sh [-m MODEL.gguf] [-p MMPROJ.gguf] [-q QUESTION] [-n MAX] AUDIO..." >&2; exit 2; }
-while getopts m:p:q:n:h o; do
-	case $o in
-	m) model=$OPTARG;;
-	p) mmproj=$OPTARG;;
-	q) question=$OPTARG;;
-	n) max=$OPTARG;;
-	*) usage;;
-	esac
-done
-shift $((OPTIND - 1))
-[ $# -ge 1 ] || usage
-t=${G4_THREADS:+-t $G4_THREADS}
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/g4aud.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-
-# Text (stdin) as a JSON string.
-json_str() {
-	sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/	/\\t/g' -e 's/\r/\\r/g' -e 's/[[:cntrl:]]/ /g' |
-		awk 'BEGIN { printf "\"" } NR > 1 { printf "\\n" } { printf "%s", $0 } END { printf "\"" }'
-}
-
-parts=""
-for a in "$@"; do parts="$parts,{\"type\":\"audio\"}"; done
-req="[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":$(printf '%s' "$question" | json_str)}$parts]}]"
-
-# shellcheck disable=SC2086
-g4embed-audio -m "$mmproj" --vocab "$model" $t $G4_EMBED_OPTS "$@" >"$tmp/audio.g4s"
-# shellcheck disable=SC2086
-printf '%s' "$req" | g4tok -m "$model" --chat |
-	g4prefill -m "$model" $t --media "$tmp/audio.g4s" |
-	g4decode -m "$model" $t -n "$max" $G4_DECODE_OPTS
+. "$(dirname "$0")/lib.sh"
+media_question audio g4embed-audio text-first "$root/tests/data/mmproj-tiny-audio.gguf" \
+	"Transcribe this audio." "$@"

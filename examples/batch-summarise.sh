@@ -21,18 +21,8 @@
 # this per part with GNU parallel --sshlogin or a Slurm array (see the
 # README): system.kv.zst is the only file every job needs.
 set -e
-here=$(cd "$(dirname "$0")" && pwd)
-root=${here%/examples}
-bin=${G4_BIN:-$root/bin}	# the build to use (make check-asan sets G4_BIN)
-[ -x "$bin/g4tok" ] && PATH=$bin:$PATH
+. "$(dirname "$0")/lib.sh"
 export PATH
-
-# Text (stdin) as a JSON string: backslash, quote, tab and CR escaped, lines
-# joined by \n.
-json_str() {
-	sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/	/\\t/g' -e 's/\r/\\r/g' -e 's/[[:cntrl:]]/ /g' |
-		awk 'BEGIN { printf "\"" } NR > 1 { printf "\\n" } { printf "%s", $0 } END { printf "\"" }'
-}
 
 # One document's user turn, after the system turn, as text in
 # $G4_TMP/NNNNNN.txt, its name in NNNNNN.name (called by xargs as:

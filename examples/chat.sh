@@ -22,10 +22,7 @@
 # snapshot: if the reply stopped at MAX tokens rather than at <turn|>,
 # <turn|> is appended, as the template would write it.
 set -e
-here=$(cd "$(dirname "$0")" && pwd)
-root=${here%/examples}
-bin=${G4_BIN:-$root/bin}	# the build to use (make check-asan sets G4_BIN)
-[ -x "$bin/g4tok" ] && PATH=$bin:$PATH
+. "$(dirname "$0")/lib.sh"
 model=${G4_MODEL:-$root/tests/data/micro-e2b-f32.gguf}
 system="" max=256
 usage() { echo "usage: chat.sh [-m MODEL.gguf] [-s SYSTEM] [-n MAX] STATE.kv.zst [MESSAGE]" >&2; exit 2; }
@@ -44,13 +41,6 @@ t=${G4_THREADS:+-t $G4_THREADS}
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/g4chat.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-
-# Text (stdin) as a JSON string: backslash, quote, tab and CR escaped, lines
-# joined by \n.
-json_str() {
-	sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/	/\\t/g' -e 's/\r/\\r/g' -e 's/[[:cntrl:]]/ /g' |
-		awk 'BEGIN { printf "\"" } NR > 1 { printf "\\n" } { printf "%s", $0 } END { printf "\"" }'
-}
 
 eot=$(printf '<turn|>' | g4tok -m "$model" --no-bos --ids)
 

@@ -257,17 +257,20 @@ int g4_jp_str(g4_jp *p, const char **out, size_t *olen)
 	return 0;
 }
 
-int g4_jp_obj_next(g4_jp *p, const char **key, size_t *len)
+/* The step to the next member of an object or array (open, close: its
+ * brackets): 0 at the close (consumed), 1 before the next member (its ','
+ * consumed), -1 on an error; what = "object" or "array". */
+static int next_member(g4_jp *p, char open, char close, const char *what)
 {
 	ws(p);
 	if (p->i >= p->n)
-		return jerr(p, "unterminated object");
-	if (p->s[p->i] == '}') {
+		return g4_err("%s: byte %zu: unterminated %s", p->name, p->i, what);
+	if (p->s[p->i] == close) {
 		p->i++;
 		p->depth--;
 		return 0;
 	}
-	/* after '{' directly, or after ',' */
+	/* after the open bracket directly, or after ',' */
 	char prev = 0;
 	for (size_t j = p->i; j > 0; j--) {
 		char c = p->s[j - 1];
@@ -276,12 +279,20 @@ int g4_jp_obj_next(g4_jp *p, const char **key, size_t *len)
 			break;
 		}
 	}
-	if (prev != '{') {
+	if (prev != open) {
 		if (p->s[p->i] != ',')
-			return jerr(p, "expected ',' or '}'");
+			return g4_err("%s: byte %zu: expected ',' or '%c'", p->name, p->i, close);
 		p->i++;
-		ws(p);
 	}
+	return 1;
+}
+
+int g4_jp_obj_next(g4_jp *p, const char **key, size_t *len)
+{
+	int r = next_member(p, '{', '}', "object");
+	if (r <= 0)
+		return r;
+	ws(p);
 	if (p->i >= p->n || p->s[p->i] != '"')
 		return jerr(p, "expected a key string");
 	if (g4_jp_str(p, key, len) || expect(p, ':'))
@@ -300,28 +311,7 @@ int g4_jp_arr_begin(g4_jp *p)
 
 int g4_jp_arr_next(g4_jp *p)
 {
-	ws(p);
-	if (p->i >= p->n)
-		return jerr(p, "unterminated array");
-	if (p->s[p->i] == ']') {
-		p->i++;
-		p->depth--;
-		return 0;
-	}
-	char prev = 0;
-	for (size_t j = p->i; j > 0; j--) {
-		char c = p->s[j - 1];
-		if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
-			prev = c;
-			break;
-		}
-	}
-	if (prev != '[') {
-		if (p->s[p->i] != ',')
-			return jerr(p, "expected ',' or ']'");
-		p->i++;
-	}
-	return 1;
+	return next_member(p, '[', ']', "array");
 }
 
 static int lit(g4_jp *p, const char *w)

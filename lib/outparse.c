@@ -293,21 +293,48 @@ static int cstring(cp *c, g4_buf *o)
 	return 0;
 }
 
-static int object(cp *c, g4_buf *o)
+/* At the '{' or '[' of an object or array: steps in, copies it to o. */
+static int nest_open(cp *c, g4_buf *o)
 {
-	c->i++;		/* { */
+	char open = c->s[c->i++];
 	if (++c->depth > 128)
 		return cerr(c, "nested too deeply");
-	g4_buf_putc(o, '{');
+	g4_buf_putc(o, open);
 	cws(c);
+	return 0;
+}
+
+/* Before a member other than the first: its ',' (else the error why). */
+static int nest_comma(cp *c, g4_buf *o, const char *why)
+{
+	if (c->s[c->i] != ',')
+		return cerr(c, why);
+	c->i++;
+	g4_buf_putc(o, ',');
+	return 0;
+}
+
+/* At the close (or the end of the text: the error why): steps out. */
+static int nest_close(cp *c, g4_buf *o, char close, const char *why)
+{
+	if (c->i >= c->n)
+		return cerr(c, why);
+	c->i++;
+	c->depth--;
+	g4_buf_putc(o, close);
+	return 0;
+}
+
+static int object(cp *c, g4_buf *o)
+{
+	if (nest_open(c, o))
+		return -1;
 	int first = 1;
 	while (c->i < c->n && c->s[c->i] != '}') {
 		if (!first) {
-			if (c->s[c->i] != ',')
-				return cerr(c, "expected ',' or '}'");
-			c->i++;
+			if (nest_comma(c, o, "expected ',' or '}'"))
+				return -1;
 			cws(c);
-			g4_buf_putc(o, ',');
 		}
 		first = 0;
 		if (at(c, STR)) {
@@ -334,12 +361,7 @@ static int object(cp *c, g4_buf *o)
 			return -1;
 		cws(c);
 	}
-	if (c->i >= c->n)
-		return cerr(c, "unterminated object");
-	c->i++;
-	c->depth--;
-	g4_buf_putc(o, '}');
-	return 0;
+	return nest_close(c, o, '}', "unterminated object");
 }
 
 static int value(cp *c, g4_buf *o)
@@ -353,30 +375,18 @@ static int value(cp *c, g4_buf *o)
 	if (ch == '{')
 		return object(c, o);
 	if (ch == '[') {
-		c->i++;
-		if (++c->depth > 128)
-			return cerr(c, "nested too deeply");
-		g4_buf_putc(o, '[');
-		cws(c);
+		if (nest_open(c, o))
+			return -1;
 		int first = 1;
 		while (c->i < c->n && c->s[c->i] != ']') {
-			if (!first) {
-				if (c->s[c->i] != ',')
-					return cerr(c, "expected ',' or ']'");
-				c->i++;
-				g4_buf_putc(o, ',');
-			}
+			if (!first && nest_comma(c, o, "expected ',' or ']'"))
+				return -1;
 			first = 0;
 			if (value(c, o))
 				return -1;
 			cws(c);
 		}
-		if (c->i >= c->n)
-			return cerr(c, "unterminated array");
-		c->i++;
-		c->depth--;
-		g4_buf_putc(o, ']');
-		return 0;
+		return nest_close(c, o, ']', "unterminated array");
 	}
 	/* a bare word: number, true, false, null (Python spellings too) */
 	size_t st = c->i;

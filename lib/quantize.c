@@ -325,6 +325,19 @@ static void pack_nibbles(const int *L, uint8_t *qs, uint32_t *qh)
 		*qh = h;
 }
 
+/* The quants of a Q4_x / Q5_x block after its hdr bytes of scales: the
+ * nibbles, and for Q5_x the fifth bits (qh) before them. */
+static void pack_q45(const int *L, uint8_t *y, int hdr, int bits)
+{
+	if (bits == 4) {
+		pack_nibbles(L, y + hdr, NULL);
+	} else {
+		uint32_t qh;
+		pack_nibbles(L, y + hdr + 4, &qh);
+		wr32(y + hdr, qh);
+	}
+}
+
 /* Q4_0 and Q5_0 reference: d = max / -(2^(bits-1)) */
 static void q_x_0_ref(const float *x, uint8_t *y, int bits)
 {
@@ -336,13 +349,7 @@ static void q_x_0_ref(const float *x, uint8_t *y, int bits)
 	for (int j = 0; j < 32; j++)
 		L[j] = imin(top, (int8_t)trunc_i(x[j] * id + ((float)half + 0.5f)));
 	wr16(y, g4_f32_to_f16(d));
-	if (bits == 4) {
-		pack_nibbles(L, y + 2, NULL);
-	} else {
-		uint32_t qh;
-		pack_nibbles(L, y + 6, &qh);
-		wr32(y + 2, qh);
-	}
+	pack_q45(L, y, 2, bits);
 }
 
 /* Q4_1 and Q5_1 reference: d = (max - min) / (2^bits - 1) */
@@ -364,13 +371,7 @@ static void q_x_1_ref(const float *x, uint8_t *y, int bits)
 	}
 	wr16(y, g4_f32_to_f16(d));
 	wr16(y + 2, g4_f32_to_f16(min));
-	if (bits == 4) {
-		pack_nibbles(L, y + 4, NULL);
-	} else {
-		uint32_t qh;
-		pack_nibbles(L, y + 8, &qh);
-		wr32(y + 4, qh);
-	}
+	pack_q45(L, y, 4, bits);
 }
 
 /* row-level sigma2 of the imatrix paths of Q4_0/Q4_1/Q5_0/Q5_1 */
@@ -399,13 +400,7 @@ static void q_x_0_imat(const float *x, uint8_t *y, int bits, const float *qw, fl
 	for (int j = 0; j < 32; j++)
 		L[j] = L8[j];
 	wr16(y, g4_f32_to_f16(d));
-	if (bits == 4) {
-		pack_nibbles(L, y + 2, NULL);
-	} else {
-		uint32_t qh;
-		pack_nibbles(L, y + 6, &qh);
-		wr32(y + 2, qh);
-	}
+	pack_q45(L, y, 2, bits);
 }
 
 /* Q4_1 / Q5_1 with an importance matrix */
@@ -420,13 +415,7 @@ static void q_x_1_imat(const float *x, uint8_t *y, int bits, const float *qw, fl
 		L[j] = L8[j];
 	wr16(y, g4_f32_to_f16(d));
 	wr16(y + 2, g4_f32_to_f16(-the_min));
-	if (bits == 4) {
-		pack_nibbles(L, y + 4, NULL);
-	} else {
-		uint32_t qh;
-		pack_nibbles(L, y + 8, &qh);
-		wr32(y + 4, qh);
-	}
+	pack_q45(L, y, 4, bits);
 }
 
 /* Q8_0 (imatrix ignored); Q8_1 also stores s = fp16(sum(q) * d) */

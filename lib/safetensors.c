@@ -19,6 +19,7 @@
 
 #include "err.h"
 #include "fileio.h"
+#include "qtypes.h"
 #include "safetensors.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -623,14 +624,6 @@ static float f16_f32(uint16_t h)
 	return f;
 }
 
-static float bf16_f32(uint16_t h)
-{
-	uint32_t b = (uint32_t)h << 16;
-	float f;
-	memcpy(&f, &b, 4);
-	return f;
-}
-
 /* FP8 E4M3 "fn": bias 7, no infinities, S.1111.111 is NaN. */
 static float e4m3_f32(uint8_t v)
 {
@@ -667,7 +660,7 @@ static float elem_f32(uint32_t dt, const uint8_t *p)
 	case G4_ST_F64: memcpy(&u.d, p, 8); return (float)u.d;
 	case G4_ST_F32: memcpy(&u.f, p, 4); return u.f;
 	case G4_ST_F16: memcpy(&u.u16, p, 2); return f16_f32(u.u16);
-	case G4_ST_BF16: memcpy(&u.u16, p, 2); return bf16_f32(u.u16);
+	case G4_ST_BF16: memcpy(&u.u16, p, 2); return g4_bf16_to_f32(u.u16);
 	case G4_ST_I64: memcpy(&u.i64, p, 8); return (float)u.i64;
 	case G4_ST_I32: memcpy(&u.i32, p, 4); return (float)u.i32;
 	case G4_ST_I16: memcpy(&u.i16, p, 2); return (float)u.i16;

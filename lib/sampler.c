@@ -220,15 +220,21 @@ static size_t top_k(g4_sampler *s, size_t n, size_t k)
 	return k;
 }
 
+/* the largest logit of c[0..n), n >= 1 */
+static float max_logit(const cand *c, size_t n)
+{
+	float mx = c[0].l;
+	for (size_t i = 1; i < n; i++)
+		if (c[i].l > mx)
+			mx = c[i].l;
+	return mx;
+}
+
 /* top-p over c[0..n) (sorted or not); leaves the kept prefix sorted. */
 static size_t top_p(g4_sampler *s, size_t n, int sorted)
 {
 	cand *c = s->c;
-	float mx = c[0].l;
-	if (!sorted)
-		for (size_t i = 1; i < n; i++)
-			if (c[i].l > mx)
-				mx = c[i].l;
+	float mx = sorted ? c[0].l : max_logit(c, n);
 	float z = 0;
 	for (size_t i = 0; i < n; i++)
 		z += expf(c[i].l - mx);
@@ -273,10 +279,7 @@ static size_t top_p(g4_sampler *s, size_t n, int sorted)
 static size_t min_p(g4_sampler *s, size_t n)
 {
 	cand *c = s->c;
-	float mx = c[0].l;
-	for (size_t i = 1; i < n; i++)
-		if (c[i].l > mx)
-			mx = c[i].l;
+	float mx = max_logit(c, n);
 	const float thr = mx + logf(s->p.min_p);
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++)
@@ -316,10 +319,7 @@ int32_t g4_sampler_sample(g4_sampler *s, const float *logits, const int32_t *his
 		return (int32_t)best;
 	size_t n = filter(s, s->n_vocab);
 	const cand *c = s->c;
-	float mx = c[0].l;
-	for (size_t i = 1; i < n; i++)
-		if (c[i].l > mx)
-			mx = c[i].l;
+	float mx = max_logit(c, n);
 	double sum = 0;
 	for (size_t i = 0; i < n; i++)
 		sum += expf(c[i].l - mx);

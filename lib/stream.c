@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "qtypes.h"
 #include "stream.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -70,14 +71,6 @@ static float half_to_f32(uint16_t h)
 		}
 		u = sign | (e << 23) | ((m & 0x3ff) << 13);
 	}
-	float f;
-	memcpy(&f, &u, 4);
-	return f;
-}
-
-static float bf16_to_f32(uint16_t h)
-{
-	uint32_t u = (uint32_t)h << 16;
 	float f;
 	memcpy(&f, &u, 4);
 	return f;
@@ -519,7 +512,7 @@ static int sr_embd(g4_sr *r, g4_doc *d, uint64_t at, int modality, int dtype)
 			if (sr_read(r, r->buf, k * 2, at, "embedding record") < 0)
 				goto fail;
 			for (size_t i = 0; i < k; i++)
-				v[got + i] = dtype == G4_DT_F16 ? half_to_f32(h[i]) : bf16_to_f32(h[i]);
+				v[got + i] = dtype == G4_DT_F16 ? half_to_f32(h[i]) : g4_bf16_to_f32(h[i]);
 		}
 		for (size_t i = 0; i < k; i++)
 			if (!isfinite(v[got + i])) {

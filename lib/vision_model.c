@@ -51,6 +51,19 @@ struct g4_vision {
 	g4_gguf_tensor *fake;	/* g4_vision_random: its weight tensors */
 };
 
+/* The second dimension of tensor name into *out: 0, or -1 when the tensor
+ * is missing or the dimension is not in 1..2^20 ("bad WHAT"). */
+static int ne1_of(const g4_vision *m, const char *name, const char *what, int *out)
+{
+	const g4_gguf_tensor *t = g4_gguf_find_tensor(m->g, name);
+	if (!t)
+		return g4_err("missing tensor '%s'", name);
+	*out = (int)t->ne[1];
+	if (t->ne[1] <= 0 || t->ne[1] > (1 << 20))
+		return g4_err("tensor '%s': bad %s", name, what);
+	return 0;
+}
+
 static const g4_gguf_tensor *tensor(const g4_vision *m, const char *name, int n_dims,
 				    int64_t a, int64_t b, int64_t c)
 {
@@ -193,24 +206,10 @@ static int load(g4_vision *m)
 	if (hp->Dh <= 0 || hp->Dh % 4 || hp->D % hp->Dh)
 		return g4_err("head dim %d does not divide width %d into rotary halves", hp->Dh, hp->D);
 	hp->NH = hp->D / hp->Dh;
-	const g4_gguf_tensor *g0 = g4_gguf_find_tensor(m->g, "v.blk.0.ffn_gate.weight");
-	if (!g0)
-		return g4_err("missing tensor 'v.blk.0.ffn_gate.weight'");
-	hp->F = (int)g0->ne[1];
-	if (g0->ne[1] <= 0 || g0->ne[1] > (1 << 20))
-		return g4_err("tensor 'v.blk.0.ffn_gate.weight': bad width");
-	const g4_gguf_tensor *pr = g4_gguf_find_tensor(m->g, "mm.input_projection.weight");
-	if (!pr)
-		return g4_err("missing tensor 'mm.input_projection.weight'");
-	hp->Dt = (int)pr->ne[1];
-	if (pr->ne[1] <= 0 || pr->ne[1] > (1 << 20))
-		return g4_err("tensor 'mm.input_projection.weight': bad width");
-	const g4_gguf_tensor *pt = g4_gguf_find_tensor(m->g, "v.position_embd.weight");
-	if (!pt)
-		return g4_err("missing tensor 'v.position_embd.weight'");
-	hp->P = (int)pt->ne[1];
-	if (pt->ne[1] <= 0 || pt->ne[1] > (1 << 20))
-		return g4_err("tensor 'v.position_embd.weight': bad length");
+	if (ne1_of(m, "v.blk.0.ffn_gate.weight", "width", &hp->F) ||
+	    ne1_of(m, "mm.input_projection.weight", "width", &hp->Dt) ||
+	    ne1_of(m, "v.position_embd.weight", "length", &hp->P))
+		return -1;
 	int L = 0;
 	char nm[128];
 	for (;; L++) {

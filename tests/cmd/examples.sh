@@ -20,14 +20,6 @@ M=$G4_DATA/micro-e2b-f32.gguf
 M256=$G4_DATA/micro-e2b-256-f32.gguf
 TMPDIR=$T; export TMPDIR
 
-# decimal ids (arguments) -> a binary token stream on stdout (g4-formats(5))
-u8() { printf "\\$(printf %03o "$1")"; }
-u32() { u8 $(($1 & 255)); u8 $(($1 >> 8 & 255)); u8 $(($1 >> 16 & 255)); u8 $(($1 >> 24 & 255)); }
-ids_stream() {
-	printf '\211G4S\r\n\032\n'; u32 1
-	u8 1; u8 0; u8 0; u8 0; u32 $#
-	for i in "$@"; do u32 "$i"; done
-}
 # the token history of a snapshot file, as decimal ids (g4-formats(5))
 history() {
 	zstd -dcq "$1" >"$T/h.raw" || return 1

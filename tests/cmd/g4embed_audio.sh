@@ -5,22 +5,12 @@ M=$G4_DATA/mmproj-tiny-audio.gguf
 T=$G4_TMP/ea
 mkdir -p "$T"
 
-# little-endian integers and a PCM16 WAV of zeros: mkwav FILE RATE CH FRAMES
-le16() { printf "\\$(printf %03o $(($1 & 255)))\\$(printf %03o $(($1 >> 8 & 255)))"; }
-le32() { le16 $(($1 & 65535)); le16 $(($1 >> 16 & 65535)); }
+# a PCM16 WAV of zeros: mkwav FILE RATE CH FRAMES
 mkwav() {
 	n=$(($4 * $3 * 2))
 	{ printf RIFF; le32 $((36 + n)); printf 'WAVEfmt '; le32 16; le16 1; le16 "$3"; le32 "$2"
 	  le32 $(($2 * $3 * 2)); le16 $(($3 * 2)); le16 16; printf data; le32 $n
 	  head -c "$n" /dev/zero; } >"$1"
-}
-# max |a - b| of two float32 files must be <= tol: fclose NAME A B TOL
-fclose() {
-	if [ "$(wc -c <"$2")" -ne "$(wc -c <"$3")" ]; then no "$1" "sizes differ: $2 $3"; return; fi
-	od -An -v -f "$2" | tr -s ' ' '\n' | grep . >"$T/a.txt"
-	od -An -v -f "$3" | tr -s ' ' '\n' | grep . >"$T/b.txt"
-	d=$(paste "$T/a.txt" "$T/b.txt" | awk -v t="$4" '{ d = $1 - $2; if (d < 0) d = -d; if (d > m) m = d }
-		END { printf "%g", m; exit !(m <= t) }') && ok "$1" || no "$1" "max |d| $d > $4"
 }
 # u32 at byte offset: u32 FILE OFFSET
 u32() { od -An -t u4 -j "$2" -N 4 "$1" | tr -d ' '; }
@@ -36,8 +26,8 @@ expect_fail bad-threads 2 g4embed-audio -t 0 -m "$M" "$A/aud1-chirp-noise-16k-mo
 if g4embed-audio -m "$M" --mel "$T/m1.f32" --embeddings "$T/e1.f32" \
 	"$A/aud1-chirp-noise-16k-mono.wav" >"$T/s1.g4s"; then
 	ok aud1-runs
-	fclose aud1-mel "$T/m1.f32" "$A/aud1.mel.f32" 1e-3
-	fclose aud1-embd "$T/e1.f32" "$A/aud1.tiny-audio.embd.f32" 1e-4
+	f32_close aud1-mel "$T/m1.f32" "$A/aud1.mel.f32" 1e-3
+	f32_close aud1-embd "$T/e1.f32" "$A/aud1.tiny-audio.embd.f32" 1e-4
 	# header 12 bytes; TOKENS [1, n=1, 256000]; EMBD [2 audio f32, rows, width]
 	if [ "$(u32 "$T/s1.g4s" 20)" = 256000 ] && [ "$(u32 "$T/s1.g4s" 28)" = 33 ] &&
 	   [ "$(u32 "$T/s1.g4s" 32)" = 256 ] && [ "$(u32 "$T/s1.g4s" $((36 + 33 * 1024 + 8)))" = 258883 ]; then
@@ -51,12 +41,12 @@ cmp -s "$T/ep.f32" "$T/e1.f32" && ok stdin || no stdin "rows differ or failed"
 
 # F16 model, stereo 16 kHz (aud3)
 g4embed-audio -m "$G4_DATA/mmproj-tiny-audio-f16.gguf" --embeddings "$T/e3.f32" \
-	"$A/aud3-am-16k-stereo.wav" >/dev/null && fclose aud3-f16-embd "$T/e3.f32" "$A/aud3.tiny-audio-f16.embd.f32" 1e-4
+	"$A/aud3-am-16k-stereo.wav" >/dev/null && f32_close aud3-f16-embd "$T/e3.f32" "$A/aud3.tiny-audio-f16.embd.f32" 1e-4
 
 # 44.1 kHz stereo (aud2): 18 rows; libsoxr differs from the golden resampler
 # (scipy resample_poly) near 8 kHz, so only the shape and a loose bound
 if g4embed-audio -m "$M" --embeddings "$T/e2.f32" "$A/aud2-tones-44k1-stereo.wav" >/dev/null; then
-	fclose aud2-44k1-stereo "$T/e2.f32" "$A/aud2.tiny-audio.embd.f32" 0.5
+	f32_close aud2-44k1-stereo "$T/e2.f32" "$A/aud2.tiny-audio.embd.f32" 0.5
 else no aud2-44k1-stereo "exit $?"; fi
 
 # the same bytes for any thread count

@@ -1,6 +1,7 @@
 /* Tests of lib/audioenc.c (the conformer audio encoder) and
  * lib/kern_sgemm.c against the golden tiny audio models. */
 #include "t.h"
+#include "tutil.h"
 #include <string.h>
 #include "audio.h"
 #include "audioenc.h"
@@ -10,16 +11,6 @@
 #include "mel.h"
 #include "par.h"
 
-static float maxdiff(const float *a, const float *b, size_t n, size_t *at)
-{
-	float m = 0;
-	for (size_t i = 0; i < n; i++) {
-		float d = fabsf(a[i] - b[i]);
-		if (!(d <= m)) { m = d; if (at) *at = i; }
-	}
-	return m;
-}
-
 /* compares n floats with a golden file; prints the measured max |d| */
 static void against(const char *what, const float *got, size_t n, const char *file, float tol)
 {
@@ -28,7 +19,7 @@ static void against(const char *what, const float *got, size_t n, const char *fi
 	CHECK(nb == n * 4, "%s: golden has %zu floats, we have %zu", what, nb / 4, n);
 	if (nb == n * 4) {
 		size_t at = 0;
-		float d = maxdiff(got, ref, n, &at);
+		float d = t_maxdiff(got, ref, n, &at);
 		CHECK(d <= tol, "%s: max |d| %.3g at %zu (got %g want %g)", what, d, at, got[at], ref[at]);
 		printf("  # %s: max |d| %.3g\n", what, d);
 	}
@@ -186,7 +177,7 @@ static void test_threads_and_split(void)
 		 * encoder), up to the last token that sees the cut */
 		float *c = malloc(N * 256 * 4);
 		CHECK(g4_aenc_encode(e, mel, 64, c, NULL) == 0, "%s", g4_errmsg());
-		CHECK(maxdiff(a, c, 15 * 256, NULL) < 1e-5, "prefix is not causal: %g", maxdiff(a, c, 15 * 256, NULL));
+		CHECK(t_maxdiff(a, c, 15 * 256, NULL) < 1e-5, "prefix is not causal: %g", t_maxdiff(a, c, 15 * 256, NULL));
 		free(a); free(b); free(c);
 	}
 	free(mel);

@@ -39,6 +39,31 @@ static int entries(const char *dir)
 	return n;
 }
 
+/* In a child: commits o, writes the error message to fd and exits 0 when
+ * the commit failed (as it should), 6 when it succeeded, 5 when the message
+ * could not be written. */
+static void commit_report(g4_out *o, int fd)
+{
+	int rc = g4_out_commit(o);
+	const char *m = g4_errmsg();
+	if (write(fd, m, strlen(m)) < 0)
+		_exit(5);
+	_exit(rc == -1 ? 0 : 6);
+}
+
+/* In the parent: reads the child's message (pipe fds) into msg[0..cap) and
+ * returns its wait status. */
+static int commit_wait(pid_t pid, int fds[2], char *msg, size_t cap)
+{
+	close(fds[1]);
+	ssize_t n = read(fds[0], msg, cap - 1);
+	msg[n > 0 ? n : 0] = 0;
+	close(fds[0]);
+	int st;
+	waitpid(pid, &st, 0);
+	return st;
+}
+
 /* The child starts a 1 MB write into dir/out.bin, tells the parent (pipe)
  * that half of it is written, then waits to be killed. */
 static void killed_mid_write(int sig)
@@ -132,19 +157,10 @@ static void test_full_disk(void)
 		static char buf[100000];
 		memset(buf, 'y', sizeof buf);
 		fwrite(buf, 1, sizeof buf, g4_out_file(o));
-		int rc = g4_out_commit(o);
-		const char *m = g4_errmsg();
-		if (write(fds[1], m, strlen(m)) < 0)
-			_exit(5);
-		_exit(rc == -1 ? 0 : 6);
+		commit_report(o, fds[1]);
 	}
-	close(fds[1]);
-	char msg[512] = "";
-	ssize_t n = read(fds[0], msg, sizeof msg - 1);
-	msg[n > 0 ? n : 0] = 0;
-	close(fds[0]);
-	int st;
-	waitpid(pid, &st, 0);
+	char msg[512];
+	int st = commit_wait(pid, fds, msg, sizeof msg);
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "commit did not fail (status %#x)", st);
 	CHECK(strstr(msg, "out.bin") && strstr(msg, "too large"), "message: '%s'", msg);
 	CHECK(entries(dir) == 0, "%d files left after a failed commit", entries(dir));
@@ -205,19 +221,10 @@ static void test_stdout_dev_full(void)
 		g4_out *o = g4_out_open("-");
 		for (int i = 0; i < 1000; i++)
 			fputs("0123456789", g4_out_file(o));
-		int rc = g4_out_commit(o);
-		const char *m = g4_errmsg();
-		if (write(fds[1], m, strlen(m)) < 0)
-			_exit(5);
-		_exit(rc == -1 ? 0 : 6);
+		commit_report(o, fds[1]);
 	}
-	close(fds[1]);
-	char msg[512] = "";
-	ssize_t n = read(fds[0], msg, sizeof msg - 1);
-	msg[n > 0 ? n : 0] = 0;
-	close(fds[0]);
-	int st;
-	waitpid(pid, &st, 0);
+	char msg[512];
+	int st = commit_wait(pid, fds, msg, sizeof msg);
 	if (WIFEXITED(st) && WEXITSTATUS(st) == 7)
 		return;
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "commit to /dev/full did not fail (status %#x)", st);

@@ -6,26 +6,13 @@
 #include <stdint.h>
 
 #include "t.h"
+#include "tutil.h"
 #include "err.h"
 #include "forward.h"
 #include "matmul.h"
 #include "model.h"
 #include "par.h"
 #include "qtypes.h"
-
-static cJSON *load_json(const char *name)
-{
-	size_t n = 0;
-	char *buf = t_slurp(t_data(name), &n);
-	if (!buf)
-		return NULL;
-	char *z = realloc(buf, n + 1);
-	z[n] = 0;
-	cJSON *j = cJSON_Parse(z);
-	free(z);
-	CHECK(j != NULL, "cannot parse %s", name);
-	return j;
-}
 
 static int32_t *json_ids(const cJSON *arr, int *n)
 {
@@ -109,7 +96,7 @@ static void golden_case(const char *model, const char *gguf, const char *seq)
 {
 	char name[256];
 	snprintf(name, sizeof name, "logits/%s/%s.json", model, seq);
-	cJSON *j = load_json(name);
+	cJSON *j = t_load_json(name);
 	if (!j)
 		return;
 	int n, ng;
@@ -213,7 +200,7 @@ static void q8_case(const char *model, const char *gguf)
 {
 	char name[256];
 	snprintf(name, sizeof name, "logits/%s/text.json", model);
-	cJSON *j = load_json(name);
+	cJSON *j = t_load_json(name);
 	if (!j)
 		return;
 	int n;
@@ -275,7 +262,7 @@ static void test_act_q8(void)
 /* One token per call, and 1 vs 2 threads: bitwise the same logits. */
 static void consistency(const char *gguf, uint32_t kvt)
 {
-	cJSON *j = load_json("logits/micro-e2b/random.json");
+	cJSON *j = t_load_json("logits/micro-e2b/random.json");
 	if (!j)
 		return;
 	int n;
@@ -328,7 +315,7 @@ static void test_kv_types_bound(void)
 		for (int i = 0; i < 3; i++) {
 			char name[256];
 			snprintf(name, sizeof name, "logits/%s/text.json", models[i][0]);
-			cJSON *j = load_json(name);
+			cJSON *j = t_load_json(name);
 			if (!j)
 				continue;
 			int n;
@@ -547,7 +534,7 @@ out:
 
 static void test_multimodal(void)
 {
-	cJSON *j = load_json("multimodal/prompts.json");
+	cJSON *j = t_load_json("multimodal/prompts.json");
 	if (!j)
 		return;
 	const cJSON *p;
@@ -559,7 +546,7 @@ static void test_multimodal(void)
  * block give exactly the logits of the ids; with PLE they do not. */
 static void identity(const char *model, int expect_equal)
 {
-	cJSON *j = load_json("multimodal/summary.json");
+	cJSON *j = t_load_json("multimodal/summary.json");
 	if (!j)
 		return;
 	const cJSON *c = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "identity_self_check"), model);

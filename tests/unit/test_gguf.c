@@ -5,32 +5,13 @@
 #include <stdint.h>
 
 #include "t.h"
+#include "tutil.h"
 #include "err.h"
 #include "gguf.h"
 #include "qtypes.h"
 #include "sha256.h"
 
 /* ---- helpers ----------------------------------------------------------- */
-
-typedef struct {
-	char *p;
-	size_t n;
-	FILE *f;
-} mem;
-
-static FILE *mem_open(mem *m)
-{
-	m->p = NULL;
-	m->n = 0;
-	m->f = open_memstream(&m->p, &m->n);
-	return m->f;
-}
-
-static void mem_close(mem *m)
-{
-	fclose(m->f);
-	m->f = NULL;
-}
 
 /* Opens a copy of buf[0..n) in a block of exactly n bytes, so that a read
  * past the end is caught by sanitizers. */
@@ -134,10 +115,10 @@ static void test_worked_example(void)
 	uint8_t want[400];
 	int n = unhex(example_hex, want, sizeof want);
 	CHECK(n == 352, "spec dump has %d bytes", n);
-	mem m;
-	mem_open(&m);
+	t_mem m;
+	t_mem_open(&m);
 	int rc = write_example(m.f);
-	mem_close(&m);
+	t_mem_close(&m);
 	CHECK(rc == 0, "write: %s", g4_errmsg());
 	CHECK(m.n == 352, "wrote %zu bytes", m.n);
 	if (m.n == 352 && n == 352) {
@@ -243,10 +224,10 @@ static void test_golden_roundtrip(void)
 		g4_sha256_hex(g->map, g->size, hex);
 		CHECK(!strcmp(hex, golden[k].sha256), "%s: sha256 %s (copy in tests/data differs from golden)",
 		      golden[k].file, hex);
-		mem m;
-		mem_open(&m);
+		t_mem m;
+		t_mem_open(&m);
 		int rc = copy_gguf(g, m.f);
-		mem_close(&m);
+		t_mem_close(&m);
 		CHECK(rc == 0, "%s: write: %s", golden[k].file, g4_errmsg());
 		CHECK(m.n == g->size, "%s: wrote %zu bytes, file has %llu", golden[k].file, m.n,
 		      (unsigned long long)g->size);
@@ -433,8 +414,8 @@ static void test_writer_rules(void)
 	      !g4_ggufw_set_val(w, "k.f64", G4_GGUF_FLOAT64, &pi) &&
 	      !g4_ggufw_set_val(w, "k.i8", G4_GGUF_INT8, &neg), "set_val: %s", g4_errmsg());
 	CHECK(g4_ggufw_set_val(w, "k.s", G4_GGUF_STRING, "x") == -1, "set_val string");
-	mem m;
-	mem_open(&m);
+	t_mem m;
+	t_mem_open(&m);
 	float data[64] = { 0 };
 	CHECK(g4_ggufw_write_data(w, m.f, data, 4) == -1, "data before header");
 	CHECK(g4_ggufw_write_header(w, m.f) == 0, "header: %s", g4_errmsg());
@@ -448,7 +429,7 @@ static void test_writer_rules(void)
 	CHECK(g4_ggufw_write_data(w, m.f, data, 4) == -1, "data past the last tensor");
 	CHECK(g4_ggufw_finish(w, m.f) == 0, "finish: %s", g4_errmsg());
 	g4_ggufw_free(w);
-	mem_close(&m);
+	t_mem_close(&m);
 	g4_gguf *g = g4_gguf_open_mem(m.p, m.n, "w");
 	CHECK(g != NULL, "read: %s", g4_errmsg());
 	if (g) {
@@ -479,11 +460,11 @@ static void test_writer_rules(void)
 	g4_ggufw_set_u32(w, "general.alignment", 64);
 	g4_ggufw_add_tensor(w, "a", G4_F32, 1, ne1);
 	g4_ggufw_add_tensor(w, "b", G4_F32, 1, ne1);
-	mem_open(&m);
+	t_mem_open(&m);
 	int rc = g4_ggufw_write_header(w, m.f) || g4_ggufw_write_data(w, m.f, ex_a, 12) ||
 		 g4_ggufw_write_data(w, m.f, ex_a, 12) || g4_ggufw_finish(w, m.f);
 	g4_ggufw_free(w);
-	mem_close(&m);
+	t_mem_close(&m);
 	CHECK(rc == 0, "aligned 64: %s", g4_errmsg());
 	g = g4_gguf_open_mem(m.p, m.n, "a64");
 	CHECK(g && g->alignment == 64 && g->data_off % 64 == 0 && g->tensors[1].offset == 64 &&
@@ -492,14 +473,14 @@ static void test_writer_rules(void)
 	free(m.p);
 	w = g4_ggufw_new();
 	g4_ggufw_set_u32(w, "general.alignment", 48);
-	mem_open(&m);
+	t_mem_open(&m);
 	CHECK(g4_ggufw_write_header(w, m.f) == -1 && strstr(g4_errmsg(), "power of two"),
 	      "alignment 48: %s", g4_errmsg());
 	g4_ggufw_set_i32(w, "general.alignment", 64);
 	CHECK(g4_ggufw_write_header(w, m.f) == -1 && strstr(g4_errmsg(), "u32"),
 	      "i32 alignment: %s", g4_errmsg());
 	g4_ggufw_free(w);
-	mem_close(&m);
+	t_mem_close(&m);
 	free(m.p);
 }
 
@@ -509,23 +490,23 @@ static void test_unsupported_type(void)
 	g4_ggufw *w = g4_ggufw_new();
 	int64_t ne[2] = { 256, 2 };
 	uint8_t blocks[2 * 66] = { 0 };
-	mem m;
-	mem_open(&m);
+	t_mem m;
+	t_mem_open(&m);
 	int rc = g4_ggufw_add_tensor(w, "iq2", G4_IQ2_XXS, 2, ne) ||
 		 g4_ggufw_write_header(w, m.f) ||
 		 g4_ggufw_write_data(w, m.f, blocks, sizeof blocks) || g4_ggufw_finish(w, m.f);
 	g4_ggufw_free(w);
-	mem_close(&m);
+	t_mem_close(&m);
 	CHECK(rc == 0, "write: %s", g4_errmsg());
 	g4_gguf *g = g4_gguf_open_mem(m.p, m.n, "iq2.gguf");
 	CHECK(g && g->n_tensors == 1 && g->tensors[0].type == G4_IQ2_XXS &&
 	      g->tensors[0].nbytes == 132 && !g4_type_supported(g->tensors[0].type),
 	      "iq2_xxs: %s", g ? "fields" : g4_errmsg());
 	if (g) {
-		mem o;
-		mem_open(&o);
+		t_mem o;
+		t_mem_open(&o);
 		g4_gguf_print_info(g, o.f);
-		mem_close(&o);
+		t_mem_close(&o);
 		CHECK(strstr(o.p, " iq2_xxs ") && strstr(o.p, "(not supported by g4)"), "info: %s", o.p);
 		free(o.p);
 	}
@@ -650,13 +631,13 @@ static void test_corrupt(void)
 	g4_ggufw_set_u32(w, "general.alignment", 32);
 	g4_ggufw_add_tensor(w, "t0", G4_F32, 1, ne);
 	g4_ggufw_add_tensor(w, "t1", G4_F32, 1, ne);
-	mem m;
-	mem_open(&m);
+	t_mem m;
+	t_mem_open(&m);
 	float z[8] = { 0 };
 	int rc = g4_ggufw_write_header(w, m.f) || g4_ggufw_write_data(w, m.f, z, 32) ||
 		 g4_ggufw_write_data(w, m.f, z, 32) || g4_ggufw_finish(w, m.f);
 	g4_ggufw_free(w);
-	mem_close(&m);
+	t_mem_close(&m);
 	CHECK(rc == 0, "writer: %s", g4_errmsg());
 	uint8_t *y = (uint8_t *)m.p;
 	/* layout: 24 header, key record 8+17+4+4 = 33 -> alignment value at 24+29 */

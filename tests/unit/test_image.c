@@ -249,7 +249,10 @@ static void test_png_bad(void)
 
 /* ---- JPEG ---- */
 
-static mbuf make_jpeg(int w, int h, int gray, int orient)
+/* A quality-100 JPEG of w x h with ncomp components: 1 gray, 3 RGB (flat
+ * 8x8 blocks of distinct levels survive quality 100), 4 CMYK (one colour);
+ * an Exif Orientation when orient != 0. */
+static mbuf make_jpeg_n(int w, int h, int ncomp, int orient)
 {
 	struct jpeg_compress_struct c;
 	struct jpeg_error_mgr e;
@@ -260,8 +263,8 @@ static mbuf make_jpeg(int w, int h, int gray, int orient)
 	jpeg_mem_dest(&c, &out, &outn);
 	c.image_width = w;
 	c.image_height = h;
-	c.input_components = gray ? 1 : 3;
-	c.in_color_space = gray ? JCS_GRAYSCALE : JCS_RGB;
+	c.input_components = ncomp;
+	c.in_color_space = ncomp == 1 ? JCS_GRAYSCALE : ncomp == 3 ? JCS_RGB : JCS_CMYK;
 	jpeg_set_defaults(&c);
 	jpeg_set_quality(&c, 100, TRUE);
 	jpeg_start_compress(&c, TRUE);
@@ -274,14 +277,20 @@ static mbuf make_jpeg(int w, int h, int gray, int orient)
 		memcpy(e1 + 2, ent, 12);
 		jpeg_write_marker(&c, JPEG_APP0 + 1, ex, sizeof ex);
 	}
-	unsigned char *row = malloc((size_t)w * 3);
+	unsigned char *row = malloc((size_t)w * ncomp);
 	while (c.next_scanline < c.image_height) {
 		int y = c.next_scanline;
 		for (int x = 0; x < w; x++) {
-			/* flat 8x8 blocks of distinct levels survive quality 100 */
 			int v = ((x / 8) * 60 + (y / 8) * 120) % 256;
-			if (gray) row[x] = (unsigned char)v;
-			else { row[3 * x] = (unsigned char)v; row[3 * x + 1] = (unsigned char)v; row[3 * x + 2] = (unsigned char)v; }
+			if (ncomp == 1) {
+				row[x] = (unsigned char)v;
+			} else if (ncomp == 3) {
+				row[3 * x] = (unsigned char)v; row[3 * x + 1] = (unsigned char)v; row[3 * x + 2] = (unsigned char)v;
+			} else {
+				/* libjpeg writes an Adobe marker for CMYK: stored values
+				 * are inverted in Pillow's reading (C=255-stored) */
+				row[4 * x] = 255 - 40; row[4 * x + 1] = 255 - 0; row[4 * x + 2] = 255 - 200; row[4 * x + 3] = 255 - 50;
+			}
 		}
 		jpeg_write_scanlines(&c, &row, 1);
 	}
@@ -292,36 +301,14 @@ static mbuf make_jpeg(int w, int h, int gray, int orient)
 	return b;
 }
 
+static mbuf make_jpeg(int w, int h, int gray, int orient)
+{
+	return make_jpeg_n(w, h, gray ? 1 : 3, orient);
+}
+
 static mbuf make_cmyk_jpeg(int w, int h)
 {
-	struct jpeg_compress_struct c;
-	struct jpeg_error_mgr e;
-	unsigned char *out = NULL;
-	unsigned long outn = 0;
-	c.err = jpeg_std_error(&e);
-	jpeg_create_compress(&c);
-	jpeg_mem_dest(&c, &out, &outn);
-	c.image_width = w;
-	c.image_height = h;
-	c.input_components = 4;
-	c.in_color_space = JCS_CMYK;
-	jpeg_set_defaults(&c);
-	jpeg_set_quality(&c, 100, TRUE);
-	jpeg_start_compress(&c, TRUE);
-	unsigned char *row = malloc((size_t)w * 4);
-	while (c.next_scanline < c.image_height) {
-		/* libjpeg writes an Adobe marker for CMYK: stored values are
-		 * inverted in Pillow's reading (C=255-stored) */
-		for (int x = 0; x < w; x++) {
-			row[4 * x] = 255 - 40; row[4 * x + 1] = 255 - 0; row[4 * x + 2] = 255 - 200; row[4 * x + 3] = 255 - 50;
-		}
-		jpeg_write_scanlines(&c, &row, 1);
-	}
-	jpeg_finish_compress(&c);
-	jpeg_destroy_compress(&c);
-	free(row);
-	mbuf b = {out, outn, outn};
-	return b;
+	return make_jpeg_n(w, h, 4, 0);
 }
 
 static void test_jpeg_cmyk(void)

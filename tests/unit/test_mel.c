@@ -3,20 +3,11 @@
 #include <sndfile.h>
 
 #include "t.h"
+#include "tutil.h"
 #include "audio.h"
 #include "err.h"
 #include "mel.h"
 #include "par.h"
-
-static float maxdiff(const float *a, const float *b, size_t n, size_t *at)
-{
-	float m = 0;
-	for (size_t i = 0; i < n; i++) {
-		float d = fabsf(a[i] - b[i]);
-		if (!(d <= m)) { m = d; if (at) *at = i; }
-	}
-	return m;
-}
 
 static void test_frames(void)
 {
@@ -87,7 +78,7 @@ static void golden_mel(const char *wav, const char *melf, size_t want_n, float t
 	if (ref && nb == T * 128 * 4) {
 		float *f = malloc(T * 128 * 4), d; size_t at = 0;
 		CHECK(g4_mel(x, n, f) == 0, "%s", g4_errmsg());
-		d = maxdiff(f, ref, T * 128, &at);
+		d = t_maxdiff(f, ref, T * 128, &at);
 		CHECK(d <= tol, "%s: max |d| %.3g at frame %zu bin %zu", wav, d, at / 128, at % 128);
 		printf("  # %s: log-mel max |d| %.3g\n", wav, d);
 		free(f);
@@ -106,7 +97,7 @@ static void test_golden_mel(void)
 		CHECK(nb == 69 * 128 * 4 && nw == 11200 * 4, "sizes %zu %zu", nb, nw);
 		float f[69 * 128]; size_t at = 0;
 		CHECK(g4_mel(w, 11200, f) == 0, "%s", g4_errmsg());
-		float d = maxdiff(f, ref, 69 * 128, &at);
+		float d = t_maxdiff(f, ref, 69 * 128, &at);
 		CHECK(d <= 1e-3, "aud2 from wave16k: max |d| %.3g at frame %zu bin %zu", d, at / 128, at % 128);
 		printf("  # aud2 from wave16k: log-mel max |d| %.3g\n", d);
 	}
@@ -138,10 +129,10 @@ static void test_resample(void)
 	size_t nw; float *w = t_slurp(t_data("audio/aud2.wave16k.f32"), &nw);
 	if (w && n == 11200) {
 		size_t at = 0;
-		float d = maxdiff(x, w, n, &at);
+		float d = t_maxdiff(x, w, n, &at);
 		/* interior: away from the first/last 10 ms where the two
 		 * resamplers' edge handling differs */
-		float di = maxdiff(x + 160, w + 160, n - 320, NULL);
+		float di = t_maxdiff(x + 160, w + 160, n - 320, NULL);
 		printf("  # aud2 resampled: max |d| %.3g (at %zu), interior %.3g\n", d, at, di);
 		/* libsoxr HQ vs scipy resample_poly (Kaiser): measured 4.9e-3 */
 		CHECK(di < 1e-2, "interior max |d| %.3g", di);

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 
 #include "t.h"
+#include "tutil.h"
 #include "stream.h"
 
 static const char *bin(void)
@@ -20,19 +21,6 @@ static const char *data_dir(void)
 {
 	const char *d = getenv("G4_DATA");
 	return d ? d : "tests/data";
-}
-
-static cJSON *load_json(const char *name)
-{
-	size_t n = 0;
-	char *buf = t_slurp(t_data(name), &n);
-	if (!buf)
-		return NULL;
-	char *z = realloc(buf, n + 1);
-	z[n] = 0;
-	cJSON *j = cJSON_Parse(z);
-	free(z);
-	return j;
 }
 
 static int run(const char *cmd)
@@ -83,7 +71,7 @@ static int write_streams(const cJSON *prompt, const char *pp, const char *mp, in
 
 static void test_media_prompts(void)
 {
-	cJSON *j = load_json("multimodal/prompts.json");
+	cJSON *j = t_load_json("multimodal/prompts.json");
 	CHECK(j != NULL, "prompts.json");
 	if (!j)
 		return;

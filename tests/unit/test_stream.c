@@ -7,28 +7,22 @@
 #include <unistd.h>
 
 #include "t.h"
+#include "tutil.h"
 #include "err.h"
 #include "stream.h"
 
 /* A stream written into memory. */
-typedef struct {
-	char *p;
-	size_t n;
-	FILE *f;
-} mem;
+typedef t_mem mem;
 
 static g4_sw *mem_open(mem *m)
 {
-	m->p = NULL;
-	m->n = 0;
-	m->f = open_memstream(&m->p, &m->n);
-	return g4_sw_open(m->f);
+	return g4_sw_open(t_mem_open(m));
 }
 
 static void mem_close(mem *m, g4_sw *w)
 {
 	CHECK(g4_sw_close(w) == 0, "close: %s", g4_errmsg());
-	fclose(m->f);
+	t_mem_close(m);
 }
 
 /* A FILE reading n bytes of p. */

@@ -1,0 +1,35 @@
+/* cli.h - the pieces of argument parsing every command repeats: usage
+ * errors (exit 2), --version, numbers within a range.
+ *
+ *   static void usage(FILE *f) { fputs("usage: g4xxx ...\n", f); }
+ *   ...
+ *   if (!strcmp(a, "--version"))
+ *       return g4_print_version("g4xxx"), 0;
+ *   if (g4_parse_int(v, 1, 100000, &n))
+ *       g4_usage_error("g4xxx", usage, "--frames %s: must be from 1 to 100000", v);
+ */
+#ifndef G4_CLI_H
+#define G4_CLI_H
+#include <stdio.h>
+
+/* Prints the command's usage text on f (stdout for --help, stderr after a
+ * usage error). */
+typedef void g4_usage_fn(FILE *f);
+
+/* Prints "PROG: MESSAGE" (printf-style) on stderr, then usage(stderr) when
+ * usage is not NULL, and exits with status 2. */
+void g4_usage_error(const char *prog, g4_usage_fn *usage, const char *fmt, ...)
+	__attribute__((noreturn, format(printf, 3, 4)));
+
+/* Prints "PROG (g4) VERSION" on stdout. */
+void g4_print_version(const char *prog);
+
+/* A whole decimal integer (strtol syntax) from lo to hi into *out: 0, or -1
+ * (no message; *out unchanged) when s is not one. */
+int g4_parse_int(const char *s, long lo, long hi, int *out);
+
+/* A whole number (strtod syntax) with lo < x < hi into *out: 0, or -1 (no
+ * message; *out unchanged) when s is not one. */
+int g4_parse_num(const char *s, double lo, double hi, double *out);
+
+#endif
