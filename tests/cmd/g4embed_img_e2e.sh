@@ -26,3 +26,18 @@ for pair in micro-e2b-256:e micro-dense-256:large; do
 		else no "c-two-images-$m" "g4prefill failed"; fi
 	else no "c-two-images-$m" "g4embed-img failed"; fi
 done
+
+# a-image, text through g4tok: "<bos><|turn>user\n" [img1] "Why? Nobody knew!<turn|>\n<|turn>model\n".
+# Both models read the E-family embeddings in the golden prompt (golden
+# prompts.json), so both use mmproj-tiny-vision-e here.
+for m in micro-e2b-256 micro-dense-256; do
+	M=$G4_DATA/$m-f32.gguf
+	printf '<|turn>user\n' | g4tok -m "$M" >"$T/a-pre.g4s" &&
+	printf 'Why? Nobody knew!<turn|>\n<|turn>model\n' | g4tok -m "$M" --no-bos >"$T/a-post.g4s" &&
+	g4embed-img -m "$G4_DATA/mmproj-tiny-vision-e.gguf" --vocab "$M" --tokens 70 \
+		"$D/img1-gradient-64x48.png" >"$T/a-img.g4s" || { no "a-image-$m" "g4tok or g4embed-img failed"; continue; }
+	if cat "$T/a-pre.g4s" "$T/a-img.g4s" "$T/a-post.g4s" |
+		g4prefill -m "$M" --kv-type f32 --logits "$T/a-$m.f32" -o "$T/a-$m.kv"; then
+		f32_close "a-image-$m" "$T/a-$m.f32" "$G4_DATA/multimodal/$m/a-image.ref.f32" 1e-3
+	else no "a-image-$m" "g4prefill failed"; fi
+done
