@@ -834,7 +834,7 @@ int g4_chat_render(const g4_json *req, const g4_chat_opts *o, g4_buf *out,
 		}
 		put(&r, "<turn|>\n");
 	}
-	const g4_json *L = msgs->kid + first;
+	const g4_json *L = msgs->n ? msgs->kid + first : NULL;	/* kid is NULL for [] */
 	size_t nl = msgs->n - first;
 	long last_user = -1;
 	for (size_t i = 0; i < nl; i++)

@@ -102,14 +102,16 @@ bench_one() {		# kind type
 	smb=$(field snap_mb < "$tmp.g4" | median)
 	sw=$(field snap_w_mbps < "$tmp.g4" | median)
 	sr=$(field snap_r_mbps < "$tmp.g4" | median)
+	ppc=$(awk -v n="$NP" '{ for (i = 1; i <= NF; i++) if ($i ~ /^prefill_cpu_s=/) { sub(/.*=/, "", $i); if ($i > 0) printf "%.2f\n", n / $i } }' "$tmp.g4" | median)
+	tgc=$(awk -v n="$ND" '{ for (i = 1; i <= NF; i++) if ($i ~ /^decode_cpu_s=/) { sub(/.*=/, "", $i); if ($i > 0) printf "%.2f\n", n / $i } }' "$tmp.g4" | median)
 	roof=$(awk -v t="$tg" -v w="$wmb" -v b="$bw" 'BEGIN { if (t == "-" || b == "-" || b <= 0) print "-"
 		else printf "%.0f%%", 100 * t * w / 1000 / b }')
 	lpp=-; ltg=-
 	if [ -n "$LLAMA_BENCH" ]; then
 		lpp=$(median < "$tmp.lpp"); ltg=$(median < "$tmp.ltg")
 	fi
-	printf '%-12s %-7s %9s %9s %7s %8s %7s %8s %8s %8s %7s %7s %7s\n' "$1" "$2" "$pp" "$tg" "$roof" \
-		"$wmb" "$bw" "$rss" "$smb" "$sw" "$sr" "$lpp" "$ltg"
+	printf '%-6s %-7s %8s %8s %6s %8s %8s %8s %6s %7s %7s %7s %7s %8s %8s\n' "$1" "$2" "$pp" "$tg" "$roof" \
+		"$ppc" "$tgc" "$wmb" "$bw" "$rss" "$smb" "$sw" "$sr" "$lpp" "$ltg"
 	rm -f "$tmp.g4" "$tmp.bw" "$tmp.lpp" "$tmp.ltg" "$tmp.csv"
 }
 
@@ -120,8 +122,9 @@ section_models() {
 	echo "== models: $TH threads, prompt $NP, decode $ND, --act $ACT, OMP_WAIT_POLICY=$OMP_WAIT_POLICY, median of $RUNS runs ($(date -u '+%F %H:%M UTC'))"
 	echo "   cpu: $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1), $(nproc) cores;" \
 		"roofline = decode tok/s x weight MB/token / read GB/s (2 threads, measured before each run)"
-	printf '%-12s %-7s %9s %9s %7s %8s %7s %8s %8s %8s %7s %7s %7s\n' model type "pp t/s" "tg t/s" roof \
-		"wMB/tok" "GB/s" "RSS MB" "snap MB" "snapW/s" "snapR/s" "llamapp" "llamatg"
+	echo "   pp/cpu-s, tg/cpu-s: tokens per CPU second of all threads (how fast the code is when the machine is busy)"
+	printf '%-6s %-7s %8s %8s %6s %8s %8s %8s %6s %7s %7s %7s %7s %8s %8s\n' model type "pp t/s" "tg t/s" roof \
+		"pp/cpu-s" "tg/cpu-s" "wMB/tok" "GB/s" "RSS MB" "snap MB" "snapMB/s" "snapR/s" "llama-pp" "llama-tg"
 	for t in $TYPES; do bench_one e2b "$t"; done
 	for t in $MOE_TYPES; do bench_one moe "$t"; done
 }

@@ -119,9 +119,27 @@ static void test_safetensors_no_tensors(void)
 	}
 }
 
+/* Found by fuzz_chat: a request that is an empty messages array did
+ * pointer arithmetic on NULL (clang's UBSan; gcc's does not see it). */
+static void test_chat_empty_messages(void)
+{
+	g4_json *req = g4_json_parse("[]", 2, "req");
+	CHECK(req != NULL, "parse: %s", g4_errmsg());
+	if (!req) return;
+	for (int t = 0; t < G4_TMPL_COUNT; t++) {
+		g4_chat_opts o = { .tmpl = t, .add_generation_prompt = 1 };
+		g4_buf out = { 0 };
+		int rc = g4_chat_render(req, &o, &out, NULL, NULL);
+		CHECK(rc == 0 || *g4_errmsg(), "template %d: failed without a message", t);
+		g4_buf_free(&out);
+	}
+	g4_json_free(req);
+}
+
 int main(void)
 {
 	RUN(test_replay_corpora);
 	RUN(test_safetensors_no_tensors);
+	RUN(test_chat_empty_messages);
 	return t_done();
 }
