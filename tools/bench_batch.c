@@ -146,10 +146,21 @@ int main(int argc, char **argv)
 	if (!m)
 		die();
 	decode_tps(m, 1, 2);	/* warm the page cache */
-	const double t1 = decode_tps(m, 1, steps), t4 = decode_tps(m, 4, steps), t16 = decode_tps(m, 16, steps);
-	const double pg = prefill_dps(m, docs, len, 1), ps = prefill_dps(m, docs, len, 0);
-	printf("tg_b1=%.2f tg_b4=%.2f tg_b16=%.2f x4=%.2f x16=%.2f pf_docs_grouped=%.2f pf_docs_single=%.2f\n",
-	       t1, t4, t16, t4 / t1, t16 / t1, pg, ps);
+	/* each figure as soon as it is measured (a slow machine shows progress) */
+	const double t1 = decode_tps(m, 1, steps);
+	printf("tg_b1=%.2f ", t1);
+	fflush(stdout);
+	const double t4 = decode_tps(m, 4, steps);
+	printf("tg_b4=%.2f ", t4);
+	fflush(stdout);
+	const double t16 = decode_tps(m, 16, steps);
+	printf("tg_b16=%.2f x4=%.2f x16=%.2f ", t16, t4 / t1, t16 / t1);
+	fflush(stdout);
+	const double pg = prefill_dps(m, docs, len, 1);
+	printf("pf_docs_grouped=%.2f ", pg);
+	fflush(stdout);
+	const double ps = prefill_dps(m, docs, len, 0);
+	printf("pf_docs_single=%.2f\n", ps);
 	g4_model_free(m);
 	return 0;
 }
