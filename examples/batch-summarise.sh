@@ -6,7 +6,7 @@
 #
 # 1. The system turn is prefilled once into OUTDIR/system.kv.zst.
 # 2. Every file in DOCDIR becomes a user turn ("Summarise this document:"
-#    and its text); all of them go as one token stream (a document each)
+#    and its text), rendered in parallel with xargs -P; all of them go as one token stream (a document each)
 #    through one `g4prefill -s`, which continues the system snapshot for
 #    every document: only the documents' own tokens are run.
 # 3. One g4decode decodes BATCH sequences together (each weight is read once
@@ -24,26 +24,34 @@ set -e
 . "$(dirname "$0")/lib.sh"
 export PATH
 
-# One document's user turn, after the system turn, as text in
-# $G4_TMP/NNNNNN.txt, its name in NNNNNN.name (called by xargs as:
-# batch-summarise.sh --render FILE).
-if [ "$1" = --render ]; then
-	doc=$2
+# Numbering, in name order (called by xargs as: batch-summarise.sh --number
+# FILE): the document's path in $G4_TMP/NNNNNN.path, its name in NNNNNN.name.
+if [ "$1" = --number ]; then
 	i=$(cat "$G4_TMP/count")
 	k=$(printf '%06d' "$i")
+	printf '%s' "$2" >"$G4_TMP/$k.path"
+	basename "$2" >"$G4_TMP/$k.name"
+	echo $((i + 1)) >"$G4_TMP/count"
+	exit 0
+fi
+# One document's user turn, after the system turn, as text in
+# $G4_TMP/NNNNNN.txt (called by xargs -P as: batch-summarise.sh --render
+# NNNNNN; the documents are rendered in parallel).
+if [ "$1" = --render ]; then
+	k=$2
+	doc=$(cat "$G4_TMP/$k.path")
 	user=$({ printf 'Summarise this document:\n\n'; cat "$doc"; } | json_str)
 	# The template's text for system + user; the system part is in the
 	# snapshot already, so only what follows it is tokenized and run.
 	printf '[{"role":"system","content":%s},{"role":"user","content":%s}]' "$G4_SYS_JSON" "$user" |
-		g4tok -m "$G4_MODEL" --chat --render >"$G4_TMP/full.txt"
+		g4tok -m "$G4_MODEL" --chat --render >"$G4_TMP/full.$k"
 	n=$(wc -c <"$G4_OUT/system.txt")
-	if ! head -c "$n" "$G4_TMP/full.txt" | cmp -s - "$G4_OUT/system.txt"; then
+	if ! head -c "$n" "$G4_TMP/full.$k" | cmp -s - "$G4_OUT/system.txt"; then
 		echo "batch-summarise.sh: $doc: the rendered prompt does not start with the system turn" >&2
 		exit 1
 	fi
-	tail -c +$((n + 1)) "$G4_TMP/full.txt" >"$G4_TMP/$k.txt"
-	basename "$doc" >"$G4_TMP/$k.name"
-	echo $((i + 1)) >"$G4_TMP/count"
+	tail -c +$((n + 1)) "$G4_TMP/full.$k" >"$G4_TMP/$k.txt.tmp"
+	mv "$G4_TMP/$k.txt.tmp" "$G4_TMP/$k.txt"
 	exit 0
 fi
 # One summary (called by xargs as: batch-summarise.sh --save TEXT), in the
@@ -91,8 +99,10 @@ echo 0 >"$G4_TMP/count"; echo 0 >"$G4_TMP/saved"
 G4_MODEL=$model G4_OUT=$out
 export G4_MODEL G4_OUT G4_TMP G4_SYS_JSON
 find "$docs" -type f ! -name '.*' -print0 | sort -z |
-	xargs -0 -r -n 1 sh "$here/batch-summarise.sh" --render
+	xargs -0 -r -n 1 sh "$here/batch-summarise.sh" --number
 [ "$(cat "$G4_TMP/count")" -gt 0 ] || exit 0
+(cd "$G4_TMP" && ls -- *.path) | sed 's/[.]path$//' |
+	xargs -r -n 1 -P "$cores" sh "$here/batch-summarise.sh" --render
 
 # 3. one pipeline: every document continues the system snapshot; BATCH
 #    sequences decode together; summaries come out in order, NUL-separated
