@@ -419,6 +419,20 @@ static void q_x_1_imat(const float *x, uint8_t *y, int bits, const float *qw, fl
 }
 
 /* Q8_0 (imatrix ignored); Q8_1 also stores s = fp16(sum(q) * d) */
+
+/* roundf(x), half away from zero, bit for bit, without a libm call (it is
+ * the hot spot of Q8_0 conversion): for |x| < 2^23, x - trunc(x) is exact;
+ * larger values, infinities and NaN are integral already or pass through. */
+static inline float round_away(float x)
+{
+	if (!(fabsf(x) < 8388608.0f))
+		return x;
+	float t = (float)(int32_t)x;
+	float d = x - t;	/* branch-free: the comparisons are coin flips */
+	t += (float)((d >= 0.5f) - (d <= -0.5f));
+	return copysignf(t, x);
+}
+
 static void q8_x(const float *x, uint8_t *y, int with_sum)
 {
 	float amax = 0;
@@ -431,7 +445,7 @@ static void q8_x(const float *x, uint8_t *y, int with_sum)
 	int8_t *qs = (int8_t *)(y + (with_sum ? 4 : 2));
 	int sum = 0;
 	for (int j = 0; j < 32; j++) {
-		float v = roundf(x[j] * id);
+		float v = round_away(x[j] * id);
 		qs[j] = (int8_t)(v > -128.0f && v < 128.0f ? v : 0);
 		sum += qs[j];
 	}

@@ -85,10 +85,6 @@ static int row_to_f32(uint32_t t, const uint8_t *src, float *dst, int64_t n)
 	case G4_F32:
 		memcpy(dst, src, (size_t)n * 4);
 		break;
-	case G4_F16:
-		for (int64_t i = 0; i < n; i++)
-			dst[i] = g4_f16_to_f32((uint16_t)(src[2 * i] | src[2 * i + 1] << 8));
-		break;
 	case G4_BF16:	/* bf16 -> f32 is exact: the upper half of the bits */
 		for (int64_t i = 0; i < n; i++) {
 			uint32_t u = (uint32_t)(src[2 * i] | src[2 * i + 1] << 8) << 16;
