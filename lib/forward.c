@@ -704,7 +704,19 @@ static int ubatch_rows(const part *pp, int np, const rowinfo *ri, int64_t T, buf
 			rmsnorm(b.a + t * H, b.x + t * H, L->attn_norm, H, m->eps);
 		for (int64_t t = 0; t < T; t++)
 			rope_angles(m, L, ri[t].pos, b.cs + t * hd, b.sn + t * hd);
-		g4_matmul(&L->wq, 0, b.a, H, T, b.q, qw);
+		{	/* q, k, v in one parallel sweep */
+			const g4_mat *w[3] = { &L->wq, &L->wk, &L->wv };
+			const int64_t mats[3] = { 0, 0, 0 }, ld[3] = { qw, kw, kw };
+			float *const y[3] = { b.q, b.k, b.v };
+			int nmm = 1;
+			if (L->has_kv) {
+				for (int k = 0; k < np; k++)
+					if (kv_reserve(pp[k].s, &pp[k].s->kv[L->kv_slot], pp[k].T) < 0)
+						return -1;
+				nmm = L->wv.data ? 3 : 2;
+			}
+			g4_matmul_n(nmm, w, mats, b.a, H, T, y, ld);
+		}
 		for (int64_t t = 0; t < T; t++)
 			for (int n = 0; n < nh; n++) {
 				float *qh = b.q + t * qw + n * hd;
@@ -712,13 +724,7 @@ static int ubatch_rows(const part *pp, int np, const rowinfo *ri, int64_t T, buf
 				rope_head(qh, b.cs + t * hd, b.sn + t * hd, L->n_rot);
 			}
 		if (L->has_kv) {
-			for (int k = 0; k < np; k++)
-				if (kv_reserve(pp[k].s, &pp[k].s->kv[L->kv_slot], pp[k].T) < 0)
-					return -1;
-			g4_matmul(&L->wk, 0, b.a, H, T, b.k, kw);
-			if (L->wv.data)
-				g4_matmul(&L->wv, 0, b.a, H, T, b.v, kw);
-			else
+			if (!L->wv.data)
 				memcpy(b.v, b.k, (size_t)(T * kw) * sizeof(float));
 			for (int64_t t = 0; t < T; t++) {
 				for (int n = 0; n < L->nkv; n++) {
@@ -747,8 +753,12 @@ static int ubatch_rows(const part *pp, int np, const rowinfo *ri, int64_t T, buf
 		const int F = L->ff;
 		for (int64_t t = 0; t < T; t++)
 			rmsnorm(b.a + t * H, b.x + t * H, L->ffn_norm, H, m->eps);
-		g4_matmul(&L->gate, 0, b.a, H, T, b.g, F);
-		g4_matmul(&L->up, 0, b.a, H, T, b.u, F);
+		{	/* gate and up in one parallel sweep */
+			const g4_mat *w[2] = { &L->gate, &L->up };
+			const int64_t mats[2] = { 0, 0 }, ld[2] = { F, F };
+			float *const y[2] = { b.g, b.u };
+			g4_matmul_n(2, w, mats, b.a, H, T, y, ld);
+		}
 		for (int64_t i = 0; i < T * F; i++)
 			b.g[i] = gelu(b.g[i]) * b.u[i];
 		g4_matmul(&L->down, 0, b.g, F, T, b.f, H);

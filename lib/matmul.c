@@ -41,39 +41,77 @@ void g4_mat_row_f32(const g4_mat *w, int64_t mat, int64_t row, float *out)
 void g4_matmul(const g4_mat *w, int64_t mat, const float *x, int64_t ldx,
 	       int64_t T, float *y, int64_t ldy)
 {
-	const int64_t n = w->ne0, rows = w->ne1;
-	const int direct = w->type == G4_F32 || w->type == G4_F16 || w->type == G4_BF16;
-	const double work = (double)n * (double)rows * (double)T;
-	const void *act = x;
-	size_t astride = (size_t)ldx * sizeof(float);
-	uint32_t t = direct ? w->type : G4_F32;
-	uint8_t *q = NULL;
-	if (!direct && act_mode == G4_ACT_Q8) {
-		const int at = g4_vecdot_act_type(w->type);
-		const size_t ab = g4_act_row_bytes(w->type, n);
-		if (at >= 0 && ab && (q = malloc((size_t)T * ab))) {
-#pragma omp parallel for if (T > 1 && work > 262144.0)
-			for (int64_t i = 0; i < T; i++)
-				g4_quantize_act((uint32_t)at, x + i * ldx, q + (size_t)i * ab, n);
-			act = q;
-			astride = ab;
-			t = w->type;
+	g4_matmul_n(1, &w, &mat, x, ldx, T, &y, &ldy);
+}
+
+void g4_matmul_n(int nm, const g4_mat *const *w, const int64_t *mat, const float *x,
+		 int64_t ldx, int64_t T, float *const *y, const int64_t *ldy)
+{
+	/* per product: the row type dotted (t), the activations (act, astride,
+	 * or q[i] to fill with 8-bit rows), whether rows are dequantised first */
+	const void *act[G4_MATMUL_MAX];
+	size_t astride[G4_MATMUL_MAX], ab[G4_MATMUL_MAX];
+	uint32_t t[G4_MATMUL_MAX], at[G4_MATMUL_MAX];
+	uint8_t *q[G4_MATMUL_MAX];
+	int deq[G4_MATMUL_MAX], anydeq = 0, anyq = 0;
+	double work = 0.0;
+	int64_t nmax = 0;
+	if (nm > G4_MATMUL_MAX)
+		nm = G4_MATMUL_MAX;	/* callers pass constants; never reached */
+	for (int i = 0; i < nm; i++) {
+		const int64_t n = w[i]->ne0;
+		const int direct = w[i]->type == G4_F32 || w[i]->type == G4_F16 || w[i]->type == G4_BF16;
+		work += (double)n * (double)w[i]->ne1 * (double)T;
+		if (n > nmax)
+			nmax = n;
+		act[i] = x;
+		astride[i] = (size_t)ldx * sizeof(float);
+		t[i] = direct ? w[i]->type : G4_F32;
+		q[i] = NULL;
+		if (!direct && act_mode == G4_ACT_Q8) {
+			const int a = g4_vecdot_act_type(w[i]->type);
+			ab[i] = g4_act_row_bytes(w[i]->type, n);
+			if (a >= 0 && ab[i] && (q[i] = malloc((size_t)T * ab[i]))) {
+				at[i] = (uint32_t)a;
+				act[i] = q[i];
+				astride[i] = ab[i];
+				t[i] = w[i]->type;
+				anyq = 1;
+			}
 		}
+		deq[i] = t[i] == G4_F32 && w[i]->type != G4_F32;
+		anydeq |= deq[i];
 	}
-	const int deq = t == G4_F32 && w->type != G4_F32;
+	const int qpar = T > 1;	/* quantise the rows in parallel (as before: T > 1) */
+	if (anyq && !qpar)
+		for (int i = 0; i < nm; i++)
+			if (q[i])
+				for (int64_t r = 0; r < T; r++)
+					g4_quantize_act(at[i], x + r * ldx, q[i] + (size_t)r * ab[i], w[i]->ne0);
 #pragma omp parallel if (work > 262144.0)
 	{
-		float *buf = deq ? malloc((size_t)n * sizeof *buf) : NULL;
-#pragma omp for schedule(static, 16)
-		for (int64_t r = 0; r < rows; r++) {
-			const void *wr = g4_mat_row(w, mat, r);
-			if (deq) {
-				g4_dequant_row(w->type, wr, buf, n);
-				wr = buf;
+		if (anyq && qpar)
+			for (int i = 0; i < nm; i++)
+				if (q[i]) {
+#pragma omp for schedule(static)
+					for (int64_t r = 0; r < T; r++)
+						g4_quantize_act(at[i], x + r * ldx, q[i] + (size_t)r * ab[i], w[i]->ne0);
+				}
+		float *buf = anydeq ? malloc((size_t)nmax * sizeof *buf) : NULL;
+		for (int i = 0; i < nm; i++) {
+			const int64_t n = w[i]->ne0, rows = w[i]->ne1;
+#pragma omp for schedule(static, 16) nowait
+			for (int64_t r = 0; r < rows; r++) {
+				const void *wr = g4_mat_row(w[i], mat[i], r);
+				if (deq[i]) {
+					g4_dequant_row(w[i]->type, wr, buf, n);
+					wr = buf;
+				}
+				g4_vecdot_acts(t[i], n, wr, act[i], astride[i], T, y[i] + r, (size_t)ldy[i]);
 			}
-			g4_vecdot_acts(t, n, wr, act, astride, T, y + r, (size_t)ldy);
 		}
 		free(buf);
 	}
-	free(q);
+	for (int i = 0; i < nm; i++)
+		free(q[i]);
 }

@@ -20,6 +20,14 @@
 void g4_matmul(const g4_mat *w, int64_t mat, const float *x, int64_t ldx,
 	       int64_t T, float *y, int64_t ldy);
 
+/* Several products of the same activation rows x (each w[i]->ne0 ==
+ * x's width) in one parallel region: y[i] as g4_matmul(w[i], mat[i], x,
+ * ldx, T, y[i], ldy[i]) for i < n (n <= G4_MATMUL_MAX), the same bits, but
+ * one fork/join instead of n (q/k/v, gate/up).  y[i] must not overlap x. */
+#define G4_MATMUL_MAX 4
+void g4_matmul_n(int n, const g4_mat *const *w, const int64_t *mat, const float *x,
+		 int64_t ldx, int64_t T, float *const *y, const int64_t *ldy);
+
 /* Activation numerics for quantised weights (process-wide; set it before
  * computing).  G4_ACT_F32 (default): exact dequantised weights and f32
  * activations, within 1e-3 of the float64 reference.  G4_ACT_Q8: 8-bit
