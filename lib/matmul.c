@@ -100,7 +100,7 @@ void g4_matmul_n(int nm, const g4_mat *const *w, const int64_t *mat, const float
 		float *buf = anydeq ? malloc((size_t)nmax * sizeof *buf) : NULL;
 		for (int i = 0; i < nm; i++) {
 			const int64_t n = w[i]->ne0, rows = w[i]->ne1;
-#pragma omp for schedule(static, 16) nowait
+#pragma omp for schedule(static) nowait
 			for (int64_t r = 0; r < rows; r++) {
 				const void *wr = g4_mat_row(w[i], mat[i], r);
 				if (deq[i]) {
