@@ -15,6 +15,7 @@
 #include "matmul.h"
 #include "par.h"
 #include "qtypes.h"
+#include "quantize.h"
 
 #define UBATCH 256
 
@@ -67,74 +68,29 @@ static void rope_angles(const g4_model *m, const g4_layer *L, int64_t p, float *
 
 /* ---- KV rows --------------------------------------------------------- */
 
+/* A K or V row rounded to the KV type: the reference quantiser's bytes
+ * (f32, f16, bf16 or q8_0 blocks). */
 static void kv_store(uint32_t type, const float *x, uint8_t *dst, int n)
 {
-	switch (type) {
-	case G4_F32:
-		memcpy(dst, x, (size_t)n * sizeof *x);
-		break;
-	case G4_F16:
-		for (int i = 0; i < n; i++) {
-			uint16_t h = g4_f32_to_f16(x[i]);
-			memcpy(dst + 2 * i, &h, 2);
-		}
-		break;
-	case G4_BF16:
-		for (int i = 0; i < n; i++) {
-			uint16_t h = g4_f32_to_bf16(x[i]);
-			memcpy(dst + 2 * i, &h, 2);
-		}
-		break;
-	case G4_Q8_0:	/* block: f16 scale d = amax/127, 32 int8 round(x/d) */
-		for (int b = 0; b < n / 32; b++) {
-			const float *xb = x + 32 * b;
-			uint8_t *blk = dst + 34 * b;
-			float amax = 0.0f;
-			for (int j = 0; j < 32; j++)
-				if (fabsf(xb[j]) > amax)
-					amax = fabsf(xb[j]);
-			const float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
-			uint16_t hd = g4_f32_to_f16(d);
-			memcpy(blk, &hd, 2);
-			for (int j = 0; j < 32; j++)
-				blk[2 + j] = (uint8_t)(int8_t)roundf(xb[j] * id);
-		}
-		break;
-	}
+	g4_quantize_row(type, x, dst, n, NULL);
 }
 
-/* Values [off, off + n) of a stored row as f32. */
+/* Values [off, off + n) of a stored row as f32.  q8_0 may start inside a
+ * block; the other types are read with the row dequantiser. */
 static void kv_load(uint32_t type, const uint8_t *row, int off, int n, float *out)
 {
-	switch (type) {
-	case G4_F32:
-		memcpy(out, row + 4 * (size_t)off, (size_t)n * sizeof *out);
-		break;
-	case G4_F16:
-		for (int i = 0; i < n; i++) {
-			uint16_t h;
-			memcpy(&h, row + 2 * (size_t)(off + i), 2);
-			out[i] = g4_f16_to_f32(h);
-		}
-		break;
-	case G4_BF16:
-		for (int i = 0; i < n; i++) {
-			uint16_t h;
-			memcpy(&h, row + 2 * (size_t)(off + i), 2);
-			out[i] = g4_bf16_to_f32(h);
-		}
-		break;
-	case G4_Q8_0:
-		for (int i = 0; i < n;) {
-			const int j = off + i;
-			const uint8_t *blk = row + 34 * (size_t)(j / 32);
-			uint16_t hd;
-			memcpy(&hd, blk, 2);
-			const float d = g4_f16_to_f32(hd);
-			for (int k = j % 32; k < 32 && i < n; k++, i++)
-				out[i] = (float)(int8_t)blk[2 + k] * d;
-		}
-		break;
+	if (type != G4_Q8_0) {
+		g4_dequant_row(type, row + g4_row_bytes(type, off), out, n);
+		return;
+	}
+	for (int i = 0; i < n;) {
+		const int j = off + i;
+		const uint8_t *blk = row + 34 * (size_t)(j / 32);
+		uint16_t hd;
+		memcpy(&hd, blk, 2);
+		const float d = g4_f16_to_f32(hd);
+		for (int k = j % 32; k < 32 && i < n; k++, i++)
+			out[i] = (float)(int8_t)blk[2 + k] * d;
 	}
 }
 
