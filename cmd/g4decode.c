@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "batch.h"
+#include "cli.h"
 #include "err.h"
 #include "fileio.h"
 #include "forward.h"
@@ -23,7 +24,6 @@
 #include "sampler.h"
 #include "snapshot.h"
 #include "tokenizer.h"
-#include "version.h"
 
 #define PROG "g4decode"
 
@@ -196,32 +196,23 @@ int main(int argc, char **argv)
 			stops[n_stops++] = optarg;
 			break;
 		case O_HELP: usage(stdout); return 0;
-		case O_VERSION: printf(PROG " (g4) " G4_VERSION "\n"); return 0;
+		case O_VERSION: g4_print_version(PROG); return 0;
 		default: usage(stderr); return 2;
 		}
-		if (bad) {
-			fprintf(stderr, PROG ": %s, not '%s'\n", bad, optarg);
-			usage(stderr);
-			return 2;
-		}
+		if (bad)
+			g4_usage_error(PROG, usage, "%s, not '%s'", bad, optarg);
 	}
-	if (!model || optind != argc) {
-		if (!model)
-			fprintf(stderr, PROG ": -m MODEL.gguf is required\n");
+	if (!model)
+		g4_usage_error(PROG, usage, "-m MODEL.gguf is required");
+	if (optind != argc) {
 		usage(stderr);
 		return 2;
 	}
-	if (ids_out + jsonl + raw > 1) {
-		fprintf(stderr, PROG ": --ids, --jsonl and --raw exclude each other\n");
-		usage(stderr);
-		return 2;
-	}
+	if (ids_out + jsonl + raw > 1)
+		g4_usage_error(PROG, usage, "--ids, --jsonl and --raw exclude each other");
 	for (int i = 0; i < n_stops; i++) {
-		if (!*stops[i]) {
-			fprintf(stderr, PROG ": --stop wants a non-empty string\n");
-			usage(stderr);
-			return 2;
-		}
+		if (!*stops[i])
+			g4_usage_error(PROG, usage, "--stop wants a non-empty string");
 	}
 	g4_threads();
 

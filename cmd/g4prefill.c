@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "err.h"
 #include "fileio.h"
 #include "forward.h"
@@ -22,7 +23,6 @@
 #include "stream.h"
 
 #define PROG "g4prefill"
-#include "version.h"
 
 static void usage(FILE *f)
 {
@@ -95,11 +95,8 @@ int main(int argc, char **argv)
 		case 'o': out = optarg; break;
 		case 't': {
 			int n = g4_parse_threads(optarg);
-			if (n < 0) {
-				fprintf(stderr, PROG ": %s\n", g4_errmsg());
-				usage(stderr);
-				return 2;
-			}
+			if (n < 0)
+				g4_usage_error(PROG, usage, "%s", g4_errmsg());
 			g4_set_threads(n);
 			break;
 		}
@@ -113,40 +110,31 @@ int main(int argc, char **argv)
 			media_files[n_media++] = optarg;
 			break;
 		case O_ACT:
-			if (strcmp(optarg, "f32") && strcmp(optarg, "q8")) {
-				fprintf(stderr, PROG ": --act wants f32 or q8, not '%s'\n", optarg);
-				usage(stderr);
-				return 2;
-			}
+			if (strcmp(optarg, "f32") && strcmp(optarg, "q8"))
+				g4_usage_error(PROG, usage, "--act wants f32 or q8, not '%s'", optarg);
 			g4_matmul_set_act(strcmp(optarg, "q8") ? G4_ACT_F32 : G4_ACT_Q8);
 			break;
 		case O_SCORE: score = 1; break;
 		case O_PERTOK: score = per_token = 1; break;
 		case O_HELP: usage(stdout); return 0;
-		case O_VERSION: printf(PROG " (g4) " G4_VERSION "\n"); return 0;
+		case O_VERSION: g4_print_version(PROG); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
-	if (!model || optind != argc) {
-		if (!model)
-			fprintf(stderr, PROG ": -m MODEL.gguf is required\n");
+	if (!model)
+		g4_usage_error(PROG, usage, "-m MODEL.gguf is required");
+	if (optind != argc) {
 		usage(stderr);
 		return 2;
 	}
 	const int pattern = out && strchr(out, '%');
-	if (pattern && g4_pf_pattern_check(out) < 0) {
-		fprintf(stderr, PROG ": %s\n", g4_errmsg());
-		usage(stderr);
-		return 2;
-	}
+	if (pattern && g4_pf_pattern_check(out) < 0)
+		g4_usage_error(PROG, usage, "%s", g4_errmsg());
 	int kvt = G4_F16;
 	if (kvt_name) {
 		kvt = g4_type_from_name(kvt_name);
-		if (kvt != G4_F16 && kvt != G4_F32 && kvt != G4_BF16 && kvt != G4_Q8_0) {
-			fprintf(stderr, PROG ": --kv-type wants f16, f32, bf16 or q8_0, not '%s'\n", kvt_name);
-			usage(stderr);
-			return 2;
-		}
+		if (kvt != G4_F16 && kvt != G4_F32 && kvt != G4_BF16 && kvt != G4_Q8_0)
+			g4_usage_error(PROG, usage, "--kv-type wants f16, f32, bf16 or q8_0, not '%s'", kvt_name);
 	}
 	g4_threads();
 
