@@ -219,6 +219,7 @@ int main(int argc, char **argv)
 	g4_model *m = g4_model_load(model);
 	if (!m)
 		g4_die(PROG);
+	g4_matmul_prepare(m);
 	g4_tokenizer *tok = NULL;
 	if (!ids_out || n_stops) {
 		tok = g4_tok_from_gguf(m->gguf);

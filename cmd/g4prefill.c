@@ -141,6 +141,7 @@ int main(int argc, char **argv)
 	g4_model *m = g4_model_load(model);
 	if (!m)
 		g4_die(PROG);
+	g4_matmul_prepare(m);
 	g4_snap base;
 	int have_base = 0;
 	if (snap_in) {

@@ -547,6 +547,7 @@ static int output_rows(const g4_model *m, const part *pp, int np, const bufs *bb
 		return g4_err("out of memory for the logits of %lld rows", (long long)nr);
 	g4_matmul(&m->output, 0, bb->a, H, nr, lg, V);
 	if (m->softcap > 0.0f)
+#pragma omp parallel for schedule(static) if (nr * V > 4096)
 		for (int64_t i = 0; i < nr * V; i++)
 			lg[i] = (float)((double)m->softcap * tanh((double)lg[i] / m->softcap));
 	int64_t r = 0;
@@ -715,6 +716,7 @@ static int ubatch_rows(const part *pp, int np, const rowinfo *ri, int64_t T, buf
 			float *const y[2] = { b.g, b.u };
 			g4_matmul_n(2, w, mats, b.a, H, T, y, ld);
 		}
+#pragma omp parallel for schedule(static) if (T * F > 4096)
 		for (int64_t i = 0; i < T * F; i++)
 			b.g[i] = gelu(b.g[i]) * b.u[i];
 		g4_matmul(&L->down, 0, b.g, F, T, b.f, H);

@@ -20,10 +20,9 @@ typedef void (*g4_dotm_fn)(int64_t n, const void *w, const void *act, size_t ast
 /* The fixed final reduction of the 32 lanes (see vecdot.h). */
 float g4_reduce32(const float acc[32]);
 
-/* Portable: adds 32-element block b (weights wb of type t, activation
- * block ab) into its lanes 8*(b%4)..+7 of acc.  SIMD kernels use it for
- * the blocks left over after their main loop. */
-void g4_blk32_add(uint32_t t, const uint8_t *wb, const uint8_t *ab, int64_t b, float acc[32]);
+/* Portable: one step of the 32-element block chain (see vecdot.h):
+ * returns sum after block wb (type t) x activation block ab. */
+float g4_blk32_step(uint32_t t, const uint8_t *wb, const uint8_t *ab, float sum);
 
 /* Set tab[t] (and mtab[t], where there is a multi-row kernel) for the
  * types each path implements; only called when the CPU supports the path.
@@ -31,5 +30,12 @@ void g4_blk32_add(uint32_t t, const uint8_t *wb, const uint8_t *ab, int64_t b, f
  * loop over tab. */
 void g4_kern_avx2(g4_dot_fn tab[G4_NTYPES], g4_dotm_fn mtab[G4_NTYPES]);
 void g4_kern_avx512(g4_dot_fn tab[G4_NTYPES], g4_dotm_fn mtab[G4_NTYPES]);
+
+/* Repacked-weight kernels (repack.h): each file sets rtab[t] for the types
+ * it has; g4_rp_table(t) is the entry of the path in use (or NULL). */
+struct g4_rp_kernel;
+void g4_rp_avx512_b32(const struct g4_rp_kernel *rtab[G4_NTYPES]);
+void g4_rp_avx512_k(const struct g4_rp_kernel *rtab[G4_NTYPES]);
+const struct g4_rp_kernel *g4_rp_table(uint32_t t);
 
 #endif

@@ -107,51 +107,31 @@ T2I __m128 h4(const uint8_t *p, size_t stride)
 }
 
 /* R activation rows (R = 1, 2) against one weight row of 32-element
- * blocks; block b goes to register b%4 (lanes 8*(b%4)..+7) of its row */
+ * blocks: the exact integer sum of each block, then the fma chain */
 T2I void b32_rows(uint32_t t, int R, int64_t n, const uint8_t *wp, const uint8_t *ap, size_t astride,
 		  float *out, size_t ostride)
 {
 	int with_min = t == G4_Q4_1 || t == G4_Q5_1, qo = with_min ? 4 : 2;
 	size_t wb = g4_type_block_bytes(t), ab = with_min ? 36 : 34;
-	int64_t nb = n / 32, b = 0;
-	__m256 acc[2][4];
-	for (int r = 0; r < R; r++)
-		for (int k = 0; k < 4; k++)
-			acc[r][k] = _mm256_setzero_ps();
-	for (; b + 4 <= nb; b += 4) {
+	float sum[2] = { 0.0f, 0.0f };
+	for (int64_t b = 0; b < n / 32; b++) {
 		const uint8_t *x = wp + b * wb;
-		__m128 wd = h4(x, wb), wm = with_min ? h4(x + 2, wb) : wd, d4[2], c4[2];
+		__m256i q = b32_weights(t, x);
+		__m256i qa = with_min ? q : _mm256_sign_epi8(q, q);
+		float dw = h2f(x), mw = with_min ? h2f(x + 2) : 0.0f;
+		_Pragma("GCC unroll 2")
 		for (int r = 0; r < R; r++) {
 			const uint8_t *y = ap + r * astride + b * ab;
-			d4[r] = _mm_mul_ps(wd, h4(y, ab));
-			c4[r] = with_min ? _mm_mul_ps(wm, h4(y + 2, ab)) : d4[r];
-		}
-		_Pragma("GCC unroll 4")
-		for (int k = 0; k < 4; k++) {
-			__m256i q = b32_weights(t, x + k * wb);
-			__m256i qa = with_min ? q : _mm256_sign_epi8(q, q);
-			_Pragma("GCC unroll 2")
-			for (int r = 0; r < R; r++) {
-				__m256i y = load32(ap + r * astride + (b + k) * ab + qo);
-				__m256i p = with_min ? dot4_us(q, y)
-					: _mm256_madd_epi16(_mm256_maddubs_epi16(qa, _mm256_sign_epi8(y, q)), _mm256_set1_epi16(1));
-				acc[r][k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), lane_bcast(d4[r], k), acc[r][k]);
-				if (with_min) {
-					__m256 c = _mm256_and_ps(lane_bcast(c4[r], k),
-								 _mm256_castsi256_ps(_mm256_setr_epi32(-1, 0, 0, 0, 0, 0, 0, 0)));
-					acc[r][k] = _mm256_add_ps(acc[r][k], c);
-				}
-			}
+			__m256i yv = load32(y + qo);
+			__m256i p = with_min ? dot4_us(q, yv)
+				: _mm256_madd_epi16(_mm256_maddubs_epi16(qa, _mm256_sign_epi8(yv, q)), _mm256_set1_epi16(1));
+			sum[r] = fmaf((float)hsum_i32(p), dw * h2f(y), sum[r]);
+			if (with_min)
+				sum[r] = fmaf(mw, h2f(y + 2), sum[r]);
 		}
 	}
-	for (int r = 0; r < R; r++) {
-		float lanes[32];
-		for (int k = 0; k < 4; k++)
-			_mm256_storeu_ps(lanes + 8 * k, acc[r][k]);
-		for (int64_t k = b; k < nb; k++)
-			g4_blk32_add(t, wp + k * wb, ap + r * astride + k * ab, k, lanes);
-		out[r * ostride] = g4_reduce32(lanes);
-	}
+	for (int r = 0; r < R; r++)
+		out[r * ostride] = sum[r];
 }
 
 /* ---- f32 / f16 / bf16 rows x f32 activations ---- */

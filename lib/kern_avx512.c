@@ -1,13 +1,11 @@
 /* kern_avx512.c - AVX-512 (F, BW, VL, VNNI) dot-product kernels (see
  * kern.h).  Types without a kernel here keep their AVX2 one.
  *
- * Same numerics as vecdot.c, bit for bit.  32-element blocks go two per
- * register: block b in lanes 0-7, block b+1 in lanes 8-15, so register 0
- * holds the lanes of blocks b%4 = 0,1 and register 1 those of b%4 = 2,3;
- * leftover blocks are added by the portable g4_blk32_add.  Integer parts
- * use VNNI (vpdpbusd: u8 x s8, 4 products per int32, no saturation) with
- * signed weights shifted to unsigned: sum((w+k)*y) - sum(k*y).  K-quants
- * use vpmaddubsw (pairs stay below 2^15) and vpdpwssd with int16 scales,
+ * Same numerics as vecdot.c, bit for bit.  The 32-element-block types
+ * have no plain-row kernel here: on this path their matmuls use repacked
+ * weights (kern_rp_b32.c), and single dots the AVX2 kernel.  Integer parts
+ * use VNNI (vpdpbusd: u8 x s8, 4 products per int32, no saturation).
+ * K-quants use vpmaddubsw (pairs stay below 2^15) and vpdpwssd with int16 scales,
  * values stored with an offset corrected through the Q8_K bsums.  The
  * multi-row kernels (g4_vecdot_acts) decode the weights once for up to
  * four activation rows.
@@ -50,104 +48,6 @@ T5I __m512i nibbles2(const uint8_t *p0, const uint8_t *p1)
 	__m512i z = pair(_mm256_and_si256(v, m), _mm256_and_si256(_mm256_srli_epi16(v, 4), m));
 	/* z = [lo0 lo1 hi0 hi1] in 128-bit lanes -> [lo0 hi0 lo1 hi1] */
 	return _mm512_shuffle_i64x2(z, z, _MM_SHUFFLE(3, 1, 2, 0));
-}
-
-/* two blocks of weights as unsigned bytes (value + offset, see b32_off) */
-T5I __m512i b32_weights2(uint32_t t, const uint8_t *b0, const uint8_t *b1)
-{
-	switch (t) {
-	case G4_Q4_0:
-		return nibbles2(b0 + 2, b1 + 2);
-	case G4_Q4_1:
-		return nibbles2(b0 + 4, b1 + 4);
-	case G4_Q5_0:
-	case G4_Q5_1: {
-		int o = t == G4_Q5_0 ? 2 : 4;
-		uint32_t h0, h1;
-		memcpy(&h0, b0 + o, 4);
-		memcpy(&h1, b1 + o, 4);
-		__mmask64 hb = (__mmask64)h0 | (__mmask64)h1 << 32;
-		__m512i nib = nibbles2(b0 + o + 4, b1 + o + 4);
-		return _mm512_or_si512(nib, _mm512_maskz_mov_epi8(hb, _mm512_set1_epi8(16)));
-	}
-	case G4_IQ4_NL: {
-		/* kvalues + 128 as unsigned bytes */
-		__m128i kv = _mm_xor_si128(_mm_loadu_si128((const __m128i *)g4_kvalues_iq4nl), _mm_set1_epi8((char)0x80));
-		return _mm512_shuffle_epi8(_mm512_broadcast_i32x4(kv), nibbles2(b0 + 2, b1 + 2));
-	}
-	default:	/* Q8_0 */
-		return _mm512_xor_si512(pair(load32(b0 + 2), load32(b1 + 2)), _mm512_set1_epi8((char)0x80));
-	}
-}
-
-/* the offset added to make the weights unsigned (0: already unsigned) */
-static inline int b32_off(uint32_t t)
-{
-	switch (t) {
-	case G4_Q4_0: return 8;
-	case G4_Q5_0: return 16;
-	case G4_Q8_0: case G4_IQ4_NL: return 128;
-	default: return 0;
-	}
-}
-
-/* the four f16 values at p, p+stride, p+2*stride, p+3*stride as floats */
-T5I __m128 h4(const uint8_t *p, size_t stride)
-{
-	__m128i h = _mm_setr_epi16((short)rd16(p), (short)rd16(p + stride), (short)rd16(p + 2 * stride),
-				   (short)rd16(p + 3 * stride), 0, 0, 0, 0);
-	return _mm_cvtph_ps(h);
-}
-
-/* R activation rows (R = 1..4) against one weight row of 32-element
- * blocks: register 0 of row r holds the lanes of blocks b%4 = 0,1, register
- * 1 those of b%4 = 2,3. */
-T5I void b32_rows(uint32_t t, int R, int64_t n, const uint8_t *wp, const uint8_t *ap, size_t astride,
-		  float *out, size_t ostride)
-{
-	int with_min = t == G4_Q4_1 || t == G4_Q5_1, qo = with_min ? 4 : 2, off = b32_off(t);
-	size_t wb = g4_type_block_bytes(t), ab = with_min ? 36 : 34;
-	int64_t nb = n / 32, b = 0;
-	__m512 acc[4][2];
-	for (int r = 0; r < R; r++)
-		acc[r][0] = acc[r][1] = _mm512_setzero_ps();
-	const __m512i idx01 = _mm512_mask_blend_epi32(0xFF00, _mm512_set1_epi32(0), _mm512_set1_epi32(1));
-	const __m512i idx23 = _mm512_mask_blend_epi32(0xFF00, _mm512_set1_epi32(2), _mm512_set1_epi32(3));
-	const __m512i koff = _mm512_set1_epi8((char)off);
-	for (; b + 4 <= nb; b += 4) {
-		const uint8_t *x = wp + b * wb;
-		__m512i q01 = b32_weights2(t, x, x + wb), q23 = b32_weights2(t, x + 2 * wb, x + 3 * wb);
-		__m128 wd = h4(x, wb), wm = with_min ? h4(x + 2, wb) : wd;
-		_Pragma("GCC unroll 4")
-		for (int r = 0; r < R; r++) {
-			const uint8_t *y = ap + r * astride + b * ab;
-			__m128 d4 = _mm_mul_ps(wd, h4(y, ab));
-			__m512i y01 = pair(load32(y + qo), load32(y + ab + qo));
-			__m512i y23 = pair(load32(y + 2 * ab + qo), load32(y + 3 * ab + qo));
-			__m512i p01 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q01, y01);
-			__m512i p23 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q23, y23);
-			if (off) {
-				p01 = _mm512_sub_epi32(p01, _mm512_dpbusd_epi32(_mm512_setzero_si512(), koff, y01));
-				p23 = _mm512_sub_epi32(p23, _mm512_dpbusd_epi32(_mm512_setzero_si512(), koff, y23));
-			}
-			__m512 d = _mm512_castps128_ps512(d4);
-			acc[r][0] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p01), _mm512_permutexvar_ps(idx01, d), acc[r][0]);
-			acc[r][1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p23), _mm512_permutexvar_ps(idx23, d), acc[r][1]);
-			if (with_min) {
-				__m512 c = _mm512_castps128_ps512(_mm_mul_ps(wm, h4(y + 2, ab)));
-				acc[r][0] = _mm512_add_ps(acc[r][0], _mm512_maskz_permutexvar_ps(0x0101, idx01, c));
-				acc[r][1] = _mm512_add_ps(acc[r][1], _mm512_maskz_permutexvar_ps(0x0101, idx23, c));
-			}
-		}
-	}
-	for (int r = 0; r < R; r++) {
-		float lanes[32];
-		_mm512_storeu_ps(lanes, acc[r][0]);
-		_mm512_storeu_ps(lanes + 16, acc[r][1]);
-		for (int64_t k = b; k < nb; k++)
-			g4_blk32_add(t, wp + k * wb, ap + r * astride + k * ab, k, lanes);
-		out[r * ostride] = g4_reduce32(lanes);
-	}
 }
 
 /* ---- f32 / f16 / bf16 rows x f32 activations: lanes 0-15, 16-31 ---- */
@@ -491,12 +391,6 @@ T5 static void name##_m(int64_t n, const void *w, const void *act, size_t astrid
 	} \
 }
 
-ROWS_FNS(dot_q4_0, b32_rows(G4_Q4_0, R, n, w, ap, astride, o, ostride))
-ROWS_FNS(dot_q4_1, b32_rows(G4_Q4_1, R, n, w, ap, astride, o, ostride))
-ROWS_FNS(dot_q5_0, b32_rows(G4_Q5_0, R, n, w, ap, astride, o, ostride))
-ROWS_FNS(dot_q5_1, b32_rows(G4_Q5_1, R, n, w, ap, astride, o, ostride))
-ROWS_FNS(dot_q8_0, b32_rows(G4_Q8_0, R, n, w, ap, astride, o, ostride))
-ROWS_FNS(dot_iq4_nl, b32_rows(G4_IQ4_NL, R, n, w, ap, astride, o, ostride))
 ROWS_FNS(dot_f32, flt_rows(G4_F32, R, n, w, ap, astride, o, ostride))
 ROWS_FNS(dot_f16, flt_rows(G4_F16, R, n, w, ap, astride, o, ostride))
 ROWS_FNS(dot_bf16, flt_rows(G4_BF16, R, n, w, ap, astride, o, ostride))
@@ -513,12 +407,6 @@ void g4_kern_avx512(g4_dot_fn tab[G4_NTYPES], g4_dotm_fn mtab[G4_NTYPES])
 	SET(G4_F32, dot_f32);
 	SET(G4_F16, dot_f16);
 	SET(G4_BF16, dot_bf16);
-	SET(G4_Q4_0, dot_q4_0);
-	SET(G4_Q4_1, dot_q4_1);
-	SET(G4_Q5_0, dot_q5_0);
-	SET(G4_Q5_1, dot_q5_1);
-	SET(G4_Q8_0, dot_q8_0);
-	SET(G4_IQ4_NL, dot_iq4_nl);
 	SET(G4_Q4_K, dot_q4_K);
 	SET(G4_Q5_K, dot_q5_K);
 	SET(G4_Q6_K, dot_q6_K);

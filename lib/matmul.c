@@ -9,11 +9,13 @@
  *   G4_ACT_Q8: quantised rows are dotted in place with activations
  *     quantised to 8 bits once per call (llama.cpp's CPU numerics: Q8_0,
  *     Q8_1 or Q8_K blocks); F32/F16/BF16 rows as above. */
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "matmul.h"
 #include "qtypes.h"
+#include "repack.h"
 #include "vecdot.h"
 
 static int act_mode = G4_ACT_F32;
@@ -38,6 +40,17 @@ void g4_mat_row_f32(const g4_mat *w, int64_t mat, int64_t row, float *out)
 	g4_dequant_row(w->type, g4_mat_row(w, mat, row), out, w->ne0);
 }
 
+void g4_matmul_prepare(g4_model *m)
+{
+	if (act_mode != G4_ACT_Q8)
+		return;
+	for (int i = 0, n = g4_model_mats(m); i < n; i++) {
+		const g4_mat *w = g4_model_mat(m, i);
+		if (w->data && g4_vecdot_act_type(w->type) >= 0 && g4_act_row_bytes(w->type, w->ne0))
+			g4_rp_get(w);
+	}
+}
+
 void g4_matmul(const g4_mat *w, int64_t mat, const float *x, int64_t ldx,
 	       int64_t T, float *y, int64_t ldy)
 {
@@ -53,6 +66,7 @@ void g4_matmul_n(int nm, const g4_mat *const *w, const int64_t *mat, const float
 	size_t astride[G4_MATMUL_MAX], ab[G4_MATMUL_MAX];
 	uint32_t t[G4_MATMUL_MAX], at[G4_MATMUL_MAX];
 	uint8_t *q[G4_MATMUL_MAX];
+	const g4_rp *rp[G4_MATMUL_MAX];
 	int deq[G4_MATMUL_MAX], anydeq = 0, anyq = 0;
 	double work = 0.0;
 	int64_t nmax = 0;
@@ -68,6 +82,7 @@ void g4_matmul_n(int nm, const g4_mat *const *w, const int64_t *mat, const float
 		astride[i] = (size_t)ldx * sizeof(float);
 		t[i] = direct ? w[i]->type : G4_F32;
 		q[i] = NULL;
+		rp[i] = NULL;
 		if (!direct && act_mode == G4_ACT_Q8) {
 			const int a = g4_vecdot_act_type(w[i]->type);
 			ab[i] = g4_act_row_bytes(w[i]->type, n);
@@ -77,6 +92,7 @@ void g4_matmul_n(int nm, const g4_mat *const *w, const int64_t *mat, const float
 				astride[i] = ab[i];
 				t[i] = w[i]->type;
 				anyq = 1;
+				rp[i] = g4_rp_get(w[i]);
 			}
 		}
 		deq[i] = t[i] == G4_F32 && w[i]->type != G4_F32;
@@ -100,6 +116,17 @@ void g4_matmul_n(int nm, const g4_mat *const *w, const int64_t *mat, const float
 		float *buf = anydeq ? malloc((size_t)nmax * sizeof *buf) : NULL;
 		for (int i = 0; i < nm; i++) {
 			const int64_t n = w[i]->ne0, rows = w[i]->ne1;
+			if (rp[i]) {
+				/* whole groups, one contiguous run per thread */
+				const g4_rp *p = rp[i];
+				const int64_t nt = omp_get_num_threads(), me = omp_get_thread_num();
+				const int64_t g0 = p->groups * me / nt, g1 = p->groups * (me + 1) / nt;
+				const int64_t r0 = g0 * p->k->rows, r1 = g1 * p->k->rows < rows ? g1 * p->k->rows : rows;
+				if (r1 > r0)
+					p->k->gemm(n, p->data + (size_t)mat[i] * p->mat_bytes + (size_t)g0 * p->group_bytes,
+						   r1 - r0, act[i], astride[i], T, y[i] + r0, (size_t)ldy[i]);
+				continue;
+			}
 #pragma omp for schedule(static) nowait
 			for (int64_t r = 0; r < rows; r++) {
 				const void *wr = g4_mat_row(w[i], mat[i], r);

@@ -36,6 +36,12 @@ enum { G4_ACT_F32 = 0, G4_ACT_Q8 = 1 };
 void g4_matmul_set_act(int mode);
 int g4_matmul_act(void);
 
+/* Makes now, in parallel, the repacked copies (repack.h) that products in
+ * the current activation mode would make on first use, for every matrix of
+ * m: call it after loading and g4_matmul_set_act, so that the first
+ * prompt does not pay for it. */
+void g4_matmul_prepare(g4_model *m);
+
 /* Row `row` of matrix `mat` of w as f32 (w->ne0 values). */
 void g4_mat_row_f32(const g4_mat *w, int64_t mat, int64_t row, float *out);
 

@@ -10,6 +10,7 @@
 
 #include "err.h"
 #include "model.h"
+#include "repack.h"
 #include "qtypes.h"
 
 #define KEY(k) "gemma4." k
@@ -86,6 +87,7 @@ static int get_mat(const g4_gguf *g, g4_mat *w, const char *name,
 	w->ne2 = ne2;
 	w->row_bytes = rb;
 	w->mat_bytes = rb * (size_t)ne1;
+	w->mapped = g->mapped;
 	return 0;
 }
 
@@ -471,10 +473,30 @@ g4_model *g4_model_load(const char *path)
 	return m;
 }
 
+enum { MATS_TOP = 2, MATS_LAYER = 14 };
+
+int g4_model_mats(const g4_model *m)
+{
+	return m->layers ? MATS_TOP + MATS_LAYER * m->n_layer : MATS_TOP;
+}
+
+g4_mat *g4_model_mat(g4_model *m, int i)
+{
+	if (i < MATS_TOP)
+		return i == 0 ? &m->output : &m->ple_proj;
+	g4_layer *L = &m->layers[(i - MATS_TOP) / MATS_LAYER];
+	g4_mat *ms[MATS_LAYER] = { &L->wq, &L->wk, &L->wv, &L->wo, &L->gate, &L->up, &L->down,
+				   &L->inp_gate, &L->proj, &L->router, &L->gate_up_exps, &L->gate_exps,
+				   &L->up_exps, &L->down_exps };
+	return ms[(i - MATS_TOP) % MATS_LAYER];
+}
+
 void g4_model_free(g4_model *m)
 {
 	if (!m)
 		return;
+	for (int i = 0, n = g4_model_mats(m); i < n; i++)
+		g4_rp_release(g4_model_mat(m, i));
 	for (int i = 0; i < m->n_allocs; i++)
 		free(m->allocs[i]);
 	free(m->allocs);

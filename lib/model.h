@@ -26,6 +26,8 @@ typedef struct {
 	uint32_t type;
 	int64_t ne0, ne1, ne2;
 	size_t row_bytes, mat_bytes;
+	int mapped;		/* data lies in a file mapping (madvise may drop it) */
+	struct g4_rp *rp;	/* the kernels' copy (lib/repack.h), made on first use */
 } g4_mat;
 
 typedef struct {
@@ -94,6 +96,11 @@ g4_model *g4_model_load(const char *path);
 /* The same over an open GGUF; the model takes ownership of g (also on failure). */
 g4_model *g4_model_from_gguf(g4_gguf *g);
 void g4_model_free(g4_model *m);
+
+/* The weight matrices a forward pass multiplies by: g4_model_mat(m, i) for
+ * i < g4_model_mats(m) (absent ones have data NULL). */
+int g4_model_mats(const g4_model *m);
+g4_mat *g4_model_mat(g4_model *m, int i);
 
 /* One row of a weight matrix (matrix `mat` of a 3-D tensor). */
 static inline const uint8_t *g4_mat_row(const g4_mat *w, int64_t mat, int64_t row)

@@ -101,37 +101,30 @@ static void blk32_decode(uint32_t t, const uint8_t *b, int8_t q[32], float *d, f
 	}
 }
 
-void g4_blk32_add(uint32_t t, const uint8_t *wb, const uint8_t *ab, int64_t b, float acc[32])
+float g4_blk32_step(uint32_t t, const uint8_t *wb, const uint8_t *ab, float sum)
 {
 	int8_t q[32];
 	float dw, m;
 	blk32_decode(t, wb, q, &dw, &m);
 	int with_min = t == G4_Q4_1 || t == G4_Q5_1;
 	const int8_t *a = (const int8_t *)(ab + (with_min ? 4 : 2));
-	float d = dw * g4_f16_to_f32(rd16(ab));
-	float *lane = acc + 8 * (b & 3);
-	for (int g = 0; g < 8; g++) {
-		int p = 0;
-		for (int k = 4 * g; k < 4 * g + 4; k++)
-			p += q[k] * a[k];
-		lane[g] = fmaf((float)p, d, lane[g]);
-	}
-	if (with_min) {
-		float c = m * g4_f16_to_f32(rd16(ab + 2));
-		lane[0] = lane[0] + c;
-		for (int g = 1; g < 8; g++)
-			lane[g] = lane[g] + 0.0f;
-	}
+	int p = 0;
+	for (int k = 0; k < 32; k++)
+		p += q[k] * a[k];
+	sum = fmaf((float)p, dw * g4_f16_to_f32(rd16(ab)), sum);
+	if (with_min)
+		sum = fmaf(m, g4_f16_to_f32(rd16(ab + 2)), sum);
+	return sum;
 }
 
 #define DEF_B32(name, type) \
 static float name(int64_t n, const void *w, const void *a) \
 { \
 	size_t wb = g4_type_block_bytes(type), ab = g4_type_block_bytes(g4_vecdot_act_type(type)); \
-	float acc[32] = { 0 }; \
+	float sum = 0.0f; \
 	for (int64_t b = 0; b < n / 32; b++) \
-		g4_blk32_add(type, (const uint8_t *)w + b * wb, (const uint8_t *)a + b * ab, b, acc); \
-	return g4_reduce32(acc); \
+		sum = g4_blk32_step(type, (const uint8_t *)w + b * wb, (const uint8_t *)a + b * ab, sum); \
+	return sum; \
 }
 DEF_B32(dot_q4_0, G4_Q4_0)
 DEF_B32(dot_q4_1, G4_Q4_1)
@@ -310,6 +303,7 @@ static void fill_portable(g4_dot_fn tab[G4_NTYPES])
 
 static g4_dot_fn table[G4_NTYPES];
 static g4_dotm_fn mtable[G4_NTYPES];
+static const struct g4_rp_kernel *rptable[G4_NTYPES];
 static int cur_isa = -1;
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -364,13 +358,18 @@ int g4_isa_set(int isa)
 	 * freely: each path overrides the entries it has */
 	g4_dot_fn tab[G4_NTYPES];
 	g4_dotm_fn mtab[G4_NTYPES] = { 0 };
+	const struct g4_rp_kernel *rtab[G4_NTYPES] = { 0 };
 	fill_portable(tab);
 	if (isa >= G4_ISA_AVX2)
 		g4_kern_avx2(tab, mtab);
-	if (isa >= G4_ISA_AVX512)
+	if (isa >= G4_ISA_AVX512) {
 		g4_kern_avx512(tab, mtab);
+		g4_rp_avx512_b32(rtab);
+		g4_rp_avx512_k(rtab);
+	}
 	memcpy(table, tab, sizeof tab);
 	memcpy(mtable, mtab, sizeof mtab);
+	memcpy(rptable, rtab, sizeof rtab);
 	cur_isa = isa;
 	return 0;
 }
@@ -391,6 +390,12 @@ static void init(void)
 __attribute__((constructor)) static void vecdot_init(void)
 {
 	init();
+}
+
+const struct g4_rp_kernel *g4_rp_table(uint32_t t)
+{
+	init();
+	return t < G4_NTYPES ? rptable[t] : NULL;
 }
 
 int g4_isa(void)

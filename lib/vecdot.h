@@ -40,14 +40,13 @@
  *
  * Numerics (identical, bit for bit, on every code path: portable C, AVX2,
  * AVX-512; the SIMD paths are tested against the portable one):
- *  - 32-element blocks: for block b and each group g of 4 elements
- *    (elements 4g..4g+3), p = the exact integer sum of w_q * a_q (w_q
- *    signed: q-8, q-16, kvalues[q], raw q for Q4_1/Q5_1); then, with
- *    d = f16(w.d) * f16(a.d),  acc[8*(b%4) + g] = fma((float)p, d, acc[..]);
- *    Q4_1/Q5_1 then add f16(w.m)*f16(a.s) to lane 8*(b%4) and +0.0f to the
- *    other seven lanes of that block.
+ *  - 32-element blocks: a chain over the blocks in order, from sum = 0.0f:
+ *    p = the exact integer sum of w_q * a_q over the block (w_q signed:
+ *    q-8, q-16, kvalues[q], raw q for Q4_1/Q5_1), d = f16(w.d) * f16(a.d)
+ *    (one f32 product), sum = fma((float)p, d, sum); Q4_1/Q5_1 then
+ *    sum = fma(f16(w.m), f16(a.s), sum).  The dot is sum.
  *  - F32/F16/BF16: acc[i%32] = fma(w_i, x_i, acc[i%32]).
- *  - Both: 32 lanes from 0.0f, reduced as v_g = acc[g]+acc[g+16] (16),
+ *    32 lanes from 0.0f, reduced as v_g = acc[g]+acc[g+16] (16),
  *    u_g = v_g + v_{g+8} (8), ((u0+u4)+(u2+u6)) + ((u1+u5)+(u3+u7)).
  *  - 256-element super-blocks: per super-block the exact integers
  *    S = sum over 16-element groups of scale_g * sum(w_q * a_q) and

@@ -145,6 +145,7 @@ int main(int argc, char **argv)
 	g4_model *m = g4_model_load(path);
 	if (!m)
 		die();
+	g4_matmul_prepare(m);
 	decode_tps(m, 1, 2);	/* warm the page cache */
 	/* each figure as soon as it is measured (a slow machine shows progress) */
 	const double t1 = decode_tps(m, 1, steps);

@@ -146,6 +146,9 @@ int main(int argc, char **argv)
 			sink ^= m->gguf->map[o];
 		(void)sink;
 	}
+	double tprep = now();
+	g4_matmul_prepare(m);
+	tprep = now() - tprep;
 	int32_t *ids = malloc((size_t)(np + nd) * sizeof *ids);
 	if (!ids)
 		g4_die(prog);
@@ -202,9 +205,9 @@ int main(int argc, char **argv)
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
 	printf("prefill_tps=%.2f decode_tps=%.2f rss_mb=%.0f weight_mb_per_token=%.1f snap_mb=%.2f "
-	       "snap_w_mbps=%.0f snap_r_mbps=%.0f prefill_cpu_s=%.2f decode_cpu_s=%.2f threads=%d\n",
+	       "snap_w_mbps=%.0f snap_r_mbps=%.0f prefill_cpu_s=%.2f decode_cpu_s=%.2f threads=%d prepare_s=%.2f\n",
 	       np / (t1 - t0), nd ? nd / (t2 - t1) : 0.0, ru.ru_maxrss / 1024.0, weight_bytes(m) / 1e6, snap_mb,
-	       snap_mb / (t4 - t3), snap_mb / (t5 - t4), c1 - c0, c2 - c1, g4_threads());
+	       snap_mb / (t4 - t3), snap_mb / (t5 - t4), c1 - c0, c2 - c1, g4_threads(), tprep);
 	g4_seq_free(q);
 	g4_model_free(m);
 	free(ids);

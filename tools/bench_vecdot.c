@@ -10,6 +10,7 @@
 #include "par.h"
 #include "qtypes.h"
 #include "quantize.h"
+#include "repack.h"
 #include "vecdot.h"
 
 static double now(void)
@@ -40,7 +41,7 @@ int main(int argc, char **argv)
 	for (int isa = 0; isa <= 2; isa++)
 		if (g4_isa_available(isa))
 			printf(" %9s GB/s Gmul/s", g4_isa_name(isa));
-	printf("  batch8 Gmul/s: avx2 avx512\n");
+	printf("  batch8 Gmul/s: avx2 avx512  repacked: GB/s Gmul/s batch64 Gmul/s\n");
 	for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
 		uint32_t t = types[k];
 		int64_t qr = rows < 64 ? rows : 64;
@@ -79,6 +80,34 @@ int main(int argc, char **argv)
 			double dt = (now() - t0) / r;
 			printf(" %6.2f", (double)(8 * rows * cols) / dt / 1e9);
 		}
+		/* repacked weights (best path): one activation row, then 64 */
+		g4_isa_set(G4_ISA_BEST);
+		const g4_rp_kernel *kr = g4_rp_kernel_for(t);
+		size_t gb = kr ? kr->group_bytes(cols) : 0;
+		int64_t ng = kr ? (rows + kr->rows - 1) / kr->rows : 0;
+		uint8_t *grp = gb ? malloc(gb * (size_t)ng) : NULL, *a64 = malloc(ab * 64);
+		float *o64 = malloc((size_t)(64 * rows) * sizeof *o64);
+		if (grp && a64 && o64) {
+			for (int64_t g = 0; g < ng; g++)
+				kr->pack(cols, w + (size_t)(g * kr->rows) * rb, rb,
+					 (int)(rows - g * kr->rows < kr->rows ? rows - g * kr->rows : kr->rows),
+					 grp + (size_t)g * gb);
+			for (int j = 0; j < 64; j++)
+				memcpy(a64 + j * ab, act, ab);
+			kr->gemm(cols, grp, rows, act, ab, 1, out, (size_t)rows);
+			t0 = now();
+			for (int i = 0; i < reps; i++)
+				kr->gemm(cols, grp, rows, act, ab, 1, out, (size_t)rows);
+			double dt = (now() - t0) / reps;
+			printf("  %6.2f %6.2f", (double)(rb * rows) / dt / 1e9, (double)(rows * cols) / dt / 1e9);
+			int r = (reps + 7) / 8;
+			t0 = now();
+			for (int i = 0; i < r; i++)
+				kr->gemm(cols, grp, rows, a64, ab, 64, o64, (size_t)rows);
+			dt = (now() - t0) / r;
+			printf(" %6.2f", (double)(64 * rows * cols) / dt / 1e9);
+		}
+		free(grp); free(a64); free(o64);
 		printf("\n");
 		g4_isa_set(G4_ISA_BEST);
 		free(acts);

@@ -8,6 +8,7 @@
 #include "matmul.h"
 #include "par.h"
 #include "qtypes.h"
+#include "repack.h"
 
 #define N 256
 static uint32_t rng = 12345;
@@ -87,8 +88,10 @@ static void test_same_bits(void)
 			}
 	g4_matmul_set_act(G4_ACT_F32);
 	g4_set_threads(0);
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 3; i++) {
+		g4_rp_release(&m[i]);
 		free((void *)m[i].data);
+	}
 	free(x);
 }
 

@@ -6,7 +6,10 @@
 
 #include "t.h"
 #include "qtypes.h"
+#include "matmul.h"
+#include "par.h"
 #include "quantize.h"
+#include "repack.h"
 #include "vecdot.h"
 
 static const uint32_t wtypes[] = {
@@ -247,6 +250,104 @@ static void test_acts(void)
 	g4_isa_set(G4_ISA_BEST);
 }
 
+/* the repacked-weight kernels (repack.h) of every path and type that has
+ * one give the bits of portable g4_vecdot on the plain rows: row counts
+ * around the group size, 1..70 activation rows (tiles and chunks), random
+ * block bytes included; and a g4_matmul through them (1 and 2 threads,
+ * several slices) equals the portable matmul. */
+static void test_repack(void)
+{
+	static const int nrows[] = { 1, 5, 16, 17, 33 };
+	static const int nacts[] = { 1, 2, 3, 8, 9, 70 };
+	int kernels = 0;
+	for (int isa = G4_ISA_PORTABLE; isa <= G4_ISA_AVX512; isa++) {
+		if (!g4_isa_available(isa))
+			continue;
+		for (size_t k = 0; k < NW; k++) {
+			uint32_t t = wtypes[k], at = (uint32_t)g4_vecdot_act_type(t);
+			g4_isa_set(isa);
+			const g4_rp_kernel *kr = g4_rp_kernel_for(t);
+			if (!kr)
+				continue;
+			kernels++;
+			int bad = 0;
+			for (int s = 0; sizes(t, s); s += 3) {
+				int64_t n = sizes(t, s);
+				int R = nrows[(s / 3) % 5], A = nacts[(s + (int)k) % 6];
+				size_t rb = g4_row_bytes(t, n), ab = g4_act_row_bytes(t, n) + 3, gb = kr->group_bytes(n);
+				int64_t G = (R + kr->rows - 1) / kr->rows;
+				uint8_t *w = malloc(rb * (size_t)R + 1), *a = malloc(ab * (size_t)A + 1),
+					*g = malloc(gb * (size_t)G);
+				float *x = malloc((size_t)n * sizeof *x), *want = malloc((size_t)(R * A) * sizeof *want),
+				      *got = malloc((size_t)((R + 1) * A + 7) * sizeof *got);
+				for (int r = 0; r < R; r++)
+					make_weights(t, n, w + 1 + (size_t)r * rb, (r + s) & 1);
+				for (int j = 0; j < A; j++) {
+					for (int64_t i = 0; i < n; i++) x[i] = frnd() * (j == 1 ? 0 : 1);
+					g4_quantize_act(at, x, a + 1 + (size_t)j * ab, n);
+				}
+				for (int64_t i = 0; i < G; i++) {
+					int nr = (int)(R - i * kr->rows < kr->rows ? R - i * kr->rows : kr->rows);
+					kr->pack(n, w + 1 + (size_t)(i * kr->rows) * rb, rb, nr, g + (size_t)i * gb);
+				}
+				for (int i = 0; i < (R + 1) * A + 7; i++) got[i] = -1.0f;
+				kr->gemm(n, g, R, a + 1, ab, A, got, (size_t)R + 1);
+				g4_isa_set(G4_ISA_PORTABLE);
+				for (int j = 0; j < A; j++)
+					for (int r = 0; r < R; r++) {
+						float want1 = g4_vecdot(t, n, w + 1 + (size_t)r * rb, a + 1 + (size_t)j * ab);
+						if (memcmp(&want1, &got[j * (R + 1) + r], 4)) {
+							if (!bad) CHECK(0, "%s %s n=%lld rows %d acts %d: [%d][%d] %a vs %a",
+								       g4_isa_name(isa), g4_type_name(t), (long long)n, R, A,
+								       j, r, got[j * (R + 1) + r], want1);
+							bad++;
+						}
+					}
+				for (int j = 0; j + 1 < A; j++)
+					CHECK(got[j * (R + 1) + R] == -1.0f, "%s %s wrote past its rows",
+					      g4_isa_name(isa), g4_type_name(t));
+				g4_isa_set(isa);
+				free(w); free(a); free(g); free(x); free(want); free(got);
+			}
+			/* through g4_matmul: two slices, 1 and 2 threads, T = 1 and 5 */
+			int64_t n = sizes(t, 2), rows = 37, T = 5;
+			size_t rb = g4_row_bytes(t, n);
+			uint8_t *d = malloc(rb * (size_t)rows * 2);
+			for (int64_t r = 0; r < 2 * rows; r++)
+				make_weights(t, n, d + (size_t)r * rb, (int)(r & 1));
+			g4_mat m = { .data = d, .type = t, .ne0 = n, .ne1 = rows, .ne2 = 2, .row_bytes = rb,
+				     .mat_bytes = rb * (size_t)rows };
+			float *xs = malloc((size_t)(T * n) * sizeof *xs), *y0 = malloc((size_t)(T * rows) * sizeof *y0),
+			      *y1 = malloc((size_t)(T * rows) * sizeof *y1);
+			for (int64_t i = 0; i < T * n; i++) xs[i] = frnd();
+			g4_matmul_set_act(G4_ACT_Q8);
+			for (int mat = 0; mat < 2; mat++)
+				for (int64_t nt = 1; nt <= T; nt += T - 1) {
+					g4_isa_set(G4_ISA_PORTABLE);
+					g4_matmul(&m, mat, xs, n, nt, y0, rows);
+					g4_isa_set(isa);
+					for (int th = 1; th <= 2; th++) {
+						g4_set_threads(th);
+						g4_matmul(&m, mat, xs, n, nt, y1, rows);
+						CHECK(!memcmp(y0, y1, (size_t)(nt * rows) * sizeof *y0),
+						      "%s %s matmul slice %d T %lld -t %d differs from portable",
+						      g4_isa_name(isa), g4_type_name(t), mat, (long long)nt, th);
+					}
+				}
+			CHECK(m.rp != NULL, "%s %s: the matmul made no repacked copy", g4_isa_name(isa), g4_type_name(t));
+			g4_rp_release(&m);
+			g4_matmul_set_act(G4_ACT_F32);
+			g4_set_threads(0);
+			free(d); free(xs); free(y0); free(y1);
+		}
+	}
+	g4_isa_set(G4_ISA_BEST);
+	if (g4_isa_available(G4_ISA_AVX512))
+		CHECK(kernels >= 6, "only %d repacked kernels on AVX-512", kernels);
+	else
+		printf("SKIP repacked kernels: no AVX-512 on this CPU\n");
+}
+
 int main(void)
 {
 	printf("# vecdot path in use: %s\n", g4_isa_name(g4_isa()));
@@ -254,5 +355,6 @@ int main(void)
 	RUN(test_portable_accuracy);
 	RUN(test_simd_bitwise);
 	RUN(test_acts);
+	RUN(test_repack);
 	return t_done();
 }

@@ -1,0 +1,84 @@
+/* repack.c - the kernels' copies of weight matrices (see repack.h). */
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "kern.h"
+#include "repack.h"
+#include "vecdot.h"
+
+const g4_rp_kernel *g4_rp_kernel_for(uint32_t t)
+{
+	return g4_rp_table(t);
+}
+
+void g4_rp_release(g4_mat *w)
+{
+	if (w && w->rp) {
+		free(w->rp->data);
+		free(w->rp);
+		w->rp = NULL;
+	}
+}
+
+/* Hands the mapped pages of [p, p+len) back to the kernel (whole pages
+ * inside the range only): a private read-only file mapping reads them
+ * again from the file if they are ever touched. */
+static void drop_pages(const uint8_t *p, size_t len)
+{
+	long ps = sysconf(_SC_PAGESIZE);
+	if (ps <= 0)
+		return;
+	uintptr_t a = ((uintptr_t)p + (uintptr_t)ps - 1) & ~((uintptr_t)ps - 1);
+	uintptr_t z = ((uintptr_t)p + len) & ~((uintptr_t)ps - 1);
+	if (z > a)
+		madvise((void *)a, z - a, MADV_DONTNEED);
+}
+
+static g4_rp *make(const g4_mat *w, const g4_rp_kernel *k)
+{
+	size_t gb = k->group_bytes(w->ne0);
+	if (!gb || w->ne1 <= 0 || w->ne2 <= 0)
+		return NULL;
+	int64_t groups = (w->ne1 + k->rows - 1) / k->rows;
+	if ((uint64_t)groups * gb * (uint64_t)w->ne2 > SIZE_MAX / 2)
+		return NULL;
+	g4_rp *rp = malloc(sizeof *rp);
+	uint8_t *data = rp ? aligned_alloc(64, ((size_t)groups * gb * (size_t)w->ne2 + 63) & ~(size_t)63) : NULL;
+	if (!data) {
+		free(rp);
+		return NULL;
+	}
+	*rp = (g4_rp){ .k = k, .data = data, .groups = groups, .group_bytes = gb,
+		       .mat_bytes = (size_t)groups * gb };
+	int64_t total = groups * w->ne2;
+#pragma omp parallel for schedule(static) if (total > 1 && !omp_in_parallel())
+	for (int64_t i = 0; i < total; i++) {
+		int64_t mat = i / groups, r0 = (i % groups) * k->rows;
+		int nr = (int)(w->ne1 - r0 < k->rows ? w->ne1 - r0 : k->rows);
+		k->pack(w->ne0, g4_mat_row(w, mat, r0), w->row_bytes, nr, data + (size_t)i * gb);
+	}
+	if (w->mapped)
+		drop_pages(w->data, w->mat_bytes * (size_t)w->ne2);
+	return rp;
+}
+
+const g4_rp *g4_rp_get(const g4_mat *cw)
+{
+	const g4_rp_kernel *k = g4_rp_table(cw->type);
+	g4_mat *w = (g4_mat *)cw;	/* the model owns its mats; the copy is a cache */
+	if (!k)
+		return NULL;
+	g4_rp *rp;
+#pragma omp critical(g4_repack)
+	{
+		if (w->rp && w->rp->k != k)
+			g4_rp_release(w);	/* made for another code path */
+		if (!w->rp)
+			w->rp = make(w, k);
+		rp = w->rp;
+	}
+	return rp;
+}
