@@ -149,7 +149,7 @@ int main(int argc, char **argv)
 			g4_err_sys("%s", snap_in);
 			g4_die(PROG);
 		}
-		int rc = g4_snap_read(f, &base, m->fingerprint, snap_in);
+		int rc = g4_snap_read_model(f, &base, m, snap_in);
 		fclose(f);
 		if (rc < 0)
 			g4_die(PROG);
