@@ -35,12 +35,36 @@ int g4_parse_int(const char *s, long lo, long hi, int *out)
 	return 0;
 }
 
-int g4_parse_num(const char *s, double lo, double hi, double *out)
+/* A number within lo..hi, the bounds included or not. */
+static int parse_num(const char *s, double lo, double hi, int incl, double *out)
 {
 	char *e;
 	double v = strtod(s, &e);
-	if (e == s || *e || !(v > lo && v < hi))
+	if (e == s || *e || !(incl ? v >= lo && v <= hi : v > lo && v < hi))
 		return -1;
 	*out = v;
+	return 0;
+}
+
+int g4_parse_num(const char *s, double lo, double hi, double *out)
+{
+	return parse_num(s, lo, hi, 0, out);
+}
+
+int g4_parse_num_incl(const char *s, double lo, double hi, double *out)
+{
+	return parse_num(s, lo, hi, 1, out);
+}
+
+int g4_parse_u64(const char *s, uint64_t *out)
+{
+	if (*s < '0' || *s > '9')	/* strtoull would take a sign or blanks */
+		return -1;
+	char *e;
+	errno = 0;
+	unsigned long long v = strtoull(s, &e, 10);
+	if (errno || *e)
+		return -1;
+	*out = (uint64_t)v;
 	return 0;
 }
