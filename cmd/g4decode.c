@@ -100,7 +100,8 @@ int main(int argc, char **argv)
 	};
 	int c, k;
 	double v;
-	while ((c = getopt_long(argc, argv, "m:s:o:n:t:b:0", lo, NULL)) != -1) {
+	opterr = 0;	/* messages: g4_getopt_error */
+	while ((c = getopt_long(argc, argv, ":m:s:o:n:t:b:0", lo, NULL)) != -1) {
 		const char *bad = NULL;
 		switch (c) {
 		case 'm': model = optarg; break;
@@ -186,17 +187,16 @@ int main(int argc, char **argv)
 			break;
 		case O_HELP: usage(stdout); return 0;
 		case O_VERSION: g4_print_version(PROG); return 0;
-		default: usage(stderr); return 2;
+		default: g4_getopt_error(PROG, usage, c, argv);
 		}
 		if (bad)
 			g4_usage_error(PROG, usage, "%s, not '%s'", bad, optarg);
 	}
 	if (!model)
 		g4_usage_error(PROG, usage, "-m MODEL.gguf is required");
-	if (optind != argc) {
-		usage(stderr);
-		return 2;
-	}
+	if (optind != argc)
+		g4_usage_error(PROG, usage, "unexpected argument '%s' (the snapshot comes on stdin or with -s)",
+			       argv[optind]);
 	if (ids_out + jsonl + raw > 1)
 		g4_usage_error(PROG, usage, "--ids, --jsonl and --raw exclude each other");
 	for (int i = 0; i < n_stops; i++) {

@@ -1,7 +1,9 @@
 /* cli.c - shared argument-parsing pieces of the commands (see cli.h). */
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
 #include "version.h"
@@ -17,6 +19,24 @@ void g4_usage_error(const char *prog, g4_usage_fn *usage, const char *fmt, ...)
 	if (usage)
 		usage(stderr);
 	exit(2);
+}
+
+void g4_getopt_error(const char *prog, g4_usage_fn *usage, int c, char *const argv[])
+{
+	/* ':' comes only at the end of argv, after the option's word; for '?'
+	 * optopt is 0 after an unknown long option (its word just passed), the
+	 * letter of an unknown short one (maybe inside a cluster), or the value
+	 * of a long option given an argument it does not take (--ids=3) */
+	const char *word = optind > 0 ? argv[optind - 1] : "?";
+	int is_long = !strncmp(word, "--", 2);
+	char opt[3] = { '-', optopt > ' ' && optopt < 127 ? (char)optopt : '?', 0 };
+	if (c == ':')
+		g4_usage_error(prog, usage, "%s needs an argument", is_long ? word : opt);
+	if (optopt == 0)
+		g4_usage_error(prog, usage, "unknown option %s", word);
+	if (is_long && strchr(word, '='))
+		g4_usage_error(prog, usage, "%.*s takes no argument", (int)(strchr(word, '=') - word), word);
+	g4_usage_error(prog, usage, "unknown option %s", opt);
 }
 
 void g4_print_version(const char *prog)

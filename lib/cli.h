@@ -22,6 +22,12 @@ typedef void g4_usage_fn(FILE *f);
 void g4_usage_error(const char *prog, g4_usage_fn *usage, const char *fmt, ...)
 	__attribute__((noreturn, format(printf, 3, 4)));
 
+/* For getopt_long with opterr = 0 and an option string that starts with
+ * ':': the usage error for its return c, ':' (a missing argument) or '?'
+ * (an unknown option), naming the option.  Does not return. */
+void g4_getopt_error(const char *prog, g4_usage_fn *usage, int c, char *const argv[])
+	__attribute__((noreturn));
+
 /* Prints "PROG (g4) VERSION" on stdout. */
 void g4_print_version(const char *prog);
 
