@@ -67,16 +67,6 @@ static void usage(FILE *f)
 static char **stops;
 static int n_stops;
 
-static int parse_num(const char *s, double lo, double hi, double *out)
-{
-	char *end;
-	double v = strtod(s, &end);
-	if (!*s || *end || !(v >= lo && v <= hi))
-		return -1;
-	*out = v;
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	const char *model = NULL, *snap_in = NULL, *out = NULL;
@@ -108,19 +98,20 @@ int main(int argc, char **argv)
 		{ "version", no_argument, 0, O_VERSION },
 		{ 0, 0, 0, 0 }
 	};
-	int c;
+	int c, k;
 	double v;
-	while ((c = getopt_long(argc, argv, "m:s:o:n:t:b:0", lo, NULL)) != -1) {
+	opterr = 0;	/* messages: g4_getopt_error */
+	while ((c = getopt_long(argc, argv, ":m:s:o:n:t:b:0", lo, NULL)) != -1) {
 		const char *bad = NULL;
 		switch (c) {
 		case 'm': model = optarg; break;
 		case 's': snap_in = optarg; break;
 		case 'o': out = optarg; break;
 		case 'n':
-			if (parse_num(optarg, 0, 1e9, &v) < 0 || v != (long)v)
+			if (g4_parse_int(optarg, 0, 1000000000, &k) < 0)
 				bad = "-n wants a token count";
 			else
-				max_new = (long)v;
+				max_new = k;
 			break;
 		case 't': {
 			int n = g4_parse_threads(optarg);
@@ -131,17 +122,17 @@ int main(int argc, char **argv)
 			break;
 		}
 		case 'b':
-			if (parse_num(optarg, 1, 4096, &v) < 0 || v != (long)v)
+			if (g4_parse_int(optarg, 1, 4096, &k) < 0)
 				bad = "-b wants a count of 1..4096";
 			else
-				max_batch = (long)v;
+				max_batch = k;
 			break;
 		case '0': nul = 1; break;
 		case O_SAMPLES:
-			if (parse_num(optarg, 1, 1e6, &v) < 0 || v != (long)v)
+			if (g4_parse_int(optarg, 1, 1000000, &k) < 0)
 				bad = "--samples wants a count >= 1";
 			else
-				samples = (long)v;
+				samples = k;
 			break;
 		case O_JSONL: jsonl = 1; break;
 		case O_IDS: ids_out = 1; break;
@@ -154,40 +145,39 @@ int main(int argc, char **argv)
 				g4_matmul_set_act(strcmp(optarg, "q8") ? G4_ACT_F32 : G4_ACT_Q8);
 			break;
 		case O_TEMP:
-			if (parse_num(optarg, 0, 1e6, &v) < 0) bad = "--temp wants a number >= 0";
+			if (g4_parse_num_incl(optarg, 0, 1e6, &v) < 0) bad = "--temp wants a number >= 0";
 			else sp.temp = (float)v;
 			break;
 		case O_TOPK:
-			if (parse_num(optarg, 0, 1e9, &v) < 0 || v != (int)v) bad = "--top-k wants a count >= 0";
-			else sp.top_k = (int)v;
+			if (g4_parse_int(optarg, 0, 1000000000, &k) < 0) bad = "--top-k wants a count >= 0";
+			else sp.top_k = k;
 			break;
 		case O_TOPP:
-			if (parse_num(optarg, 0, 1, &v) < 0) bad = "--top-p wants a number in 0..1";
+			if (g4_parse_num_incl(optarg, 0, 1, &v) < 0) bad = "--top-p wants a number in 0..1";
 			else sp.top_p = (float)v;
 			break;
 		case O_MINP:
-			if (parse_num(optarg, 0, 1, &v) < 0) bad = "--min-p wants a number in 0..1";
+			if (g4_parse_num_incl(optarg, 0, 1, &v) < 0) bad = "--min-p wants a number in 0..1";
 			else sp.min_p = (float)v;
 			break;
 		case O_REP:
-			if (parse_num(optarg, 0, 1e6, &v) < 0 || v == 0) bad = "--repeat-penalty wants a number > 0";
+			if (g4_parse_num_incl(optarg, 0, 1e6, &v) < 0 || v == 0) bad = "--repeat-penalty wants a number > 0";
 			else sp.repeat_penalty = (float)v;
 			break;
 		case O_REPN:
-			if (parse_num(optarg, -1, 1e9, &v) < 0 || v != (int)v) bad = "--repeat-last-n wants a count or -1";
-			else sp.penalty_last_n = (int)v;
+			if (g4_parse_int(optarg, -1, 1000000000, &k) < 0) bad = "--repeat-last-n wants a count or -1";
+			else sp.penalty_last_n = k;
 			break;
 		case O_FREQ:
-			if (parse_num(optarg, -1e6, 1e6, &v) < 0) bad = "--freq-penalty wants a number";
+			if (g4_parse_num_incl(optarg, -1e6, 1e6, &v) < 0) bad = "--freq-penalty wants a number";
 			else sp.freq_penalty = (float)v;
 			break;
 		case O_PRES:
-			if (parse_num(optarg, -1e6, 1e6, &v) < 0) bad = "--presence-penalty wants a number";
+			if (g4_parse_num_incl(optarg, -1e6, 1e6, &v) < 0) bad = "--presence-penalty wants a number";
 			else sp.presence_penalty = (float)v;
 			break;
 		case O_SEED:
-			if (parse_num(optarg, 0, 18446744073709551615.0, &v) < 0) bad = "--seed wants a number >= 0";
-			else sp.seed = strtoull(optarg, NULL, 10);
+			if (g4_parse_u64(optarg, &sp.seed) < 0) bad = "--seed wants a number >= 0";
 			break;
 		case O_STOP:
 			stops = realloc(stops, (size_t)(n_stops + 1) * sizeof *stops);
@@ -197,17 +187,16 @@ int main(int argc, char **argv)
 			break;
 		case O_HELP: usage(stdout); return 0;
 		case O_VERSION: g4_print_version(PROG); return 0;
-		default: usage(stderr); return 2;
+		default: g4_getopt_error(PROG, usage, c, argv);
 		}
 		if (bad)
 			g4_usage_error(PROG, usage, "%s, not '%s'", bad, optarg);
 	}
 	if (!model)
 		g4_usage_error(PROG, usage, "-m MODEL.gguf is required");
-	if (optind != argc) {
-		usage(stderr);
-		return 2;
-	}
+	if (optind != argc)
+		g4_usage_error(PROG, usage, "unexpected argument '%s' (the snapshot comes on stdin or with -s)",
+			       argv[optind]);
 	if (ids_out + jsonl + raw > 1)
 		g4_usage_error(PROG, usage, "--ids, --jsonl and --raw exclude each other");
 	for (int i = 0; i < n_stops; i++) {

@@ -76,8 +76,7 @@ int main(int argc, char **argv)
 		case O_VOCAB: vocab = optarg; break;
 		case 'h': usage(stdout); return 0;
 		case O_VERSION: g4_print_version(prog); return 0;
-		case ':': bad_usage("an option is missing its argument");
-		default: bad_usage("unknown option");
+		default: g4_getopt_error(prog, usage, c, argv);
 		}
 	}
 	if (!model)

@@ -88,7 +88,8 @@ int main(int argc, char **argv)
 		{ 0, 0, 0, 0 }
 	};
 	int c;
-	while ((c = getopt_long(argc, argv, "m:s:o:t:", lo, NULL)) != -1) {
+	opterr = 0;	/* messages: g4_getopt_error */
+	while ((c = getopt_long(argc, argv, ":m:s:o:t:", lo, NULL)) != -1) {
 		switch (c) {
 		case 'm': model = optarg; break;
 		case 's': snap_in = optarg; break;
@@ -118,15 +119,13 @@ int main(int argc, char **argv)
 		case O_PERTOK: score = per_token = 1; break;
 		case O_HELP: usage(stdout); return 0;
 		case O_VERSION: g4_print_version(PROG); return 0;
-		default: usage(stderr); return 2;
+		default: g4_getopt_error(PROG, usage, c, argv);
 		}
 	}
 	if (!model)
 		g4_usage_error(PROG, usage, "-m MODEL.gguf is required");
-	if (optind != argc) {
-		usage(stderr);
-		return 2;
-	}
+	if (optind != argc)
+		g4_usage_error(PROG, usage, "unexpected argument '%s' (the prompt comes on stdin)", argv[optind]);
 	const int pattern = out && strchr(out, '%');
 	if (pattern && g4_pf_pattern_check(out) < 0)
 		g4_usage_error(PROG, usage, "%s", g4_errmsg());
@@ -150,7 +149,7 @@ int main(int argc, char **argv)
 			g4_err_sys("%s", snap_in);
 			g4_die(PROG);
 		}
-		int rc = g4_snap_read(f, &base, m->fingerprint, snap_in);
+		int rc = g4_snap_read_model(f, &base, m, snap_in);
 		fclose(f);
 		if (rc < 0)
 			g4_die(PROG);

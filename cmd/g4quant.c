@@ -147,11 +147,15 @@ int main(int argc, char **argv)
 			const char *fn = NEXT();
 			FILE *tf = fopen(fn, "r");
 			char word[4096];
-			if (!tf)
-				g4_fatal(prog, "cannot open %s", fn);
+			if (!tf) {
+				g4_err_sys("cannot open %s", fn);
+				g4_die(prog);
+			}
 			while (fscanf(tf, "%4095s", word) == 1)
 				if (g4_qmix_add_tensor_type(&tt, word))
 					g4_fatal(prog, "%s: %s", fn, g4_errmsg());
+			if (ferror(tf))
+				g4_fatal(prog, "reading %s: %s", fn, strerror(errno));
 			fclose(tf);
 		} else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
 			quiet = 1;
@@ -215,11 +219,17 @@ int main(int argc, char **argv)
 		g4_out *mo = NULL;
 		if (mmproj) {
 			mo = g4_out_open(mmproj);
-			if (!mo || g4_hfconv_mmproj(pos[0], g4_out_file(mo), &o))
+			if (!mo)
+				g4_die(prog);
+			o.out_name = g4_out_path(mo);
+			if (g4_hfconv_mmproj(pos[0], g4_out_file(mo), &o))
 				g4_die(prog);
 		}
 		g4_out *out = g4_out_open(pos[1]);
-		if (!out || g4_hfconv(pos[0], g4_out_file(out), &o))
+		if (!out)
+			g4_die(prog);
+		o.out_name = g4_out_path(out);
+		if (g4_hfconv(pos[0], g4_out_file(out), &o))
 			g4_die(prog);
 		if ((mo && g4_out_commit(mo)) || g4_out_commit(out))
 			g4_die(prog);
@@ -230,10 +240,10 @@ int main(int argc, char **argv)
 		g4_out *out = g4_out_open(pos[1]);
 		if (!out)
 			g4_die(prog);
-		if (g4_requant(g, g4_out_file(out), &o)) {
-			g4_err_ctx("%s: ", pos[0]);
+		o.out_name = g4_out_path(out);
+		o.in_name = pos[0];
+		if (g4_requant(g, g4_out_file(out), &o))	/* names the input or the output */
 			g4_die(prog);
-		}
 		if (g4_out_commit(out))
 			g4_die(prog);
 		g4_gguf_close(g);

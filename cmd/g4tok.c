@@ -197,7 +197,7 @@ int main(int argc, char **argv)
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
-#define NEEDARG(what) do { if (++i == argc) bad_usage("option needs " what); } while (0)
+#define NEEDARG(what) do { if (++i == argc) bad_usage("%s needs %s", a, what); } while (0)
 		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
 			usage(stdout);
 			fputs(help, stdout);

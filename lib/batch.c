@@ -256,7 +256,7 @@ static int admit(const g4_model *m, const g4_tokenizer *tok, g4_bd_opts *o, FILE
 		 queue *q, long *ndoc)
 {
 	g4_snap sn;
-	int rc = g4_snap_read(in, &sn, m->fingerprint, in_name);
+	int rc = g4_snap_read_model(in, &sn, m, in_name);
 	if (rc <= 0)
 		return rc;
 	long doc = (*ndoc)++;

@@ -10,6 +10,7 @@
  */
 #ifndef G4_CLI_H
 #define G4_CLI_H
+#include <stdint.h>
 #include <stdio.h>
 
 /* Prints the command's usage text on f (stdout for --help, stderr after a
@@ -21,6 +22,12 @@ typedef void g4_usage_fn(FILE *f);
 void g4_usage_error(const char *prog, g4_usage_fn *usage, const char *fmt, ...)
 	__attribute__((noreturn, format(printf, 3, 4)));
 
+/* For getopt_long with opterr = 0 and an option string that starts with
+ * ':': the usage error for its return c, ':' (a missing argument) or '?'
+ * (an unknown option), naming the option.  Does not return. */
+void g4_getopt_error(const char *prog, g4_usage_fn *usage, int c, char *const argv[])
+	__attribute__((noreturn));
+
 /* Prints "PROG (g4) VERSION" on stdout. */
 void g4_print_version(const char *prog);
 
@@ -28,8 +35,15 @@ void g4_print_version(const char *prog);
  * (no message; *out unchanged) when s is not one. */
 int g4_parse_int(const char *s, long lo, long hi, int *out);
 
-/* A whole number (strtod syntax) with lo < x < hi into *out: 0, or -1 (no
- * message; *out unchanged) when s is not one. */
+/* A number (strtod syntax) with lo < x < hi into *out: 0, or -1 (no
+ * message; *out unchanged) when s is not one (NaN never is). */
 int g4_parse_num(const char *s, double lo, double hi, double *out);
+
+/* The same with the bounds included: lo <= x <= hi. */
+int g4_parse_num_incl(const char *s, double lo, double hi, double *out);
+
+/* A whole decimal number 0 .. 2^64-1 (digits only, no sign) into *out: 0,
+ * or -1 (no message; *out unchanged). */
+int g4_parse_u64(const char *s, uint64_t *out);
 
 #endif

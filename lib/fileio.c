@@ -80,7 +80,7 @@ g4_out *g4_out_open(const char *path)
 	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
 		o->f = fopen(path, "wb");
 		if (!o->f || !o->path) {
-			g4_err_sys("cannot open %s", path);
+			g4_err_sys("cannot open %s for writing", path);
 			if (o->f) fclose(o->f);
 			free(o->path), free(o);
 			return NULL;
@@ -115,7 +115,7 @@ g4_out *g4_out_open(const char *path)
 	}
 	o->f = fdopen(fd, "wb");
 	if (!o->f) {
-		g4_err_sys("cannot open %s", path);
+		g4_err_sys("cannot open %s for writing", path);
 		g4_out_abort(o);
 		return NULL;
 	}

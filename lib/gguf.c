@@ -903,6 +903,7 @@ struct g4_ggufw {
 	int state;		/* 0 adding, 1 header written, 2 finished, -1 failed */
 	size_t cur;		/* tensor whose data comes next */
 	uint64_t cur_done;	/* bytes of it written */
+	const char *name;	/* the output, for messages (NULL: "GGUF output") */
 };
 
 typedef struct {
@@ -941,6 +942,16 @@ g4_ggufw *g4_ggufw_new(void)
 	if (!w)
 		g4_err("out of memory");
 	return w;
+}
+
+void g4_ggufw_set_name(g4_ggufw *w, const char *name)
+{
+	w->name = name;
+}
+
+static const char *wname(const g4_ggufw *w)
+{
+	return w->name ? w->name : "GGUF output";
 }
 
 void g4_ggufw_free(g4_ggufw *w)
@@ -1206,12 +1217,12 @@ static int wfail(g4_ggufw *w)
 	return -1;
 }
 
-static int write_zeros(FILE *f, uint64_t n)
+static int write_zeros(const g4_ggufw *w, FILE *f, uint64_t n)
 {
 	static const uint8_t z[256];
 	while (n) {
 		size_t k = n < sizeof z ? (size_t)n : sizeof z;
-		if (g4_write(f, z, k, "GGUF output"))
+		if (g4_write(f, z, k, wname(w)))
 			return -1;
 		n -= k;
 	}
@@ -1248,9 +1259,9 @@ int g4_ggufw_write_header(g4_ggufw *w, FILE *f)
 		return g4_err("GGUF header: out of memory");
 	}
 	size_t n = b.n;
-	int rc = g4_write(f, b.p, n, "GGUF output");
+	int rc = g4_write(f, b.p, n, wname(w));
 	free(b.p);
-	if (rc || write_zeros(f, pad_to(n, w->align) - n))
+	if (rc || write_zeros(w, f, pad_to(n, w->align) - n))
 		return wfail(w);
 	w->state = 1;
 	w->cur = 0;
@@ -1264,17 +1275,17 @@ int g4_ggufw_write_data_part(g4_ggufw *w, FILE *f, const void *data, uint64_t nb
 		return g4_err(w->state == 0 ? "GGUF tensor data written before the header"
 					    : "GGUF tensor data written after the end");
 	if (w->cur >= w->nt)
-		return g4_err("GGUF output: data for more tensors than were added (%zu)", w->nt);
+		return g4_err("%s: data for more tensors than were added (%zu)", wname(w), w->nt);
 	wtensor *t = &w->t[w->cur];
 	uint64_t room = t->nbytes - w->cur_done;
 	if (nbytes > room || (last && nbytes != room))
 		return g4_err("tensor '%s': %llu bytes written, its size is %llu", t->name,
 			      (ull)(w->cur_done + nbytes), (ull)t->nbytes);
-	if (g4_write(f, data, (size_t)nbytes, "GGUF output"))
+	if (g4_write(f, data, (size_t)nbytes, wname(w)))
 		return wfail(w);
 	w->cur_done += nbytes;
 	if (w->cur_done == t->nbytes) {
-		if (write_zeros(f, pad_to(t->nbytes, w->align) - t->nbytes))
+		if (write_zeros(w, f, pad_to(t->nbytes, w->align) - t->nbytes))
 			return wfail(w);
 		w->cur++;
 		w->cur_done = 0;
@@ -1296,7 +1307,7 @@ int g4_ggufw_finish(g4_ggufw *w, FILE *f)
 		return g4_err("tensor '%s': %llu of %llu bytes written when the GGUF output was finished",
 			      w->t[w->cur].name, (ull)w->cur_done, (ull)w->t[w->cur].nbytes);
 	if (fflush(f) != 0 || ferror(f))
-		return g4_err_sys("writing GGUF output");
+		return g4_err_sys("writing %s", wname(w));
 	w->state = 2;
 	return 0;
 }

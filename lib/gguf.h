@@ -155,6 +155,9 @@ typedef struct g4_ggufw g4_ggufw;
 
 g4_ggufw *g4_ggufw_new(void);
 void g4_ggufw_free(g4_ggufw *w);
+/* The output's name in write errors ("writing NAME: ..."; default "GGUF
+ * output"); the writer keeps the pointer. */
+void g4_ggufw_set_name(g4_ggufw *w, const char *name);
 /* Keys keep the order of their first set; setting a key again replaces its
  * value in place. */
 int g4_ggufw_set_u32(g4_ggufw *w, const char *key, uint32_t v);

@@ -777,18 +777,17 @@ int g4_hfconv(const char *dir, FILE *out, const g4_requant_opts *o)
 		src[i].type = ct == G4_Q8_0 ? G4_F32 : ct;
 		types[i] = ct;
 	}
+	g4_requant_opts ro = *o;
+	ro.in_name = dir;	/* the input's errors name dir, write errors the output */
 	if (emulate)
-		rc = g4_qwrite(w, k.nt, src, types, NULL, o, out);
+		rc = g4_qwrite(w, k.nt, src, types, NULL, &ro, out);
 	else {
-		g4_requant_opts ro = *o;
 		ro.mix.n_layer = c.L;
 		ro.mix.n_head = c.nh;
 		ro.mix.n_head_kv = c.swa[0] || !c.has_nkv_full ? c.nkv : c.nkv_full;
 		ro.mix.n_expert = c.n_exp > 0 ? c.n_exp : 0;
 		rc = g4_requant_srcs(w, k.nt, src, &ro, out);
 	}
-	if (rc)
-		g4_err_ctx("%s: ", dir);
 out:
 	free(src);
 	free(types);
@@ -1254,9 +1253,9 @@ int g4_hfconv_mmproj(const char *dir, FILE *out, const g4_requant_opts *o)
 		src[i].type = ct == G4_Q8_0 ? G4_F32 : ct;
 		types[i] = ct;
 	}
-	rc = g4_qwrite(w, nm, src, types, NULL, o, out);
-	if (rc)
-		g4_err_ctx("%s: ", dir);
+	g4_requant_opts ro = *o;
+	ro.in_name = dir;	/* the input's errors name dir, write errors the output */
+	rc = g4_qwrite(w, nm, src, types, NULL, &ro, out);
 out:
 	if (m)
 		for (size_t i = 0; i < nm; i++)

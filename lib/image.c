@@ -156,6 +156,32 @@ static void png_read_fn(png_structp png, png_bytep out, size_t n)
 	s->off += n;
 }
 
+/* One row in png's layout (after the transformations) to 8-bit RGB. */
+static void png_row_rgb(const uint8_t *row, uint8_t *d, png_uint_32 w, int gray16, int ch, int white)
+{
+	for (png_uint_32 x = 0; x < w; x++, d += 3) {
+		if (gray16) {
+			const uint8_t *q = row + (size_t)x * 2;	/* big-endian */
+			d[0] = d[1] = d[2] = q[0] ? 255 : q[1];
+			continue;
+		}
+		const uint8_t *q = row + (size_t)x * ch;
+		if (ch == 4 && white) {
+			/* a*c + (255-a)*255, rounded, as torchvision's blend on uint8 */
+			unsigned a = q[3];
+			for (int c = 0; c < 3; c++)
+				d[c] = (uint8_t)((q[c] * a + 255 * (255 - a) + 127) / 255);
+		} else {
+			d[0] = q[0];
+			d[1] = q[1];
+			d[2] = q[2];
+		}
+	}
+}
+
+/* Deflate gives at most 1032 bytes per byte (a 258-byte match in two bits). */
+#define DEFLATE_MAX_RATIO 1032
+
 static int decode_png(const uint8_t *buf, size_t n, const char *name, int flags, g4_image *out)
 {
 	png_src s = {.p = buf, .n = n, .name = name};
@@ -188,6 +214,14 @@ static int decode_png(const uint8_t *buf, size_t n, const char *name, int flags,
 		png_destroy_read_struct(&png, &info, NULL);
 		return -1;
 	}
+	/* the pixels the header claims must fit in the file, deflated */
+	uint64_t raw = ((uint64_t)w * h * (uint64_t)(png_get_channels(png, info) * depth) + 7) / 8;
+	if (raw / DEFLATE_MAX_RATIO > n) {
+		png_destroy_read_struct(&png, &info, NULL);
+		return g4_err("%s: bad PNG: %lux%lu pixels need %llu bytes of image data, more than the %zu bytes "
+			      "of the file can hold (truncated?)", name, (unsigned long)w, (unsigned long)h,
+			      (unsigned long long)raw, n);
+	}
 	int orient = 1;
 #ifdef PNG_eXIf_SUPPORTED
 	png_uint_32 ne = 0;
@@ -214,36 +248,45 @@ static int decode_png(const uint8_t *buf, size_t n, const char *name, int flags,
 	size_t rb = png_get_rowbytes(png, info);
 	if (gray16 ? (ch != 1 || rb != (size_t)w * 2) : ((ch != 3 && ch != 4) || rb != (size_t)w * ch))
 		png_error(png, "unexpected pixel layout after conversion");
-	int has_alpha = ch == 4;
-	/* whole picture in png's layout (interlaced files need it), then RGB */
-	row = malloc((size_t)h * rb);
-	rgb = malloc((size_t)w * h * 3);
-	if (!row || !rgb)
-		png_error(png, "out of memory");
-	rows = png_malloc(png, sizeof(png_bytep) * h);
-	for (png_uint_32 y = 0; y < h; y++)
-		rows[y] = row + (size_t)y * rb;
-	png_read_image(png, rows);
-	png_free(png, rows);
-	rows = NULL;
-	for (size_t i = 0; i < (size_t)w * h; i++) {
-		uint8_t *d = rgb + i * 3;
-		if (gray16) {
-			const uint8_t *q = row + i * 2;	/* big-endian */
-			d[0] = d[1] = d[2] = q[0] ? 255 : q[1];
-			continue;
+	int white = (flags & G4_IMG_ALPHA_WHITE) != 0;
+	size_t out_row = (size_t)w * 3;
+	if (interlace == PNG_INTERLACE_NONE) {
+		/* row by row; the picture grows as its rows arrive, so a header
+		 * that claims more rows than the data hold costs nothing */
+		size_t cap = 0;
+		row = malloc(rb);
+		if (!row)
+			png_error(png, "out of memory");
+		for (png_uint_32 y = 0; y < h; y++) {
+			if ((size_t)(y + 1) * out_row > cap) {
+				size_t nc = cap ? 2 * cap : (size_t)1 << 20;
+				if (nc < (size_t)(y + 1) * out_row)
+					nc = (size_t)(y + 1) * out_row;
+				if (nc > (size_t)h * out_row)
+					nc = (size_t)h * out_row;
+				uint8_t *q = realloc(rgb, nc);
+				if (!q)
+					png_error(png, "out of memory");
+				rgb = q;
+				cap = nc;
+			}
+			png_read_row(png, row, NULL);
+			png_row_rgb(row, rgb + (size_t)y * out_row, w, gray16, ch, white);
 		}
-		const uint8_t *q = row + i * ch;
-		if (has_alpha && (flags & G4_IMG_ALPHA_WHITE)) {
-			/* a*c + (255-a)*255, rounded, as torchvision's blend on uint8 */
-			unsigned a = q[3];
-			for (int c = 0; c < 3; c++)
-				d[c] = (uint8_t)((q[c] * a + 255 * (255 - a) + 127) / 255);
-		} else {
-			d[0] = q[0];
-			d[1] = q[1];
-			d[2] = q[2];
-		}
+	} else {
+		/* Adam7: the whole picture in png's layout, then RGB */
+		row = malloc((size_t)h * rb);
+		rgb = malloc((size_t)h * out_row);
+		if (!row || !rgb)
+			png_error(png, "out of memory");
+		rows = png_malloc(png, sizeof(png_bytep) * h);
+		for (png_uint_32 y = 0; y < h; y++)
+			rows[y] = row + (size_t)y * rb;
+		png_read_image(png, rows);
+		png_free(png, rows);
+		rows = NULL;
+		for (png_uint_32 y = 0; y < h; y++)
+			png_row_rgb(row + (size_t)y * rb, rgb + (size_t)y * out_row, w, gray16, ch, white);
 	}
 	png_destroy_read_struct(&png, &info, NULL);
 	free(row);

@@ -131,7 +131,18 @@ struct job {
 	float *fbuf;
 	uint8_t *qbuf;
 	size_t fcap, qcap;
+	int out_err;		/* the error is the output's (not the input's) */
 };
+
+/* The next piece of the current tensor's data to the output. */
+static int jwrite(struct job *j, const void *p, uint64_t k, int last)
+{
+	if (g4_ggufw_write_data_part(j->w, j->f, p, k, last)) {
+		j->out_err = 1;
+		return -1;
+	}
+	return 0;
+}
 
 static void progress(struct job *j, const char *name)
 {
@@ -153,7 +164,7 @@ static int copy_tensor(struct job *j, const g4_qsrc *t)
 	uint64_t left = nbytes, step = (uint64_t)CHUNK_ELEMS * 4;
 	while (left) {
 		uint64_t k = left < step ? left : step;
-		if (g4_ggufw_write_data_part(j->w, j->f, p, k, k == left))
+		if (jwrite(j, p, k, k == left))
 			return -1;
 		if (t->mapped)
 			release(p, k);
@@ -162,7 +173,7 @@ static int copy_tensor(struct job *j, const g4_qsrc *t)
 		j->done += k;
 		progress(j, t->name);
 	}
-	if (nbytes == 0 && g4_ggufw_write_data_part(j->w, j->f, p, 0, 1))
+	if (nbytes == 0 && jwrite(j, p, 0, 1))
 		return -1;
 	return 0;
 }
@@ -260,14 +271,13 @@ static int convert_tensor(struct job *j, const g4_qsrc *t, uint32_t type, const 
 			if (t->mapped)
 				release(src, (uint64_t)nr * in_row);
 			written += (uint64_t)nr * out_row;
-			if (g4_ggufw_write_data_part(j->w, j->f, j->qbuf, (uint64_t)nr * out_row,
-						     written == total_out))
+			if (jwrite(j, j->qbuf, (uint64_t)nr * out_row, written == total_out))
 				return -1;
 			j->done += (uint64_t)nr * in_row;
 			progress(j, name);
 		}
 	}
-	if (total_out == 0 && g4_ggufw_write_data_part(j->w, j->f, j->qbuf, 0, 1))
+	if (total_out == 0 && jwrite(j, j->qbuf, 0, 1))
 		return -1;
 	return 0;
 }
@@ -277,13 +287,16 @@ int g4_qwrite(g4_ggufw *w, size_t n, const g4_qsrc *src, const uint32_t *types,
 {
 	struct job j = { .o = o, .f = out, .w = w, .n = n };
 	int rc = -1;
+	g4_ggufw_set_name(w, o->out_name);
 	for (size_t i = 0; i < n; i++) {
 		if (g4_ggufw_add_tensor(w, src[i].name, types[i], g4_qmix_ndims(src[i].ne), src[i].ne))
-			return -1;
+			goto out;
 		j.total += src_bytes(&src[i]);
 	}
-	if (g4_ggufw_write_header(w, out))
-		return -1;
+	if (g4_ggufw_write_header(w, out)) {
+		j.out_err = 1;
+		goto out;
+	}
 	for (size_t i = 0; i < n; i++) {
 		j.idx = i;
 		progress(&j, src[i].name);
@@ -295,10 +308,15 @@ int g4_qwrite(g4_ggufw *w, size_t n, const g4_qsrc *src, const uint32_t *types,
 	}
 	j.idx = n;
 	progress(&j, "");
-	if (g4_ggufw_finish(w, out))
+	if (g4_ggufw_finish(w, out)) {
+		j.out_err = 1;
 		goto out;
+	}
 	rc = 0;
 out:
+	/* errors of the input (its tensors) name it; write errors name the output */
+	if (rc && !j.out_err && o->in_name)
+		g4_err_ctx("%s: ", o->in_name);
 	free(j.fbuf);
 	free(j.qbuf);
 	return rc;
@@ -404,8 +422,12 @@ int g4_requant_srcs(g4_ggufw *w, size_t n, const g4_qsrc *src, const g4_requant_
 	}
 	if (set_meta(w, &o))
 		goto out;
-	rc = g4_qwrite(w, n, s, types, im, &o, out);
+	rc = g4_qwrite(w, n, s, types, im, &o, out);	/* names the input or the output itself */
+	goto done;
 out:
+	if (o.in_name)
+		g4_err_ctx("%s: ", o.in_name);
+done:
 	free(t);
 	free(st);
 	free(s);
@@ -418,6 +440,8 @@ out:
 int g4_requant(const g4_gguf *in, FILE *out, const g4_requant_opts *o0)
 {
 	g4_requant_opts o = *o0;
+	if (!o.in_name)
+		o.in_name = in->path;
 	size_t n = (size_t)in->n_tensors;
 	int rc = -1;
 	g4_qsrc *s = calloc(n ? n : 1, sizeof *s);
@@ -447,8 +471,12 @@ int g4_requant(const g4_gguf *in, FILE *out, const g4_requant_opts *o0)
 	for (uint64_t i = 0; i < in->n_kv; i++)
 		if (g4_ggufw_copy_kv(w, in, i))
 			goto out;
-	rc = g4_requant_srcs(w, n, s, &o, out);
+	rc = g4_requant_srcs(w, n, s, &o, out);	/* names the input or the output itself */
+	goto done;
 out:
+	if (o.in_name)
+		g4_err_ctx("%s: ", o.in_name);
+done:
 	if (names)
 		for (size_t i = 0; i < n; i++)
 			free(names[i]);

@@ -41,6 +41,8 @@ typedef struct {
 	const char *imatrix_path;	/* written to quantize.imatrix.file */
 	g4_progress_fn progress;	/* or NULL */
 	void *progress_ud;
+	const char *in_name;		/* names the input in its errors ("IN: tensor ..."); g4_requant: the GGUF's path */
+	const char *out_name;		/* names the output in write errors (default "GGUF output") */
 } g4_requant_opts;
 
 /* One input tensor. */

@@ -37,11 +37,41 @@ typedef struct {
 /* Writes one snapshot as one zstd frame (level: fast); -1 on a write error. */
 int g4_snap_write(FILE *f, const g4_snap *s, const char *name);
 
+/* What a reader expects of a snapshot: the facts of the model it is for.
+ * Every count and size the header declares is checked against them (and
+ * against the format's limits, and the frame's declared content size, and
+ * for a regular file what the bytes left in it can hold) before anything is
+ * allocated; the arrays then grow as their data arrive, so a lying header
+ * in a short input costs nothing. */
+typedef struct {
+	uint32_t layer;		/* model layer index */
+	uint32_t n_head_kv, head_dim;
+	uint64_t window;	/* rows kept: min(n_tokens, window); UINT64_MAX: all (global layer) */
+} g4_snap_kv;
+
+typedef struct {
+	const uint8_t *fingerprint;	/* NULL: any model */
+	uint64_t max_tokens;		/* longest history (the model's context); 0: the format's limit */
+	uint32_t n_vocab;		/* 0: not checked; else history ids below it, logits 0 or n_vocab */
+	uint32_t n_layers;		/* with layers: the KV-owning layers, in table order */
+	const g4_snap_kv *layers;	/* NULL: not checked */
+} g4_snap_want;
+
 /* Reads the next snapshot of a stream into *s (allocating its arrays).
  * Returns 1 with a snapshot, 0 at a clean end of input, -1 on error: not a
- * snapshot, truncated, corrupt (checksum), inconsistent sizes, or (when
- * fingerprint is not NULL) made by another model.  name is for messages. */
+ * snapshot, truncated, corrupt (checksum), inconsistent sizes, or not what
+ * want describes (want NULL: the format's checks only).  name is for
+ * messages. */
+int g4_snap_read_want(FILE *f, g4_snap *s, const g4_snap_want *want, const char *name);
+
+/* The same with only a fingerprint (NULL: any model). */
 int g4_snap_read(FILE *f, g4_snap *s, const uint8_t *fingerprint, const char *name);
+
+/* The same against a loaded model (model.h): its fingerprint, context
+ * length, vocabulary, and for every KV-owning layer its index, KV heads,
+ * head dimension and (sliding layers) window. */
+struct g4_model;
+int g4_snap_read_model(FILE *f, g4_snap *s, const struct g4_model *m, const char *name);
 
 void g4_snap_free(g4_snap *s);
 

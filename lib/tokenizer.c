@@ -1500,14 +1500,16 @@ int g4_tok_write_vocab_gguf(const g4_tokenizer *t, const char *path)
 		rc = g4_ggufw_set_str(w, "general.type", "vocab");
 	if (!rc)
 		rc = g4_tok_write_gguf(t, w);
-	if (!rc)
-		rc = g4_ggufw_write_header(w, g4_out_file(o));
-	if (!rc)
-		rc = g4_ggufw_finish(w, g4_out_file(o));
+	if (rc)
+		g4_err_ctx("writing %s: ", path);
+	else {	/* write errors name the file themselves */
+		g4_ggufw_set_name(w, g4_out_path(o));
+		rc = g4_ggufw_write_header(w, g4_out_file(o)) || g4_ggufw_finish(w, g4_out_file(o));
+	}
 	g4_ggufw_free(w);
 	if (rc) {
 		g4_out_abort(o);
-		return g4_err_ctx("writing %s: ", path);
+		return -1;
 	}
 	return g4_out_commit(o);
 }

@@ -55,3 +55,27 @@ elif ! g4quant --info "$T/tt.gguf" 2>/dev/null | grep 'blk.0.attn_q.weight' | gr
 	no tensor_type "attn_q changed"
 else ok tensor_type; fi
 expect_fail tensor_type_bad 2 g4quant --tensor-type 'attn_v' "$D/micro-e2b-f32.gguf" "$T/tt2.gguf" Q4_K_M
+
+# errors name the file they are about: a failed write the output (and says
+# what failed), a bad tensor the input
+IN=$D/micro-e2b-f32.gguf
+err_is() {	# name, the one stderr line wanted (after expect_fail)
+	if [ "$(cat "$G4_TMP/ef.err")" = "$2" ]; then ok "$1"
+	else no "$1" "stderr '$(head -c 300 "$G4_TMP/ef.err")', wanted '$2'"; fi
+}
+expect_fail out_dev_full 1 g4quant -q "$IN" /dev/full Q8_0
+err_is out_dev_full_names_output "g4quant: writing /dev/full: No space left on device"
+expect_fail out_stdout_full 1 sh -c 'exec g4quant -q "$1" - Q8_0 >/dev/full' sh "$IN"
+err_is out_stdout_full_names_stdout "g4quant: writing <stdout>: No space left on device"
+expect_fail out_ckpt_dev_full 1 g4quant -q "$D/hf-micro-e2b-bf16" /dev/full Q8_0
+err_is out_ckpt_dev_full_names_output "g4quant: writing /dev/full: No space left on device"
+expect_fail out_ckpt_dev_full_mix 1 g4quant -q "$D/hf-micro-e2b-bf16" /dev/full Q4_K_M
+err_is out_ckpt_dev_full_mix_names_output "g4quant: writing /dev/full: No space left on device"
+expect_fail out_missing_dir 1 g4quant -q "$IN" "$T/no-such-dir/x.gguf" Q8_0
+err_is out_missing_dir_names_output "g4quant: cannot create a file beside $T/no-such-dir/x.gguf: No such file or directory"
+expect_fail out_is_dir 1 g4quant -q "$IN" "$T" Q8_0
+err_is out_is_dir_names_output "g4quant: cannot open $T for writing: Is a directory"
+expect_fail requant_names_input 1 g4quant -q "$D/micro-e2b-Q8_0.gguf" "$T/x.gguf" Q4_0
+err_is requant_names_input_msg "g4quant: $D/micro-e2b-Q8_0.gguf: tensor 'blk.0.attn_k.weight': requantizing from type q8_0 is disabled (use --allow-requantize)"
+expect_fail tensor_type_file_missing 1 g4quant --tensor-type-file "$T/none.txt" "$IN" "$T/x.gguf" Q8_0
+err_is tensor_type_file_missing_msg "g4quant: cannot open $T/none.txt: No such file or directory"

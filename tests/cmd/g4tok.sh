@@ -79,3 +79,7 @@ out=$(printf 'a\377b' | g4tok --tokenizer "$T" --ids --no-bos)
 [ "$out" = "236746 493 236763" ] && ok invalid_utf8 || no invalid_utf8 "$out"
 # -o writes the file whole
 printf 'Hello' | g4tok --tokenizer "$T" --ids -o "$D/o.txt" && [ "$(cat "$D/o.txt")" = "2 9259" ] && ok out_file || no out_file "-o"
+# a failed write names the output and what failed
+expect_fail write_gguf_dev_full 1 g4tok --tokenizer "$T" --write-gguf /dev/full
+[ "$(cat "$G4_TMP/ef.err")" = "g4tok: writing /dev/full: No space left on device" ] && ok write_gguf_dev_full_msg ||
+	no write_gguf_dev_full_msg "$(head -c 300 "$G4_TMP/ef.err")"

@@ -88,3 +88,28 @@ cmp -s "$T/stop.out" "$T/stop.want" && ok stop_parsed || no stop_parsed "got $(o
 got=$(g4decode -m "$E2B" -s "$T/all.kv" --temp 0 -n 16 --stop wrote --ids)
 [ "$got" = "357 228 147 78 101 291 327" ] && ok stop_ids || no stop_ids "got '$got'"
 g4decode -m "$E2B" --stop '' </dev/null >/dev/null 2>&1; [ $? -eq 2 ] && ok usage_empty_stop || no usage_empty_stop "not exit 2"
+
+# g4decode's option ranges at their bounds (lib/cli parsers, bounds included)
+for a in "--temp 0" "--temp 1000000" "--top-p 0" "--top-p 1" "--min-p 0" "--min-p 1" "--top-k 0" \
+	 "--repeat-penalty 1e-9" "--repeat-last-n -1" "--repeat-last-n 0" "--freq-penalty -1000000" \
+	 "--presence-penalty 1000000" "--seed 0" "--seed 18446744073709551615" "-n 0" "-b 1" "-b 4096" \
+	 "--samples 1"; do
+	# shellcheck disable=SC2086
+	if g4decode -m "$E2B" -s "$T/all.kv" -n 1 --ids $a >/dev/null 2>"$T/b.err"; then ok "bound_ok:${a% *}=${a#* }"
+	else no "bound_ok:${a% *}=${a#* }" "refused: $(head -c 200 "$T/b.err")"; fi
+done
+# ... and just past them: a usage error (exit 2) naming the option and value
+for a in "--temp -0.1:--temp wants a number >= 0" "--temp nan:--temp wants a number >= 0" \
+	 "--top-p 1.001:--top-p wants a number in 0..1" "--min-p -0.001:--min-p wants a number in 0..1" \
+	 "--top-k -1:--top-k wants a count >= 0" "--top-k 2.5:--top-k wants a count >= 0" \
+	 "--repeat-penalty 0:--repeat-penalty wants a number > 0" "--repeat-last-n -2:--repeat-last-n wants a count or -1" \
+	 "--freq-penalty 1000001:--freq-penalty wants a number" "--seed -1:--seed wants a number >= 0" \
+	 "--seed 18446744073709551616:--seed wants a number >= 0" "--seed 1e3:--seed wants a number >= 0" \
+	 "-n -1:-n wants a token count" "-b 0:-b wants a count of 1..4096" "-b 4097:-b wants a count of 1..4096" \
+	 "--samples 0:--samples wants a count >= 1"; do
+	opt=${a%%:*}; msg=${a#*:}; o=${opt% *}; v=${opt#* }
+	g4decode -m "$E2B" -s "$T/all.kv" -n 1 --ids "$o" "$v" >"$T/b.out" 2>"$T/b.err"; rc=$?
+	if [ $rc -eq 2 ] && [ "$(head -1 "$T/b.err")" = "g4decode: $msg, not '$v'" ] && grep -q '^usage: g4decode' "$T/b.err" &&
+	   [ ! -s "$T/b.out" ]; then ok "bound_bad:$o=$v"
+	else no "bound_bad:$o=$v" "exit $rc, stderr: $(head -c 200 "$T/b.err")"; fi
+done

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include "t.h"
+#include "cli.h"
 #include "err.h"
 #include "fileio.h"
 #include "par.h"
@@ -98,6 +99,37 @@ static void test_threads(void)
 	CHECK(g4_parse_threads("x") == -1, "parse x refused");
 }
 
+/* lib/cli: the number parsers, their bounds and what they refuse. */
+static void test_cli_parse(void)
+{
+	double v = -7;
+	int k = -7;
+	uint64_t u = 7;
+	/* inclusive and exclusive bounds: one implementation */
+	CHECK(g4_parse_num_incl("0", 0, 1, &v) == 0 && v == 0, "0 in [0,1]");
+	CHECK(g4_parse_num_incl("1", 0, 1, &v) == 0 && v == 1, "1 in [0,1]");
+	CHECK(g4_parse_num_incl("1.0000001", 0, 1, &v) == -1 && v == 1, "1.0000001 not in [0,1], *out unchanged");
+	CHECK(g4_parse_num_incl("-0.1", 0, 1, &v) == -1, "-0.1 not in [0,1]");
+	CHECK(g4_parse_num("0", 0, 1, &v) == -1 && g4_parse_num("1", 0, 1, &v) == -1, "bounds outside (0,1)");
+	CHECK(g4_parse_num("0.5", 0, 1, &v) == 0 && v == 0.5, "0.5 in (0,1)");
+	const char *bad[] = { "", " ", "x", "1x", "nan", "NaN", "inf", "-inf", "0.5 " };
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+		CHECK(g4_parse_num_incl(bad[i], -1e300, 1e300, &v) == -1, "'%s' accepted", bad[i]);
+	CHECK(g4_parse_num_incl("1e3", 0, 1e6, &v) == 0 && v == 1000, "1e3");
+	/* integers */
+	CHECK(g4_parse_int("-1", -1, 5, &k) == 0 && k == -1, "-1 in [-1,5]");
+	CHECK(g4_parse_int("5", -1, 5, &k) == 0 && k == 5, "5 in [-1,5]");
+	CHECK(g4_parse_int("6", -1, 5, &k) == -1 && g4_parse_int("-2", -1, 5, &k) == -1 && k == 5, "out of [-1,5]");
+	CHECK(g4_parse_int("1e3", 0, 5000, &k) == -1 && g4_parse_int("2.0", 0, 5, &k) == -1, "not integers");
+	CHECK(g4_parse_int("99999999999", 0, 2147483647L, &k) == -1, "past int");
+	/* u64 */
+	CHECK(g4_parse_u64("0", &u) == 0 && u == 0, "u64 0");
+	CHECK(g4_parse_u64("18446744073709551615", &u) == 0 && u == UINT64_MAX, "u64 max");
+	const char *badu[] = { "18446744073709551616", "-1", "+1", " 1", "1e3", "0x10", "1.5", "", "1 " };
+	for (size_t i = 0; i < sizeof badu / sizeof *badu; i++)
+		CHECK(g4_parse_u64(badu[i], &u) == -1 && u == UINT64_MAX, "u64 '%s' accepted", badu[i]);
+}
+
 int main(void)
 {
 	RUN(test_sha256);
@@ -106,5 +138,6 @@ int main(void)
 	RUN(test_out_full_disk);
 	RUN(test_out_device);
 	RUN(test_threads);
+	RUN(test_cli_parse);
 	return t_done();
 }

@@ -3,6 +3,9 @@
  * files), Pillow's bicubic against the golden pixels, the resize rule. */
 #include <setjmp.h>
 #include <stdint.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <png.h>
 #include <jpeglib.h>
 
@@ -311,6 +314,136 @@ static mbuf make_cmyk_jpeg(int w, int h)
 	return make_jpeg_n(w, h, 4, 0);
 }
 
+/* ---- forged PNG headers ---- */
+
+/* A PNG by hand: IHDR (w x h, depth, colour type, interlace), one IDAT
+ * holding the zlib stream of `raw` (stored blocks), IEND. */
+static mbuf hand_png(uint32_t w, uint32_t h, int depth, int ctype, int interlace, const uint8_t *raw, size_t rn)
+{
+	mbuf b = { 0 }, z = { 0 };
+	uint8_t hd[25];
+	mb_put(&b, "\x89PNG\r\n\x1a\n", 8);
+	put32(hd, 13);
+	memcpy(hd + 4, "IHDR", 4);
+	put32(hd + 8, w);
+	put32(hd + 12, h);
+	hd[16] = (uint8_t)depth;
+	hd[17] = (uint8_t)ctype;
+	hd[18] = hd[19] = 0;
+	hd[20] = (uint8_t)interlace;
+	put32(hd + 21, crc32_(hd + 4, 17));
+	mb_put(&b, hd, 25);
+	/* zlib: header, stored blocks, adler32 */
+	mb_put(&z, "IDAT\x78\x01", 6);
+	uint32_t a = 1, bb = 0;
+	size_t off = 0;
+	do {
+		size_t k = rn - off > 65535 ? 65535 : rn - off;
+		uint8_t bh[5] = { (uint8_t)(off + k == rn), (uint8_t)k, (uint8_t)(k >> 8), (uint8_t)~k,
+				  (uint8_t)(~k >> 8) };
+		mb_put(&z, bh, 5);
+		mb_put(&z, raw + off, k);
+		for (size_t i = 0; i < k; i++) {
+			a = (a + raw[off + i]) % 65521;
+			bb = (bb + a) % 65521;
+		}
+		off += k;
+	} while (off < rn);
+	uint8_t ad[4];
+	put32(ad, bb << 16 | a);
+	mb_put(&z, ad, 4);
+	uint8_t len[4], crc[4];
+	put32(len, (uint32_t)(z.n - 4));
+	put32(crc, crc32_(z.p, z.n));
+	mb_put(&b, len, 4);
+	mb_put(&b, z.p, z.n);
+	mb_put(&b, crc, 4);
+	mb_put(&b, "\0\0\0\0IEND\xae\x42\x60\x82", 12);
+	free(z.p);
+	return b;
+}
+
+/* Decodes p[0..n) in a child process whose address space may grow by at
+ * most 48 MiB (a decoder that allocates what a forged header claims fails
+ * there: "out of memory", or under ASan an abort); msg gets "RC MESSAGE".
+ * 0 if the child finished. */
+static int decode_limited(const void *p, size_t n, char *msg, size_t cap)
+{
+	int fd[2];
+	msg[0] = 0;
+	if (pipe(fd))
+		return -1;
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(fd[0]);
+		long pages = 0;
+		FILE *sm = fopen("/proc/self/statm", "r");
+		if (!sm || fscanf(sm, "%ld", &pages) != 1)
+			_exit(3);
+		fclose(sm);
+		struct rlimit rl;
+		rl.rlim_cur = rl.rlim_max = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + ((rlim_t)48 << 20);
+		if (setrlimit(RLIMIT_AS, &rl))
+			_exit(4);
+		g4_image im;
+		int rc = g4_image_decode(p, n, "forged.png", 0, &im);
+		char m[700];
+		int k = snprintf(m, sizeof m, "%d %s", rc, rc < 0 ? g4_errmsg() : "");
+		_exit(write(fd[1], m, (size_t)k) == k ? 0 : 5);
+	}
+	close(fd[1]);
+	size_t got = 0;
+	ssize_t r;
+	while (got + 1 < cap && (r = read(fd[0], msg + got, cap - 1 - got)) > 0)
+		got += (size_t)r;
+	msg[got] = 0;
+	close(fd[0]);
+	int st;
+	waitpid(pid, &st, 0);
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+/* A header claiming 20000 x 8000 pixels (under the pixel limit) over a few
+ * bytes of data: refused by what the file can hold, or (when the file is
+ * big enough for a bitonal picture) failing at the missing rows, in both
+ * cases without allocating the picture first. */
+static void test_png_forged(void)
+{
+	static uint8_t raw[20000];	/* zero rows: filter 0, black */
+	char msg[800];
+	mbuf b = hand_png(20000, 8000, 8, PNG_COLOR_TYPE_RGB, 0, raw, 10);
+	CHECK(decode_limited(b.p, b.n, msg, sizeof msg) == 0, "RGB: the decoding process failed (%s)", msg);
+	char want[300];
+	snprintf(want, sizeof want, "-1 forged.png: bad PNG: 20000x8000 pixels need 480000000 bytes of image data, "
+		 "more than the %zu bytes of the file can hold (truncated?)", b.n);
+	CHECK(!strcmp(msg, want), "RGB: got '%s', wanted '%s'", msg, want);
+	free(b.p);
+	/* 1 bit grey: 20 MB of pixels fit in 20 KB of deflate; the rows run out */
+	b = hand_png(20000, 8000, 1, PNG_COLOR_TYPE_GRAY, 0, raw, sizeof raw);
+	CHECK(decode_limited(b.p, b.n, msg, sizeof msg) == 0, "grey: the decoding process failed (%s)", msg);
+	CHECK(!strncmp(msg, "-1 forged.png: bad PNG: ", 24) && !strstr(msg, "memory"), "grey: got '%s'", msg);
+	free(b.p);
+	/* a bitonal picture with all its rows decodes (the picture grows
+	 * from 1 MiB to 12 MB as the rows arrive) */
+	uint8_t *all = calloc(1000, 501);
+	for (int y = 0; y < 1000; y++)
+		all[(size_t)y * 501 + 1 + y % 500] = 0x80;	/* pixel (8 * (y % 500), y) white */
+	b = hand_png(4000, 1000, 1, PNG_COLOR_TYPE_GRAY, 0, all, (size_t)1000 * 501);
+	g4_image im;
+	int bad = -1;
+	if (g4_image_decode(b.p, b.n, "whole.png", G4_IMG_NO_EXIF, &im) == 0 && im.w == 4000 && im.h == 1000) {
+		bad = 0;
+		for (size_t y = 0; y < 1000; y++)
+			for (size_t x = 0; x < 4000; x++)
+				bad += im.rgb[(y * 4000 + x) * 3 + 1] != (x == 8 * (y % 500) ? 255 : 0);
+	}
+	CHECK(bad == 0, "whole bitonal: %d wrong pixels (%s)", bad, g4_errmsg());
+	g4_image_free(&im);
+	free(all);
+	free(b.p);
+}
+
 static void test_jpeg_cmyk(void)
 {
 	mbuf b = make_cmyk_jpeg(16, 8);
@@ -490,6 +623,7 @@ int main(void)
 	RUN(test_png_alpha);
 	RUN(test_png_interlace_exif);
 	RUN(test_png_bad);
+	RUN(test_png_forged);
 	RUN(test_jpeg);
 	RUN(test_jpeg_cmyk);
 	RUN(test_exif_parse);

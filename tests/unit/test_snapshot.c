@@ -3,12 +3,14 @@
  * bit flips, a foreign fingerprint, non-snapshot input, inconsistent
  * content built by hand (which also checks the documented byte layout). */
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zstd.h>
 
 #include "t.h"
 #include "err.h"
+#include "model.h"
 #include "qtypes.h"
 #include "sha256.h"
 #include "snapshot.h"
@@ -329,8 +331,8 @@ static void test_random(void)
 	free(m.p);
 }
 
-/* The frame content, built here from the documented layout. */
-static size_t raw_content(const g4_snap *s, unsigned char *o, int bad_check)
+/* Header, layer table and check of s, from the documented layout. */
+static size_t header_bytes(const g4_snap *s, unsigned char *o, int bad_check)
 {
 	size_t n = 0;
 	memcpy(o, "\x89G4K\r\n\x1a\n", 8);
@@ -360,7 +362,13 @@ static size_t raw_content(const g4_snap *s, unsigned char *o, int bad_check)
 	g4_sha256_final(&sh, d);
 	memcpy(o + n, d, 8);
 	o[n] ^= (unsigned char)bad_check;
-	n += 8;
+	return n + 8;
+}
+
+/* The frame content, built here from the documented layout. */
+static size_t raw_content(const g4_snap *s, unsigned char *o, int bad_check)
+{
+	size_t n = header_bytes(s, o, bad_check);
 	memcpy(o + n, s->tokens, 4 * s->n_tokens);
 	n += 4 * s->n_tokens;
 	for (uint32_t i = 0; i < s->n_layers; i++) {
@@ -401,9 +409,11 @@ static void test_layout_and_inconsistent(void)
 	CHECK(read_mem(z, zn, &b, NULL) == 1 && snap_eq(&a, &b), "hand-made: %s", g4_errmsg());
 	g4_snap_free(&b);
 
+	/* the frame declares its content size: more or less than the header
+	 * describes is refused at the header */
 	struct { size_t len; int bad_check; const char *want; } cases[] = {
-		{ n + 4, 0, "data after the logits" },
-		{ n - 4, 0, "frame ends inside the logits" },
+		{ n + 4, 0, "bytes of content, the zstd frame declares" },
+		{ n - 4, 0, "bytes of content, the zstd frame declares" },
 		{ n, 1, "header check does not match" },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
@@ -456,6 +466,284 @@ static void test_layout_and_inconsistent(void)
 	g4_snap_free(&a);
 }
 
+/* ---- forged headers ---------------------------------------------------- */
+
+/* Content bytes s describes. */
+static uint64_t content_size(const g4_snap *s)
+{
+	uint64_t t = 72 + 32ull * s->n_layers + 8 + 4 * s->n_tokens + 4ull * s->n_vocab;
+	for (uint32_t i = 0; i < s->n_layers; i++)
+		t += 2 * s->layers[i].n_rows *
+		     g4_row_bytes(s->kv_type, (int64_t)s->layers[i].n_head_kv * s->layers[i].head_dim);
+	return t;
+}
+
+#define NO_FCS UINT64_MAX
+/* A zstd frame by hand: a header declaring the content size fcs (NO_FCS:
+ * none), a 128 KiB window and a checksum, then c[0..n) as raw blocks none
+ * of which is the last: the frame goes on past the end of the input. */
+static size_t hand_frame(const unsigned char *c, size_t n, uint64_t fcs, unsigned char *o)
+{
+	size_t k = 4;
+	memcpy(o, "\x28\xb5\x2f\xfd", 4);
+	o[k++] = fcs == NO_FCS ? 0x04 : 0xC4;	/* checksum; FCS field of 8 bytes or none */
+	o[k++] = (17 - 10) << 3;		/* window 2^17 */
+	if (fcs != NO_FCS) {
+		memcpy(o + k, &fcs, 8);
+		k += 8;
+	}
+	while (n) {
+		size_t b = n > 65536 ? 65536 : n;
+		uint32_t bh = (uint32_t)b << 3;	/* raw block, not last */
+		o[k++] = bh & 255;
+		o[k++] = bh >> 8 & 255;
+		o[k++] = bh >> 16 & 255;
+		memcpy(o + k, c, b);
+		k += b;
+		c += b;
+		n -= b;
+	}
+	return k;
+}
+
+/* Reads p[0..n) (from a regular temporary file when `file`, else from
+ * memory) in a child process whose address space may grow by at most
+ * 48 MiB, so a reader that allocates what a forged header claims fails
+ * there (plain build: malloc returns NULL and the message is "out of
+ * memory"; sanitizer build: the allocator aborts the child).  msg gets the
+ * child's return value and message; returns -1 if the child did not finish. */
+#define HEADROOM (48l << 20)
+static int read_limited(const void *p, size_t n, int file, const g4_snap_want *w, char *msg, size_t cap)
+{
+	int fd[2];
+	msg[0] = 0;
+	if (pipe(fd))
+		return -1;
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(fd[0]);
+		FILE *f = file ? tmpfile() : fmemopen((void *)p, n, "r");
+		if (file && f) {
+			fwrite(p, 1, n, f);
+			rewind(f);
+		}
+		long pages = 0;
+		FILE *sm = fopen("/proc/self/statm", "r");
+		if (!f || !sm || fscanf(sm, "%ld", &pages) != 1)
+			_exit(3);
+		fclose(sm);
+		struct rlimit rl;
+		rl.rlim_cur = rl.rlim_max = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + (rlim_t)HEADROOM;
+		if (setrlimit(RLIMIT_AS, &rl))
+			_exit(4);
+		g4_snap s;
+		int rc = g4_snap_read_want(f, &s, w, "forged");
+		char m[700];
+		int k = snprintf(m, sizeof m, "%d %s", rc, rc < 0 ? g4_errmsg() : "");
+		if (write(fd[1], m, (size_t)k) != k)
+			_exit(5);
+		_exit(0);	/* no exit handlers: the snapshot read stays allocated */
+	}
+	close(fd[1]);
+	size_t got = 0;
+	ssize_t r;
+	while (got + 1 < cap && (r = read(fd[0], msg + got, cap - 1 - got)) > 0)
+		got += (size_t)r;
+	msg[got] = 0;
+	close(fd[0]);
+	int st;
+	waitpid(pid, &st, 0);
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+/* A model of two KV layers: layer 0 global (2 heads of 64), layer 3
+ * sliding (1 head of 32, window 8); context 2^21, vocabulary 1000. */
+static uint8_t model_fp[32];
+static const g4_snap_kv model_kv[2] = { { 0, 2, 64, UINT64_MAX }, { 3, 1, 32, 8 } };
+
+static void test_forged_headers(void)
+{
+	for (int i = 0; i < 32; i++)
+		model_fp[i] = (uint8_t)(i * 7 + 1);
+	const g4_snap_want model = { model_fp, 1u << 21, 1000, 2, model_kv };
+	const g4_snap_want any = { NULL, 0, 0, 0, NULL };
+	static unsigned char c[65536], z[70000];
+	struct {
+		const char *what;
+		uint64_t n_tokens;
+		uint32_t n_vocab, n_layers, heads0, rows1;
+		int other_fp, file, fcs_delta, no_fcs;
+		const g4_snap_want *w;
+		const char *want;
+	} cases[] = {
+		{ "history past the context", 1ull << 26, 1000, 2, 2, 8, 0, 0, 0, 0, &model,
+		  "forged: snapshot does not fit the model: 67108864 positions of history, more than the model's context of 2097152" },
+		{ "K/V widths", 1ull << 20, 1000, 2, 4, 8, 0, 0, 0, 0, &model,
+		  "forged: snapshot does not fit the model: layer 0: K/V of 4 heads of dim 64, the model has 2 heads of dim 64" },
+		{ "sliding window rows", 1ull << 20, 1000, 2, 2, 1u << 20, 0, 0, 0, 0, &model,
+		  "forged: snapshot does not fit the model: layer 3: 1048576 rows stored, the model keeps 8 of a history of 1048576" },
+		{ "layer count", 1ull << 20, 1000, 3, 2, 8, 0, 0, 0, 0, &model,
+		  "forged: snapshot does not fit the model: K/V of 3 layers, the model owns K/V in 2" },
+		{ "vocabulary", 1ull << 20, 1u << 24, 2, 2, 8, 0, 0, 0, 0, &model,
+		  "forged: snapshot does not fit the model: logits of 16777216 values, the model's vocabulary is 1000" },
+		{ "fingerprint", 1ull << 26, 1000, 2, 2, 8, 1, 0, 0, 0, &model,
+		  "forged: snapshot was made by another model" },
+		{ "no model, a stream", 1ull << 26, 1000, 2, 2, 8, 0, 0, 0, 0, &any,
+		  "forged: truncated snapshot: the stream ends" },
+		{ "no model, a file", 1ull << 26, 1000, 2, 2, 8, 0, 1, 0, 0, &any,
+		  "forged: truncated snapshot: the header describes" },
+		{ "content size lie", 1ull << 20, 1000, 2, 2, 8, 0, 0, 1, 0, &any,
+		  "forged: bad snapshot: the header describes" },
+		{ "no content size", 1ull << 20, 1000, 2, 2, 8, 0, 0, 0, 1, &any,
+		  "forged: bad snapshot: the zstd frame does not declare its content size" },
+	};
+	for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+		g4_snap s = { 0 };
+		g4_snap_layer L[3] = { { 0 } };
+		memcpy(s.fingerprint, model_fp, 32);
+		s.fingerprint[5] ^= (uint8_t)cases[k].other_fp;
+		s.kv_type = G4_F16;
+		s.n_tokens = cases[k].n_tokens;
+		s.n_vocab = cases[k].n_vocab;
+		s.n_layers = cases[k].n_layers;
+		s.layers = L;
+		uint32_t ids[3] = { 0, 3, 5 }, heads[3] = { cases[k].heads0, 1, 1 }, dims[3] = { 64, 32, 32 };
+		for (int i = 0; i < 3; i++) {
+			L[i].layer = ids[i];
+			L[i].n_head_kv = heads[i];
+			L[i].head_dim = dims[i];
+			L[i].n_rows = i == 1 ? cases[k].rows1 : s.n_tokens;
+			L[i].pos0 = s.n_tokens - L[i].n_rows;
+		}
+		size_t n = header_bytes(&s, c, 0);
+		uint64_t fcs = cases[k].no_fcs ? NO_FCS : content_size(&s) + (uint64_t)cases[k].fcs_delta;
+		size_t zn = hand_frame(c, n, fcs, z);
+		char msg[800];
+		int ok = read_limited(z, zn, cases[k].file, cases[k].w, msg, sizeof msg);
+		CHECK(ok == 0, "%s: the reading process failed (%s)", cases[k].what, msg);
+		CHECK(!strncmp(msg, "-1 ", 3) && strstr(msg + 3, cases[k].want) == msg + 3,
+		      "%s: got '%s', wanted '%s'", cases[k].what, msg, cases[k].want);
+		CHECK(!strchr(msg, '\n'), "%s: not one line", cases[k].what);
+	}
+	/* the child's limit is real: a reader that does allocate fails there */
+	char msg[800];
+	int fd[2];
+	CHECK(pipe(fd) == 0, "pipe");
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		long pages = 0;
+		FILE *sm = fopen("/proc/self/statm", "r");
+		if (!sm || fscanf(sm, "%ld", &pages) != 1)
+			_exit(3);
+		fclose(sm);
+		struct rlimit rl;
+		rl.rlim_cur = rl.rlim_max = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + (rlim_t)HEADROOM;
+		if (setrlimit(RLIMIT_AS, &rl))
+			_exit(4);
+		void *volatile big = getenv("G4_SANITIZED") ? NULL : malloc(256u << 20);
+		_exit(big ? 1 : 0);
+	}
+	close(fd[0]);
+	close(fd[1]);
+	int st;
+	waitpid(pid, &st, 0);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "256 MiB were allocated under the limit (status %d)", st);
+	(void)msg;
+}
+
+/* Against a real model (g4_snap_read_model): its fingerprint, context,
+ * vocabulary and KV layers, sliding ones keeping window - 1 rows. */
+static void test_read_model(void)
+{
+	g4_model *m = g4_model_load(t_data("micro-e2b-f32.gguf"));
+	CHECK(m != NULL, "load: %s", g4_errmsg());
+	if (!m)
+		return;
+	const uint64_t T = 20;
+	g4_snap a = { 0 }, b;
+	memcpy(a.fingerprint, m->fingerprint, 32);
+	a.kv_type = G4_F32;
+	a.n_tokens = T;
+	a.tokens = calloc(T, 4);
+	a.n_layers = (uint32_t)m->n_layer_kv;
+	a.layers = calloc(a.n_layers, sizeof *a.layers);
+	a.n_vocab = (uint32_t)m->n_vocab;
+	a.logits = calloc(a.n_vocab, 4);
+	int swa_slot = -1;
+	for (int l = 0; l < m->n_layer; l++) {
+		const g4_layer *L = &m->layers[l];
+		if (!L->has_kv)
+			continue;
+		g4_snap_layer *e = &a.layers[L->kv_slot];
+		e->layer = (uint32_t)l;
+		e->n_head_kv = (uint32_t)L->nkv;
+		e->head_dim = (uint32_t)L->hd;
+		e->n_rows = L->swa && T > (uint64_t)m->window - 1 ? (uint64_t)m->window - 1 : T;
+		e->pos0 = T - e->n_rows;
+		e->k = calloc(e->n_rows, 4 * L->nkv * L->hd);
+		e->v = calloc(e->n_rows, 4 * L->nkv * L->hd);
+		if (L->swa)
+			swa_slot = L->kv_slot;
+	}
+	CHECK(swa_slot >= 0 && m->window - 1 < (int)T, "the micro model should have a sliding layer of window < %d", (int)T);
+	buf w = { 0 };
+	CHECK(write_mem(&w, &a) == 0, "write: %s", g4_errmsg());
+	FILE *f = rd(w.p, w.n);
+	CHECK(g4_snap_read_model(f, &b, m, "mem") == 1 && snap_eq(&a, &b), "read: %s", g4_errmsg());
+	g4_snap_free(&b);
+	fclose(f);
+	free(w.p);
+
+	/* the same shape with one more head, all rows of the sliding layer, an id
+	 * past the vocabulary without logits, a history past the context */
+	static unsigned char c[65536], z[70000];
+	for (int k = 0; k < 4; k++) {
+		g4_snap e = a;
+		g4_snap_layer L[64];
+		memcpy(L, a.layers, a.n_layers * sizeof *L);
+		e.layers = L;
+		const char *want = NULL;
+		size_t zn;
+		if (k == 0) {
+			L[0].n_head_kv++;
+			want = "mem: snapshot does not fit the model: layer 0: K/V of 2 heads of dim";
+		} else if (k == 1) {
+			L[swa_slot].n_rows = T;
+			L[swa_slot].pos0 = 0;
+			want = "rows stored, the model keeps 7 of a history of 20";
+		} else if (k == 2) {
+			e.n_vocab = 0;
+			a.tokens[3] = m->n_vocab;
+			want = "mem: bad snapshot: history position 3 holds id";
+		} else {
+			e.n_tokens = (uint64_t)m->n_ctx_train + 1;
+			for (uint32_t i = 0; i < e.n_layers; i++) {
+				L[i].n_rows = (int)i == swa_slot ? L[i].n_rows : e.n_tokens;
+				L[i].pos0 = e.n_tokens - L[i].n_rows;
+			}
+			want = "more than the model's context of 131072";
+		}
+		if (k == 2) {
+			size_t n = raw_content(&e, c, 0);
+			zn = frame(c, n, z, sizeof z);
+			a.tokens[3] = 0;
+		} else {
+			size_t n = header_bytes(&e, c, 0);
+			zn = hand_frame(c, n, content_size(&e), z);
+		}
+		f = rd(z, zn);
+		int rc = g4_snap_read_model(f, &b, m, "mem");
+		CHECK(rc == -1 && strstr(g4_errmsg(), want), "case %d: %d '%s', wanted '%s'", k, rc, g4_errmsg(), want);
+		if (rc == 1)
+			g4_snap_free(&b);
+		fclose(f);
+	}
+	g4_snap_free(&a);
+	g4_model_free(m);
+}
+
 int main(void)
 {
 	rng_state = 1;
@@ -468,5 +756,7 @@ int main(void)
 	RUN(test_not_snapshot);
 	RUN(test_random);
 	RUN(test_layout_and_inconsistent);
+	RUN(test_forged_headers);
+	RUN(test_read_model);
 	return t_done();
 }
