@@ -10,12 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "actfn.h"
 #include "err.h"
 #include "forward.h"
 #include "matmul.h"
 #include "par.h"
 #include "qtypes.h"
 #include "quantize.h"
+#include "vecdot.h"
 
 #define UBATCH 256
 
@@ -34,11 +36,17 @@ static void rmsnorm(float *y, const float *x, const float *w, int n, float eps)
 	}
 }
 
-static float gelu(float x)
+/* out = gelu(gate) * up over n values (actfn.h), split over the threads in
+ * chunks when it is worth a parallel region; elementwise, so the same bits
+ * however it is split */
+static void gelu_mul(float *out, const float *gate, const float *up, int64_t n)
 {
-	const double c = 0.7978845608028654;	/* sqrt(2/pi) */
-	double d = x;
-	return (float)(0.5 * d * (1.0 + tanh(c * (d + 0.044715 * d * d * d))));
+	const int64_t CH = 4096, nch = (n + CH - 1) / CH;
+#pragma omp parallel for schedule(static) if (nch > 1)
+	for (int64_t c = 0; c < nch; c++) {
+		int64_t i = c * CH, k = n - i < CH ? n - i : CH;
+		g4_gelu_mul(out + i, gate + i, up + i, k);
+	}
 }
 
 /* NeoX RoPE of one head: pairs (i, i + n_rot/2) for i < n_rot/2. */
@@ -325,8 +333,8 @@ static void attend(const kvsrc *ks, const g4_layer *L, int64_t p0, int64_t T, co
 	for (int64_t j = 0; j < nk; j++) {
 		float buf[MAX_HD];
 		const float *kj = kv_get(ks, 0, lo + j, g * hd, hd, buf);
-		for (int n = 0; n < grp; n++)
-			sc[(size_t)n * nk + j] = g4_dot_f32(qg + (int64_t)n * hd, kj, hd);
+		/* the grp query heads against key j: g4_dot_f32's bits each */
+		g4_vecdot_acts(G4_F32, hd, kj, qg, (size_t)hd * sizeof(float), grp, sc + j, (size_t)nk);
 	}
 	for (int n = 0; n < grp; n++) {
 		float *sh = sc + (size_t)n * nk;
@@ -335,30 +343,32 @@ static void attend(const kvsrc *ks, const g4_layer *L, int64_t p0, int64_t T, co
 			if (sh[j] > mx)
 				mx = sh[j];
 		double sum = 0.0;
-		for (int64_t j = 0; j < nk; j++) {
-			sh[j] = expf(sh[j] - mx);
+		g4_exp_shift(sh, nk, mx);
+		for (int64_t j = 0; j < nk; j++)
 			sum += sh[j];
-		}
 		const float inv = (float)(1.0 / sum);
 		for (int64_t j = 0; j < nk; j++)
 			sh[j] *= inv;
 	}
-	/* o[n][d] = sum over j (in order) of p[n][j] * v[j][d], in chunks of d */
-	const int CH = 16, nch = (hd + CH - 1) / CH;
-#pragma omp parallel for schedule(static) if (wide)
+	/* o[n][d] = sum over j (in order) of p[n][j] * v[j][d] (product, then
+	 * sum), in chunks of d: one per thread when the threads share this
+	 * query, else the whole head */
+	int CH = hd;
+	if (wide) {
+		int nt = g4_threads();
+		CH = ((hd + nt - 1) / nt + 15) / 16 * 16;
+	}
+	const int nch = (hd + CH - 1) / CH;
+#pragma omp parallel for schedule(static) if (wide && nch > 1)
 	for (int ch = 0; ch < nch; ch++) {
 		const int d0 = ch * CH, dn = hd - d0 < CH ? hd - d0 : CH;
-		float buf[16];
+		float buf[MAX_HD];
 		for (int n = 0; n < grp; n++)
 			memset(og + (int64_t)n * hd + d0, 0, (size_t)dn * sizeof(float));
 		for (int64_t j = 0; j < nk; j++) {
 			const float *vj = kv_get(ks, 1, lo + j, g * hd + d0, dn, buf);
-			for (int n = 0; n < grp; n++) {
-				const float pj = sc[(size_t)n * nk + j];
-				float *oh = og + (int64_t)n * hd + d0;
-				for (int d = 0; d < dn; d++)
-					oh[d] += pj * vj[d];
-			}
+			for (int n = 0; n < grp; n++)
+				g4_axpy(dn, sc[(size_t)n * nk + j], vj, og + (int64_t)n * hd + d0);
 		}
 	}
 }
@@ -474,13 +484,11 @@ static void moe(const g4_model *m, const g4_layer *L, int64_t T, const float *h,
 			/* fused: rows 0..Fe-1 gate, Fe..2Fe-1 up; out [ne][2Fe] */
 			g4_matmul(&L->gate_up_exps, e, b->ex, H, ne, b->eg, 2 * Fe);
 			for (int64_t i = 0; i < ne; i++)
-				for (int j = 0; j < Fe; j++)
-					b->g[i * Fe + j] = gelu(b->eg[i * 2 * Fe + j]) * b->eg[i * 2 * Fe + Fe + j];
+				g4_gelu_mul(b->g + i * Fe, b->eg + i * 2 * Fe, b->eg + i * 2 * Fe + Fe, Fe);
 		} else {
 			g4_matmul(&L->gate_exps, e, b->ex, H, ne, gt, Fe);
 			g4_matmul(&L->up_exps, e, b->ex, H, ne, up, Fe);
-			for (int64_t i = 0; i < ne * Fe; i++)
-				b->g[i] = gelu(gt[i]) * up[i];
+			gelu_mul(b->g, gt, up, ne * Fe);
 		}
 		g4_matmul(&L->down_exps, e, b->g, Fe, ne, b->f2, H);
 		for (int64_t i = 0; i < ne; i++)
@@ -546,10 +554,12 @@ static int output_rows(const g4_model *m, const part *pp, int np, const bufs *bb
 	else if (!(lg = tmp = malloc((size_t)nr * V * sizeof *lg)))
 		return g4_err("out of memory for the logits of %lld rows", (long long)nr);
 	g4_matmul(&m->output, 0, bb->a, H, nr, lg, V);
-	if (m->softcap > 0.0f)
-#pragma omp parallel for schedule(static) if (nr * V > 4096)
-		for (int64_t i = 0; i < nr * V; i++)
-			lg[i] = (float)((double)m->softcap * tanh((double)lg[i] / m->softcap));
+	if (m->softcap > 0.0f) {
+		const int64_t CH = 16384, nch = (nr * V + CH - 1) / CH;
+#pragma omp parallel for schedule(static) if (nch > 1)
+		for (int64_t c = 0; c < nch; c++)
+			g4_softcap(lg + c * CH, nr * V - c * CH < CH ? nr * V - c * CH : CH, m->softcap);
+	}
 	int64_t r = 0;
 	for (int k = 0; k < np; k++) {
 		const part *q = &pp[k];
@@ -716,9 +726,7 @@ static int ubatch_rows(const part *pp, int np, const rowinfo *ri, int64_t T, buf
 			float *const y[2] = { b.g, b.u };
 			g4_matmul_n(2, w, mats, b.a, H, T, y, ld);
 		}
-#pragma omp parallel for schedule(static) if (T * F > 4096)
-		for (int64_t i = 0; i < T * F; i++)
-			b.g[i] = gelu(b.g[i]) * b.u[i];
+		gelu_mul(b.g, b.g, b.u, T * F);
 		g4_matmul(&L->down, 0, b.g, F, T, b.f, H);
 		if (L->moe) {
 			for (int64_t t = 0; t < T; t++) {
@@ -743,8 +751,7 @@ static int ubatch_rows(const part *pp, int np, const rowinfo *ri, int64_t T, buf
 			g4_matmul(&L->inp_gate, 0, b.x, H, T, b.pt, P);
 			for (int64_t t = 0; t < T; t++) {
 				const float *pl = b.ple + t * (int64_t)NL * P + (int64_t)l * P;
-				for (int j = 0; j < P; j++)
-					b.pt[t * P + j] = gelu(b.pt[t * P + j]) * pl[j];
+				g4_gelu_mul(b.pt + t * P, b.pt + t * P, pl, P);
 			}
 			g4_matmul(&L->proj, 0, b.pt, P, T, b.o, H);
 			for (int64_t t = 0; t < T; t++) {

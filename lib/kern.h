@@ -38,4 +38,32 @@ void g4_rp_avx512_b32(const struct g4_rp_kernel *rtab[G4_NTYPES]);
 void g4_rp_avx512_k(const struct g4_rp_kernel *rtab[G4_NTYPES]);
 const struct g4_rp_kernel *g4_rp_table(uint32_t t);
 
+/* Elementwise functions (actfn.h): the constants and the scalar exp every
+ * path follows, and the SIMD versions (kern_act.c; the tails use the
+ * scalar functions). */
+#define G4_EXP_LO (-87.0f)
+#define G4_EXP_HI 88.0f
+#define G4_LOG2E 1.44269502f
+#define G4_RINT_MAGIC 12582912.0f
+#define G4_LN2_HI 0.693115234375f	/* ln 2 with its last 11 bits zero: k * hi is exact */
+#define G4_LN2_LO 3.19461849e-05f	/* ln 2 - G4_LN2_HI */
+#define G4_EXP_C2 0.5f
+#define G4_EXP_C3 0.166666672f
+#define G4_EXP_C4 0.0416666679f
+#define G4_EXP_C5 0.00833333377f
+#define G4_EXP_C6 0.00138888892f
+#define G4_EXP_C7 0.000198412701f
+#define G4_GELU_K0 0.797884583f	/* sqrt(2/pi) */
+#define G4_GELU_K1 0.0356774069f	/* sqrt(2/pi) * 0.044715 */
+float g4_exp_core(float y);
+void g4_gelu_mul_avx2(float *out, const float *gate, const float *up, int64_t n);
+void g4_gelu_mul_avx512(float *out, const float *gate, const float *up, int64_t n);
+void g4_softcap_avx2(float *x, int64_t n, float c);
+void g4_softcap_avx512(float *x, int64_t n, float c);
+void g4_exp_shift_avx2(float *x, int64_t n, float m);
+void g4_exp_shift_avx512(float *x, int64_t n, float m);
+void g4_axpy_avx2(int64_t n, float a, const float *x, float *y);
+void g4_axpy_avx512(int64_t n, float a, const float *x, float *y);
+void g4_quant_q8_0_avx512(const float *x, uint8_t *y, int64_t n);
+
 #endif

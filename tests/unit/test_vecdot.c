@@ -348,6 +348,40 @@ static void test_repack(void)
 		printf("SKIP repacked kernels: no AVX-512 on this CPU\n");
 }
 
+/* the activation quantisers give the reference bytes on every path:
+ * random rows, ties at .5 steps, zeros, huge, NaN and infinite values */
+static void test_act_quant_paths(void)
+{
+	enum { N = 32 * 40 };
+	static float x[N];
+	static uint8_t want[N * 2], got[N * 2];
+	for (int i = 0; i < N; i++)
+		x[i] = frnd() * (i / 32 % 5 == 0 ? 1e-30f : i / 32 % 5 == 1 ? 1e30f : 3.0f);
+	for (int i = 64; i < 96; i++)
+		x[i] = (float)(i - 80) * 0.5f;	/* amax 8: x*id = k*7.9375, ties nearby */
+	for (int i = 96; i < 128; i++)
+		x[i] = (float)(i - 96 - 16) * (127.0f / 16.0f) / 8.0f;	/* exact halves */
+	for (int i = 128; i < 160; i++)
+		x[i] = 0.0f;
+	x[170] = NAN;
+	x[200] = INFINITY;
+	x[230] = -INFINITY;
+	for (int isa = G4_ISA_AVX2; isa <= G4_ISA_AVX512; isa++) {
+		if (!g4_isa_available(isa))
+			continue;
+		for (int k = 0; k < 2; k++) {
+			uint32_t at = k ? G4_Q8_1 : G4_Q8_0;
+			size_t rb = g4_row_bytes(at, N);
+			g4_isa_set(G4_ISA_PORTABLE);
+			g4_quantize_act(at, x, want, N);
+			g4_isa_set(isa);
+			g4_quantize_act(at, x, got, N);
+			CHECK(!memcmp(want, got, rb), "%s %s activation bytes differ", g4_isa_name(isa), g4_type_name(at));
+		}
+	}
+	g4_isa_set(G4_ISA_BEST);
+}
+
 int main(void)
 {
 	printf("# vecdot path in use: %s\n", g4_isa_name(g4_isa()));
@@ -356,5 +390,6 @@ int main(void)
 	RUN(test_simd_bitwise);
 	RUN(test_acts);
 	RUN(test_repack);
+	RUN(test_act_quant_paths);
 	return t_done();
 }

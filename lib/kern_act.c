@@ -1,0 +1,188 @@
+/* kern_act.c - AVX2 and AVX-512 versions of the elementwise functions of
+ * actfn.h: the same float operations as the scalar g4_exp_core, g4_gelu1
+ * and g4_softcap1, in the same order, so the same bits. */
+#include "kern.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#include <string.h>
+
+#include "actfn.h"
+#include "qtypes.h"
+
+#define T2 __attribute__((target("avx2,fma")))
+#define T2I static inline __attribute__((target("avx2,fma"), always_inline))
+#define T5 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma")))
+#define T5I static inline __attribute__((target("avx512f,avx2,fma"), always_inline))
+
+T2I __m256 exp8(__m256 y)
+{
+	y = _mm256_min_ps(_mm256_max_ps(y, _mm256_set1_ps(G4_EXP_LO)), _mm256_set1_ps(G4_EXP_HI));
+	const __m256 magic = _mm256_set1_ps(G4_RINT_MAGIC);
+	__m256 k = _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(y, _mm256_set1_ps(G4_LOG2E)), magic), magic);
+	__m256 r = _mm256_fmadd_ps(k, _mm256_set1_ps(-G4_LN2_HI), y);
+	r = _mm256_fmadd_ps(k, _mm256_set1_ps(-G4_LN2_LO), r);
+	__m256 p = _mm256_set1_ps(G4_EXP_C7);
+	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(G4_EXP_C6));
+	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(G4_EXP_C5));
+	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(G4_EXP_C4));
+	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(G4_EXP_C3));
+	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(G4_EXP_C2));
+	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+	__m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
+	return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+T5I __m512 exp16(__m512 y)
+{
+	y = _mm512_min_ps(_mm512_max_ps(y, _mm512_set1_ps(G4_EXP_LO)), _mm512_set1_ps(G4_EXP_HI));
+	const __m512 magic = _mm512_set1_ps(G4_RINT_MAGIC);
+	__m512 k = _mm512_sub_ps(_mm512_add_ps(_mm512_mul_ps(y, _mm512_set1_ps(G4_LOG2E)), magic), magic);
+	__m512 r = _mm512_fmadd_ps(k, _mm512_set1_ps(-G4_LN2_HI), y);
+	r = _mm512_fmadd_ps(k, _mm512_set1_ps(-G4_LN2_LO), r);
+	__m512 p = _mm512_set1_ps(G4_EXP_C7);
+	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(G4_EXP_C6));
+	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(G4_EXP_C5));
+	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(G4_EXP_C4));
+	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(G4_EXP_C3));
+	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(G4_EXP_C2));
+	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+	__m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(k), _mm512_set1_epi32(127)), 23);
+	return _mm512_mul_ps(p, _mm512_castsi512_ps(e));
+}
+
+T2 void g4_gelu_mul_avx2(float *out, const float *gate, const float *up, int64_t n)
+{
+	int64_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		__m256 x = _mm256_loadu_ps(gate + i);
+		__m256 b = _mm256_fmadd_ps(_mm256_mul_ps(x, x), _mm256_set1_ps(G4_GELU_K1), _mm256_set1_ps(G4_GELU_K0));
+		__m256 e = exp8(_mm256_mul_ps(_mm256_set1_ps(-2.0f), _mm256_mul_ps(x, b)));
+		__m256 g = _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+		_mm256_storeu_ps(out + i, _mm256_mul_ps(g, _mm256_loadu_ps(up + i)));
+	}
+	for (; i < n; i++)
+		out[i] = g4_gelu1(gate[i]) * up[i];
+}
+
+T5 void g4_gelu_mul_avx512(float *out, const float *gate, const float *up, int64_t n)
+{
+	int64_t i = 0;
+	for (; i + 16 <= n; i += 16) {
+		__m512 x = _mm512_loadu_ps(gate + i);
+		__m512 b = _mm512_fmadd_ps(_mm512_mul_ps(x, x), _mm512_set1_ps(G4_GELU_K1), _mm512_set1_ps(G4_GELU_K0));
+		__m512 e = exp16(_mm512_mul_ps(_mm512_set1_ps(-2.0f), _mm512_mul_ps(x, b)));
+		__m512 g = _mm512_div_ps(x, _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+		_mm512_storeu_ps(out + i, _mm512_mul_ps(g, _mm512_loadu_ps(up + i)));
+	}
+	for (; i < n; i++)
+		out[i] = g4_gelu1(gate[i]) * up[i];
+}
+
+T2 void g4_softcap_avx2(float *x, int64_t n, float c)
+{
+	const __m256 cv = _mm256_set1_ps(c), one = _mm256_set1_ps(1.0f);
+	int64_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		__m256 e = exp8(_mm256_mul_ps(_mm256_set1_ps(-2.0f), _mm256_div_ps(_mm256_loadu_ps(x + i), cv)));
+		_mm256_storeu_ps(x + i, _mm256_mul_ps(cv, _mm256_div_ps(_mm256_sub_ps(one, e), _mm256_add_ps(one, e))));
+	}
+	for (; i < n; i++)
+		x[i] = g4_softcap1(x[i], c);
+}
+
+T5 void g4_softcap_avx512(float *x, int64_t n, float c)
+{
+	const __m512 cv = _mm512_set1_ps(c), one = _mm512_set1_ps(1.0f);
+	int64_t i = 0;
+	for (; i + 16 <= n; i += 16) {
+		__m512 e = exp16(_mm512_mul_ps(_mm512_set1_ps(-2.0f), _mm512_div_ps(_mm512_loadu_ps(x + i), cv)));
+		_mm512_storeu_ps(x + i, _mm512_mul_ps(cv, _mm512_div_ps(_mm512_sub_ps(one, e), _mm512_add_ps(one, e))));
+	}
+	for (; i < n; i++)
+		x[i] = g4_softcap1(x[i], c);
+}
+
+T2 void g4_exp_shift_avx2(float *x, int64_t n, float m)
+{
+	int64_t i = 0;
+	for (; i + 8 <= n; i += 8)
+		_mm256_storeu_ps(x + i, exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), _mm256_set1_ps(m))));
+	for (; i < n; i++)
+		x[i] = g4_exp1(x[i] - m);
+}
+
+T5 void g4_exp_shift_avx512(float *x, int64_t n, float m)
+{
+	int64_t i = 0;
+	for (; i + 16 <= n; i += 16)
+		_mm512_storeu_ps(x + i, exp16(_mm512_sub_ps(_mm512_loadu_ps(x + i), _mm512_set1_ps(m))));
+	for (; i < n; i++)
+		x[i] = g4_exp1(x[i] - m);
+}
+
+T2 void g4_axpy_avx2(int64_t n, float a, const float *x, float *y)
+{
+	const __m256 av = _mm256_set1_ps(a);
+	int64_t i = 0;
+	for (; i + 8 <= n; i += 8)
+		_mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_loadu_ps(y + i), _mm256_mul_ps(av, _mm256_loadu_ps(x + i))));
+	for (; i < n; i++)
+		y[i] = y[i] + a * x[i];
+}
+
+T5 void g4_axpy_avx512(int64_t n, float a, const float *x, float *y)
+{
+	const __m512 av = _mm512_set1_ps(a);
+	int64_t i = 0;
+	for (; i + 16 <= n; i += 16)
+		_mm512_storeu_ps(y + i, _mm512_add_ps(_mm512_loadu_ps(y + i), _mm512_mul_ps(av, _mm512_loadu_ps(x + i))));
+	for (; i < n; i++)
+		y[i] = y[i] + a * x[i];
+}
+
+/* Q8_0 activation blocks with the reference quantiser's bits (quantize.c
+ * q8_x): d = amax/127, id = 1/d, q = round half away from zero of x*id
+ * (|x*id| <= 127, so trunc plus a correction of the exact remainder),
+ * 0 where that is not a number; d stored as f16 */
+T5 void g4_quant_q8_0_avx512(const float *x, uint8_t *y, int64_t n)
+{
+	const __m512 half = _mm512_set1_ps(0.5f), mhalf = _mm512_set1_ps(-0.5f), one = _mm512_set1_ps(1.0f);
+	const __m512 lo = _mm512_set1_ps(-128.0f), hi = _mm512_set1_ps(128.0f);
+	for (int64_t b = 0; b < n / 32; b++, x += 32, y += 34) {
+		__m512 x0 = _mm512_loadu_ps(x), x1 = _mm512_loadu_ps(x + 16);
+		float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(x0), _mm512_abs_ps(x1)));
+		float d = amax / 127, id = d != 0 ? 1.0f / d : 0.0f;
+		__m512 iv = _mm512_set1_ps(id);
+		__m128i q[2];
+		for (int h = 0; h < 2; h++) {
+			__m512 v = _mm512_mul_ps(h ? x1 : x0, iv);
+			__m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+			__m512 r = _mm512_sub_ps(v, t);
+			t = _mm512_mask_add_ps(t, _mm512_cmp_ps_mask(r, half, _CMP_GE_OQ), t, one);
+			t = _mm512_mask_sub_ps(t, _mm512_cmp_ps_mask(r, mhalf, _CMP_LE_OQ), t, one);
+			__mmask16 ok = _mm512_cmp_ps_mask(v, lo, _CMP_GT_OQ) & _mm512_cmp_ps_mask(v, hi, _CMP_LT_OQ);
+			q[h] = _mm512_cvtepi32_epi8(_mm512_maskz_cvttps_epi32(ok, t));
+		}
+		uint16_t h16 = g4_f32_to_f16(d);
+		memcpy(y, &h16, 2);
+		_mm_storeu_si128((__m128i *)(y + 2), q[0]);
+		_mm_storeu_si128((__m128i *)(y + 18), q[1]);
+	}
+}
+
+#else	/* not x86: never called (g4_isa() is portable) */
+
+void g4_gelu_mul_avx2(float *out, const float *gate, const float *up, int64_t n) { (void)out; (void)gate; (void)up; (void)n; }
+void g4_gelu_mul_avx512(float *out, const float *gate, const float *up, int64_t n) { (void)out; (void)gate; (void)up; (void)n; }
+void g4_softcap_avx2(float *x, int64_t n, float c) { (void)x; (void)n; (void)c; }
+void g4_softcap_avx512(float *x, int64_t n, float c) { (void)x; (void)n; (void)c; }
+void g4_exp_shift_avx2(float *x, int64_t n, float m) { (void)x; (void)n; (void)m; }
+void g4_exp_shift_avx512(float *x, int64_t n, float m) { (void)x; (void)n; (void)m; }
+void g4_axpy_avx2(int64_t n, float a, const float *x, float *y) { (void)n; (void)a; (void)x; (void)y; }
+void g4_axpy_avx512(int64_t n, float a, const float *x, float *y) { (void)n; (void)a; (void)x; (void)y; }
+void g4_quant_q8_0_avx512(const float *x, uint8_t *y, int64_t n) { (void)x; (void)y; (void)n; }
+
+#endif
