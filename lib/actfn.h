@@ -31,6 +31,13 @@ void g4_exp_shift(float *x, int64_t n, float m);
  * fused multiply-add), as attention's weighted sum of values is defined. */
 void g4_axpy(int64_t n, float a, const float *x, float *y);
 
+/* Attention's weighted sum of value rows:
+ *   o[n*ostride + d] = sum over j < nk, in order, of p[n*pstride + j] * v_j[off + d]
+ * for n < nh, d < dn, from 0.0f, each product rounded then added (g4_axpy's
+ * arithmetic); row j is rows[j], of type G4_F32, G4_F16 or G4_BF16. */
+void g4_wsum_rows(uint32_t type, int nh, int64_t nk, int64_t dn, const float *p, int64_t pstride,
+		  const void *const *rows, int64_t off, float *o, int64_t ostride);
+
 /* the scalar functions every path follows */
 float g4_gelu1(float x);
 float g4_softcap1(float x, float c);

@@ -10,8 +10,10 @@
 #include <math.h>
 #include <string.h>
 
-#include "qtypes.h"
+#include "kern.h"
 #include "qblock.h"
+#include "qtypes.h"
+#include "vecdot.h"
 
 /* ---- f16 / bf16 ---- */
 
@@ -276,8 +278,15 @@ void g4_dequant_row(uint32_t t, const void *src, float *dst, int64_t n)
 	int64_t nb = n / bs;
 	switch (t) {
 	case G4_F32: memcpy(dst, src, (size_t)n * 4); break;
-	case G4_F16: for (int64_t i = 0; i < n; i++) dst[i] = g4_f16_to_f32(rd16(b + 2 * i)); break;
-	case G4_BF16: for (int64_t i = 0; i < n; i++) dst[i] = g4_bf16_to_f32(rd16(b + 2 * i)); break;
+	case G4_F16:
+	case G4_BF16:
+		if (g4_isa() >= G4_ISA_AVX2) {	/* exact conversions: the same values */
+			g4_half_to_f32_avx(t == G4_BF16, b, dst, n);
+			break;
+		}
+		for (int64_t i = 0; i < n; i++)
+			dst[i] = t == G4_F16 ? g4_f16_to_f32(rd16(b + 2 * i)) : g4_bf16_to_f32(rd16(b + 2 * i));
+		break;
 	case G4_Q4_0: dq_q4_0(b, dst, nb); break;
 	case G4_Q4_1: dq_q4_1(b, dst, nb); break;
 	case G4_Q5_0: dq_q5_0(b, dst, nb); break;

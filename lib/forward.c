@@ -315,8 +315,28 @@ static const float *kv_get(const kvsrc *k, int v, int64_t pos, int off, int n, f
 	return buf;
 }
 
+/* The type a K/V row can be read in place as (G4_F32 also for the f32
+ * copies of the cache), or 0. */
+static uint32_t kv_direct(const kvsrc *k)
+{
+	if (k->kf || k->s->kv_type == G4_F32)
+		return G4_F32;
+	return k->s->kv_type == G4_F16 || k->s->kv_type == G4_BF16 ? k->s->kv_type : 0;
+}
+
+/* The start of the K (v = 0) or V row of position pos, of type kv_direct. */
+static const uint8_t *kv_ptr(const kvsrc *k, int v, int64_t pos)
+{
+	const float *f = v ? k->vf : k->kf;
+	if (f)
+		return (const uint8_t *)(f + (size_t)(pos - k->lo_all) * k->kvw);
+	return kv_row(k->c, v ? k->c->v : k->c->k, pos);
+}
+
+/* Query row t, KV group g.  sc: room for the grp x nk scores, rows: for
+ * 2 nk row pointers. */
 static void attend(const kvsrc *ks, const g4_layer *L, int64_t p0, int64_t T, const int32_t *block,
-		   int bidir, int64_t t, int g, const float *q, float *out, float *sc, int wide)
+		   int bidir, int64_t t, int g, const float *q, float *out, float *sc, const void **rows, int wide)
 {
 	const g4_model *m = ks->s->m;
 	const int hd = L->hd, nh = m->n_head, grp = nh / L->nkv;
@@ -329,12 +349,22 @@ static void attend(const kvsrc *ks, const g4_layer *L, int64_t p0, int64_t T, co
 	const float *qg = q + t * (int64_t)nh * hd + (int64_t)g * grp * hd;
 	float *og = out + t * (int64_t)nh * hd + (int64_t)g * grp * hd;
 
+	/* K and V rows read where they are (f32, f16, bf16: the dot and the
+	 * weighted sum convert exactly as they load), else converted one at a
+	 * time */
+	const uint32_t kt = kv_direct(ks);
+	const size_t es = kt == G4_F32 ? 4 : 2;
+	if (kt)
+		for (int64_t j = 0; j < nk; j++) {
+			rows[j] = kv_ptr(ks, 0, lo + j) + (size_t)g * hd * es;
+			rows[nk + j] = kv_ptr(ks, 1, lo + j);
+		}
 #pragma omp parallel for schedule(static) if (wide)
 	for (int64_t j = 0; j < nk; j++) {
 		float buf[MAX_HD];
-		const float *kj = kv_get(ks, 0, lo + j, g * hd, hd, buf);
+		const void *kj = kt ? rows[j] : kv_get(ks, 0, lo + j, g * hd, hd, buf);
 		/* the grp query heads against key j: g4_dot_f32's bits each */
-		g4_vecdot_acts(G4_F32, hd, kj, qg, (size_t)hd * sizeof(float), grp, sc + j, (size_t)nk);
+		g4_vecdot_acts(kt ? kt : G4_F32, hd, kj, qg, (size_t)hd * sizeof(float), grp, sc + j, (size_t)nk);
 	}
 	for (int n = 0; n < grp; n++) {
 		float *sh = sc + (size_t)n * nk;
@@ -363,6 +393,10 @@ static void attend(const kvsrc *ks, const g4_layer *L, int64_t p0, int64_t T, co
 	for (int ch = 0; ch < nch; ch++) {
 		const int d0 = ch * CH, dn = hd - d0 < CH ? hd - d0 : CH;
 		float buf[MAX_HD];
+		if (kt) {
+			g4_wsum_rows(kt, grp, nk, dn, sc, nk, rows + nk, (int64_t)g * hd + d0, og + d0, hd);
+			continue;
+		}
 		for (int n = 0; n < grp; n++)
 			memset(og + (int64_t)n * hd + d0, 0, (size_t)dn * sizeof(float));
 		for (int64_t j = 0; j < nk; j++) {
@@ -384,7 +418,11 @@ static void attention(const g4_seq *s, const g4_layer *L, const g4_kvl *c, int64
 	const int64_t lo_all = L->swa && p0 - W + 1 > 0 ? p0 - W + 1 : 0, n_all = p0 + T - lo_all;
 	kvsrc ks = { .s = s, .c = c, .lo_all = lo_all, .kvw = kvw };
 	float *kf = NULL, *vf = NULL;
-	if (s->kv_type != G4_F32 && (size_t)n_all * kvw * 2 * sizeof(float) <= KV_SCRATCH) {
+	/* The cache converted to f32 once, when many query rows read each key;
+	 * a few rows (decode) convert each key as they read it: no large
+	 * allocation per token (freeing one unmaps pages, and on a VM the TLB
+	 * shoot-down that costs stalls the other threads) */
+	if (s->kv_type != G4_F32 && T >= 8 && (size_t)n_all * kvw * 2 * sizeof(float) <= KV_SCRATCH) {
 		kf = malloc((size_t)n_all * kvw * sizeof *kf);
 		vf = malloc((size_t)n_all * kvw * sizeof *vf);
 		if (!kf || !vf) {
@@ -405,19 +443,23 @@ static void attention(const g4_seq *s, const g4_layer *L, const g4_kvl *c, int64
 	const int wide = T * nkv < g4_threads() && work > attn_split_min;
 	if (wide) {
 		float *sc = malloc((size_t)max_keys * grp * sizeof *sc);
+		const void **rows = malloc((size_t)max_keys * 2 * sizeof *rows);
 		for (int64_t t = 0; t < T; t++)
 			for (int g = 0; g < nkv; g++)
-				attend(&ks, L, p0, T, block, bidir, t, g, q, out, sc, 1);
+				attend(&ks, L, p0, T, block, bidir, t, g, q, out, sc, rows, 1);
 		free(sc);
+		free(rows);
 	} else {
 #pragma omp parallel if (T * nkv > 1 && work > 262144.0)
 		{
 			float *sc = malloc((size_t)max_keys * grp * sizeof *sc);
+			const void **rows = malloc((size_t)max_keys * 2 * sizeof *rows);
 #pragma omp for schedule(dynamic, 1) collapse(2)
 			for (int64_t t = 0; t < T; t++)
 				for (int g = 0; g < nkv; g++)
-					attend(&ks, L, p0, T, block, bidir, t, g, q, out, sc, 0);
+					attend(&ks, L, p0, T, block, bidir, t, g, q, out, sc, rows, 0);
 			free(sc);
+			free(rows);
 		}
 	}
 	free(kf);
@@ -577,6 +619,12 @@ static int output_rows(const g4_model *m, const part *pp, int np, const bufs *bb
 
 static int ubatch_rows(const part *pp, int np, const rowinfo *ri, int64_t T, bufs *bp);
 
+static void attention_part(const part *x, const g4_layer *L, const float *q, float *out, int qw)
+{
+	const int32_t *block = x->in->block ? x->in->block + x->i0 : NULL;
+	attention(x->s, L, &x->s->kv[L->kv_slot], x->s->n_pos, x->T, block, q + x->r0 * qw, out + x->r0 * qw);
+}
+
 /* Attention of every part against its own cache: the rows of one sequence
  * are consecutive.  Sequences run in parallel when each has few rows. */
 static void attention_parts(const part *pp, int np, const g4_layer *L, const float *q, float *out, int qw)
@@ -584,12 +632,16 @@ static void attention_parts(const part *pp, int np, const g4_layer *L, const flo
 	int small = np > 1;
 	for (int k = 0; k < np && small; k++)
 		small = pp[k].T * L->nkv < g4_threads();
-#pragma omp parallel for schedule(dynamic, 1) if (small)
-	for (int k = 0; k < np; k++) {
-		const part *x = &pp[k];
-		const int32_t *block = x->in->block ? x->in->block + x->i0 : NULL;
-		attention(x->s, L, &x->s->kv[L->kv_slot], x->s->n_pos, x->T, block,
-			  q + x->r0 * qw, out + x->r0 * qw);
+	/* not a parallel region with if(0): attention() opens its own, and a
+	 * region nested in a team of one makes libgomp start and end threads
+	 * on every call */
+	if (small) {
+#pragma omp parallel for schedule(dynamic, 1)
+		for (int k = 0; k < np; k++)
+			attention_part(&pp[k], L, q, out, qw);
+	} else {
+		for (int k = 0; k < np; k++)
+			attention_part(&pp[k], L, q, out, qw);
 	}
 }
 

@@ -12,8 +12,8 @@
 
 #define T2 __attribute__((target("avx2,fma")))
 #define T2I static inline __attribute__((target("avx2,fma"), always_inline))
-#define T5 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma")))
-#define T5I static inline __attribute__((target("avx512f,avx2,fma"), always_inline))
+#define T5 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")))
+#define T5I static inline __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c"), always_inline))
 
 T2I __m256 exp8(__m256 y)
 {
@@ -173,6 +173,71 @@ T5 void g4_quant_q8_0_avx512(const float *x, uint8_t *y, int64_t n)
 	}
 }
 
+__attribute__((target("avx2,f16c"))) void g4_half_to_f32_avx(int bf, const uint8_t *src, float *dst, int64_t n)
+{
+	int64_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		__m128i h = _mm_loadu_si128((const __m128i *)(src + 2 * i));
+		__m256 f = bf ? _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16)) : _mm256_cvtph_ps(h);
+		_mm256_storeu_ps(dst + i, f);
+	}
+	for (; i < n; i++) {
+		uint16_t h = (uint16_t)(src[2 * i] | src[2 * i + 1] << 8);
+		dst[i] = bf ? g4_bf16_to_f32(h) : g4_f16_to_f32(h);
+	}
+}
+
+/* 16 values of a value row from element i (mask: the valid ones) */
+T5I __m512 row16(uint32_t type, const void *row, int64_t i, __mmask16 k)
+{
+	const uint8_t *b = row;
+	switch (type) {
+	case G4_F16:
+		return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(k, b + 2 * i));
+	case G4_BF16:
+		return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(k, b + 2 * i)), 16));
+	default:
+		return _mm512_maskz_loadu_ps(k, (const float *)row + i);
+	}
+}
+
+/* up to 8 heads x 16 values in registers over all rows */
+T5I void wsum16(uint32_t type, int nh, int64_t nk, const float *p, int64_t pstride, const void *const *rows,
+		int64_t i, __mmask16 k, float *o, int64_t ostride)
+{
+	__m512 acc[8];
+	for (int n = 0; n < nh; n++)
+		acc[n] = _mm512_setzero_ps();
+	for (int64_t j = 0; j < nk; j++) {
+		__m512 v = row16(type, rows[j], i, k);
+		_Pragma("GCC unroll 8")
+		for (int n = 0; n < nh; n++)
+			acc[n] = _mm512_add_ps(acc[n], _mm512_mul_ps(_mm512_set1_ps(p[n * pstride + j]), v));
+	}
+	for (int n = 0; n < nh; n++)
+		_mm512_mask_storeu_ps(o + n * ostride, k, acc[n]);
+}
+
+T5 void g4_wsum_rows_avx512(uint32_t type, int nh, int64_t nk, int64_t dn, const float *p, int64_t pstride,
+			    const void *const *rows, int64_t off, float *o, int64_t ostride)
+{
+	for (int n0 = 0; n0 < nh; n0 += 8) {
+		int h = nh - n0 < 8 ? nh - n0 : 8;
+		for (int64_t d = 0; d < dn; d += 16) {
+			__mmask16 k = dn - d >= 16 ? 0xFFFF : (__mmask16)((1u << (dn - d)) - 1);
+			const float *pn = p + n0 * pstride;
+			float *on = o + n0 * ostride + d;
+			switch (h) {	/* constant head counts: accumulators in registers */
+			case 8: wsum16(type, 8, nk, pn, pstride, rows, off + d, k, on, ostride); break;
+			case 4: wsum16(type, 4, nk, pn, pstride, rows, off + d, k, on, ostride); break;
+			case 2: wsum16(type, 2, nk, pn, pstride, rows, off + d, k, on, ostride); break;
+			case 1: wsum16(type, 1, nk, pn, pstride, rows, off + d, k, on, ostride); break;
+			default: wsum16(type, h, nk, pn, pstride, rows, off + d, k, on, ostride); break;
+			}
+		}
+	}
+}
+
 #else	/* not x86: never called (g4_isa() is portable) */
 
 void g4_gelu_mul_avx2(float *out, const float *gate, const float *up, int64_t n) { (void)out; (void)gate; (void)up; (void)n; }
@@ -184,5 +249,9 @@ void g4_exp_shift_avx512(float *x, int64_t n, float m) { (void)x; (void)n; (void
 void g4_axpy_avx2(int64_t n, float a, const float *x, float *y) { (void)n; (void)a; (void)x; (void)y; }
 void g4_axpy_avx512(int64_t n, float a, const float *x, float *y) { (void)n; (void)a; (void)x; (void)y; }
 void g4_quant_q8_0_avx512(const float *x, uint8_t *y, int64_t n) { (void)x; (void)y; (void)n; }
+void g4_half_to_f32_avx(int bf, const uint8_t *src, float *dst, int64_t n) { (void)bf; (void)src; (void)dst; (void)n; }
+void g4_wsum_rows_avx512(uint32_t type, int nh, int64_t nk, int64_t dn, const float *p, int64_t pstride,
+			 const void *const *rows, int64_t off, float *o, int64_t ostride)
+{ (void)type; (void)nh; (void)nk; (void)dn; (void)p; (void)pstride; (void)rows; (void)off; (void)o; (void)ostride; }
 
 #endif

@@ -6,6 +6,7 @@
 
 #include "t.h"
 #include "actfn.h"
+#include "qtypes.h"
 #include "vecdot.h"
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
@@ -95,9 +96,95 @@ static void test_paths_bitwise(void)
 	g4_isa_set(G4_ISA_BEST);
 }
 
+/* f16 and bf16 rows to f32 (g4_dequant_row): every bit pattern but NaNs,
+ * the same on every path */
+static void test_half_rows(void)
+{
+	static uint8_t src[2 * 65536 + 2];
+	static float want[65536], got[65536];
+	for (int bf = 0; bf < 2; bf++) {
+		uint32_t t = bf ? G4_BF16 : G4_F16;
+		int n = 0;
+		for (uint32_t h = 0; h < 65536; h++) {
+			int e = bf ? (h >> 7 & 0xFF) == 0xFF : (h >> 10 & 0x1F) == 0x1F;
+			if (e && (bf ? h & 0x7F : h & 0x3FF))
+				continue;	/* NaN payloads may differ */
+			src[1 + 2 * n] = (uint8_t)h;
+			src[2 + 2 * n] = (uint8_t)(h >> 8);
+			n++;
+		}
+		g4_isa_set(G4_ISA_PORTABLE);
+		g4_dequant_row(t, src + 1, want, n);
+		for (int isa = G4_ISA_AVX2; isa <= G4_ISA_AVX512; isa++) {
+			if (!g4_isa_available(isa))
+				continue;
+			g4_isa_set(isa);
+			for (int k = n - 9; k <= n; k++) {	/* tails */
+				memset(got, 0, sizeof got);
+				g4_dequant_row(t, src + 1, got, k);
+				CHECK(!memcmp(want, got, (size_t)k * 4), "%s %s n=%d", g4_isa_name(isa), g4_type_name(t), k);
+			}
+		}
+	}
+	g4_isa_set(G4_ISA_BEST);
+}
+
+/* attention's weighted sum of value rows: every path, types, head counts
+ * and widths, the bits of the portable loop */
+static void test_wsum_rows(void)
+{
+	enum { NK = 37, D = 70 };
+	static float pr[9 * NK], want[9 * 80], got[9 * 80];
+	static uint8_t data[3][NK][D * 4];
+	const void *rows[3][NK];
+	for (int i = 0; i < 9 * NK; i++)
+		pr[i] = frnd(1.0f);
+	for (int k = 0; k < 3; k++)
+		for (int j = 0; j < NK; j++) {
+			for (int d = 0; d < D; d++) {
+				float v = frnd(4.0f);
+				uint16_t h = k == 1 ? g4_f32_to_f16(v) : g4_f32_to_bf16(v);
+				if (k == 0)
+					memcpy(&data[k][j][4 * d], &v, 4);
+				else
+					memcpy(&data[k][j][2 * d], &h, 2);
+			}
+			rows[k][j] = data[k][j];
+		}
+	const uint32_t types[3] = { G4_F32, G4_F16, G4_BF16 };
+	for (int isa = G4_ISA_AVX2; isa <= G4_ISA_AVX512; isa++) {
+		if (!g4_isa_available(isa))
+			continue;
+		for (int k = 0; k < 3; k++)
+			for (int nh = 1; nh <= 9; nh += 2)
+				for (int dn = 1; dn <= D - 3; dn += 11) {
+					g4_isa_set(G4_ISA_PORTABLE);
+					g4_wsum_rows(types[k], nh, NK, dn, pr, NK, rows[k], 3, want, 80);
+					g4_isa_set(isa);
+					memset(got, 0xff, sizeof got);
+					g4_wsum_rows(types[k], nh, NK, dn, pr, NK, rows[k], 3, got, 80);
+					int bad = 0;
+					for (int n = 0; n < nh; n++)
+						bad |= memcmp(want + 80 * n, got + 80 * n, (size_t)dn * 4) != 0;
+					CHECK(!bad, "%s %s heads %d width %d", g4_isa_name(isa), g4_type_name(types[k]), nh, dn);
+				}
+	}
+	g4_isa_set(G4_ISA_BEST);
+	/* and the portable sum is the axpy chain */
+	float o[5] = { 0 }, r[5] = { 0 };
+	g4_isa_set(G4_ISA_PORTABLE);
+	g4_wsum_rows(G4_F32, 1, NK, 5, pr, NK, rows[0], 0, o, 5);
+	for (int j = 0; j < NK; j++)
+		g4_axpy(5, pr[j], (const float *)rows[0][j], r);
+	CHECK(!memcmp(o, r, sizeof o), "wsum is not the axpy chain");
+	g4_isa_set(G4_ISA_BEST);
+}
+
 int main(void)
 {
 	RUN(test_accuracy);
 	RUN(test_paths_bitwise);
+	RUN(test_half_rows);
+	RUN(test_wsum_rows);
 	return t_done();
 }
