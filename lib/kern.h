@@ -36,6 +36,7 @@ void g4_kern_avx512(g4_dot_fn tab[G4_NTYPES], g4_dotm_fn mtab[G4_NTYPES]);
 struct g4_rp_kernel;
 void g4_rp_avx512_b32(const struct g4_rp_kernel *rtab[G4_NTYPES]);
 void g4_rp_avx512_k(const struct g4_rp_kernel *rtab[G4_NTYPES]);
+void g4_rp_avx512_flt(const struct g4_rp_kernel *rtab[G4_NTYPES]);
 const struct g4_rp_kernel *g4_rp_table(uint32_t t);
 
 /* Elementwise functions (actfn.h): the constants and the scalar exp every

@@ -9,6 +9,7 @@
 
 #include "actfn.h"
 #include "qtypes.h"
+#include "quantize.h"
 
 #define T2 __attribute__((target("avx2,fma")))
 #define T2I static inline __attribute__((target("avx2,fma"), always_inline))
@@ -153,6 +154,11 @@ T5 void g4_quant_q8_0_avx512(const float *x, uint8_t *y, int64_t n)
 	const __m512 lo = _mm512_set1_ps(-128.0f), hi = _mm512_set1_ps(128.0f);
 	for (int64_t b = 0; b < n / 32; b++, x += 32, y += 34) {
 		__m512 x0 = _mm512_loadu_ps(x), x1 = _mm512_loadu_ps(x + 16);
+		if (_mm512_cmp_ps_mask(x0, x0, _CMP_UNORD_Q) | _mm512_cmp_ps_mask(x1, x1, _CMP_UNORD_Q)) {
+			/* a NaN: the reference's running max restarts after it */
+			g4_quantize_row(G4_Q8_0, x, y, 32, NULL);
+			continue;
+		}
 		float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(x0), _mm512_abs_ps(x1)));
 		float d = amax / 127, id = d != 0 ? 1.0f / d : 0.0f;
 		__m512 iv = _mm512_set1_ps(id);

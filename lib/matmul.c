@@ -82,7 +82,7 @@ void g4_matmul_n(int nm, const g4_mat *const *w, const int64_t *mat, const float
 		astride[i] = (size_t)ldx * sizeof(float);
 		t[i] = direct ? w[i]->type : G4_F32;
 		q[i] = NULL;
-		rp[i] = NULL;
+		rp[i] = direct ? g4_rp_get(w[i]) : NULL;	/* f32 rows either way */
 		if (!direct && act_mode == G4_ACT_Q8) {
 			const int a = g4_vecdot_act_type(w[i]->type);
 			ab[i] = g4_act_row_bytes(w[i]->type, n);

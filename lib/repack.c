@@ -17,7 +17,8 @@ const g4_rp_kernel *g4_rp_kernel_for(uint32_t t)
 void g4_rp_release(g4_mat *w)
 {
 	if (w && w->rp) {
-		free(w->rp->data);
+		if (w->rp->owned)
+			free(w->rp->data);
 		free(w->rp);
 		w->rp = NULL;
 	}
@@ -43,6 +44,13 @@ static g4_rp *make(const g4_mat *w, const g4_rp_kernel *k)
 	if (!gb || w->ne1 <= 0 || w->ne2 <= 0)
 		return NULL;
 	int64_t groups = (w->ne1 + k->rows - 1) / k->rows;
+	if (!k->pack) {		/* in place */
+		g4_rp *rp = malloc(sizeof *rp);
+		if (rp)
+			*rp = (g4_rp){ .k = k, .data = (uint8_t *)w->data, .groups = groups,
+				       .group_bytes = (size_t)k->rows * w->row_bytes, .mat_bytes = w->mat_bytes };
+		return rp;
+	}
 	if ((uint64_t)groups * gb * (uint64_t)w->ne2 > SIZE_MAX / 2)
 		return NULL;
 	g4_rp *rp = malloc(sizeof *rp);
@@ -52,7 +60,7 @@ static g4_rp *make(const g4_mat *w, const g4_rp_kernel *k)
 		return NULL;
 	}
 	*rp = (g4_rp){ .k = k, .data = data, .groups = groups, .group_bytes = gb,
-		       .mat_bytes = (size_t)groups * gb };
+		       .mat_bytes = (size_t)groups * gb, .owned = 1 };
 	int64_t total = groups * w->ne2;
 #pragma omp parallel for schedule(static) if (total > 1 && !omp_in_parallel())
 	for (int64_t i = 0; i < total; i++) {

@@ -27,7 +27,8 @@ typedef struct g4_rp_kernel {
 	/* bytes of one group of `rows` rows of n values (0: n unsupported) */
 	size_t (*group_bytes)(int64_t n);
 	/* rows [0, nrows) of src (nrows <= rows, sstride bytes apart) into one
-	 * group; the missing rows are zero */
+	 * group; the missing rows are zero.  NULL: the kernel reads the
+	 * matrix's own rows (a group is `rows` consecutive rows in place) */
 	void (*pack)(int64_t n, const uint8_t *src, size_t sstride, int nrows, uint8_t *dst);
 	/* y[j*ldy + r] = g4_vecdot(type, n, row r, act row j) for r < nrows,
 	 * j < nact: rows counted from the first row of the group at `groups`
@@ -45,6 +46,7 @@ typedef struct g4_rp {
 	uint8_t *data;
 	int64_t groups;		/* groups per slice */
 	size_t group_bytes, mat_bytes;
+	int owned;		/* data is a copy (else the matrix's own rows) */
 } g4_rp;
 
 /* The repacked copy of w for the current code path, made (in parallel,

@@ -368,6 +368,7 @@ int g4_isa_set(int isa)
 		g4_kern_avx512(tab, mtab);
 		g4_rp_avx512_b32(rtab);
 		g4_rp_avx512_k(rtab);
+		g4_rp_avx512_flt(rtab);
 	}
 	memcpy(table, tab, sizeof tab);
 	memcpy(mtable, mtab, sizeof mtab);

@@ -1,0 +1,138 @@
+/* kern_rp_flt.c - AVX-512 matmul tiles for F32, F16 and BF16 weights
+ * (repack.h kernels with pack == NULL: they read the matrix's own rows).
+ *
+ * The numerics of vecdot.h (acc[i%32] = fma(w_i, x_i, acc[i%32]), the
+ * fixed 32-lane reduction) for a tile of 4 weight rows x 2 activation rows
+ * at a time, so each weight vector and each activation vector loaded
+ * serves several fused multiply-adds (the plain-row kernel reloads the
+ * activations for every weight row). */
+#include "kern.h"
+#include "repack.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+#include "qblock.h"
+
+#define TGT "avx512f,avx512bw,avx512vl,avx2,fma,f16c"
+#define T5 __attribute__((target(TGT)))
+#define T5I static inline __attribute__((target(TGT), always_inline))
+
+enum { ROWS = 4, ACTS = 2 };
+
+static int esize(uint32_t t)
+{
+	return t == G4_F32 ? 4 : 2;
+}
+
+T5I __m512 wload(uint32_t t, const uint8_t *p)
+{
+	if (t == G4_F32)
+		return _mm512_loadu_ps(p);
+	__m256i h = _mm256_loadu_si256((const __m256i *)p);
+	if (t == G4_F16)
+		return _mm512_cvtph_ps(h);
+	return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+static float wval(uint32_t t, const uint8_t *p, int64_t k)
+{
+	if (t == G4_F32) {
+		float v;
+		memcpy(&v, p + 4 * k, 4);
+		return v;
+	}
+	uint16_t h = rd16(p + 2 * k);
+	return t == G4_F16 ? g4_f16_to_f32(h) : g4_bf16_to_f32(h);
+}
+
+/* R weight rows (wstride bytes apart) x A activation rows */
+T5I void tile(uint32_t t, int R, int A, int64_t n, const uint8_t *w, size_t wstride, const float *const *x,
+	      float *y, size_t ldy)
+{
+	const int es = esize(t);
+	__m512 acc[ROWS][ACTS][2];
+	for (int r = 0; r < R; r++)
+		for (int a = 0; a < A; a++)
+			acc[r][a][0] = acc[r][a][1] = _mm512_setzero_ps();
+	int64_t i = 0;
+	for (; i + 32 <= n; i += 32) {
+		__m512 xv[ACTS][2];
+		for (int a = 0; a < A; a++) {
+			xv[a][0] = _mm512_loadu_ps(x[a] + i);
+			xv[a][1] = _mm512_loadu_ps(x[a] + i + 16);
+		}
+		_Pragma("GCC unroll 4")
+		for (int r = 0; r < R; r++) {
+			const uint8_t *p = w + (size_t)r * wstride + (size_t)i * es;
+			__m512 w0 = wload(t, p), w1 = wload(t, p + 16 * es);
+			_Pragma("GCC unroll 2")
+			for (int a = 0; a < A; a++) {
+				acc[r][a][0] = _mm512_fmadd_ps(w0, xv[a][0], acc[r][a][0]);
+				acc[r][a][1] = _mm512_fmadd_ps(w1, xv[a][1], acc[r][a][1]);
+			}
+		}
+	}
+	for (int r = 0; r < R; r++)
+		for (int a = 0; a < A; a++) {
+			float lanes[32];
+			_mm512_storeu_ps(lanes, acc[r][a][0]);
+			_mm512_storeu_ps(lanes + 16, acc[r][a][1]);
+			for (int64_t k = i; k < n; k++)
+				lanes[k & 31] = fmaf(wval(t, w + (size_t)r * wstride, k), x[a][k], lanes[k & 31]);
+			y[(size_t)a * ldy + r] = g4_reduce32(lanes);
+		}
+}
+
+T5I void gemm(uint32_t t, int64_t n, const uint8_t *rows, int64_t nrows, const uint8_t *act, size_t astride,
+	      int64_t nact, float *y, size_t ldy)
+{
+	const size_t wstride = (size_t)n * esize(t);
+	for (int64_t r0 = 0; r0 < nrows; r0 += ROWS) {
+		const int R = nrows - r0 < ROWS ? (int)(nrows - r0) : ROWS;
+		const uint8_t *w = rows + (size_t)r0 * wstride;
+		for (int64_t j = 0; j < nact; j += ACTS) {
+			const int A = nact - j < ACTS ? (int)(nact - j) : ACTS;
+			const float *x[ACTS] = { (const float *)(act + (size_t)j * astride),
+						 (const float *)(act + (size_t)(j + A - 1) * astride) };
+			float *o = y + (size_t)j * ldy + r0;
+			if (R == ROWS && A == ACTS)
+				tile(t, ROWS, ACTS, n, w, wstride, x, o, ldy);
+			else if (R == ROWS)
+				tile(t, ROWS, 1, n, w, wstride, x, o, ldy);
+			else if (A == ACTS)
+				tile(t, R, ACTS, n, w, wstride, x, o, ldy);
+			else
+				tile(t, R, 1, n, w, wstride, x, o, ldy);
+		}
+	}
+}
+
+#define KERNEL(name, T) \
+static size_t name##_gb(int64_t n) { return n > 0 ? (size_t)ROWS * (size_t)n * (size_t)esize(T) : 0; } \
+T5 static void name##_gemm(int64_t n, const uint8_t *rows, int64_t nrows, const uint8_t *act, \
+			   size_t astride, int64_t nact, float *y, size_t ldy) \
+{ gemm(T, n, rows, nrows, act, astride, nact, y, ldy); } \
+static const g4_rp_kernel name = { T, ROWS, name##_gb, NULL, name##_gemm };
+
+KERNEL(rp_f32, G4_F32)
+KERNEL(rp_f16, G4_F16)
+KERNEL(rp_bf16, G4_BF16)
+
+void g4_rp_avx512_flt(const g4_rp_kernel *rtab[G4_NTYPES])
+{
+	rtab[G4_F32] = &rp_f32;
+	rtab[G4_F16] = &rp_f16;
+	rtab[G4_BF16] = &rp_bf16;
+}
+
+#else	/* not x86 */
+
+void g4_rp_avx512_flt(const g4_rp_kernel *rtab[G4_NTYPES])
+{
+	(void)rtab;
+}
+
+#endif
