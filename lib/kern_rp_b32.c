@@ -108,8 +108,28 @@ static void pack(uint32_t t, int64_t n, const uint8_t *src, size_t sstride, int 
 	size_t wb = g4_type_block_bytes(t), bb = blk_bytes(t);
 	int mins = has_min(t), nib = nibble_form(t);
 	memset(dst, 0, group_bytes(t, n));
+	/* Q4_0, Q4_1, IQ4_NL: the nibble chunks hold the source bytes as they
+	 * are (byte 4c+k of a row has values 4c+k and 16+4c+k); Q8_0: the
+	 * bytes with the sign bit flipped.  So those are a 4-byte transpose. */
+	const int qo = t == G4_Q4_1 ? 4 : 2, direct = nib || t == G4_Q8_0;
 	for (int64_t b = 0; b < n / 32; b++) {
 		uint8_t *o = dst + (size_t)b * bb, *q = o + (mins ? 64 : 32);
+		if (direct) {
+			for (int r = 0; r < nrows; r++) {
+				const uint8_t *sb = src + (size_t)r * sstride + (size_t)b * wb;
+				memcpy(o + 2 * r, sb, 2);
+				if (mins)
+					memcpy(o + 32 + 2 * r, sb + 2, 2);
+				for (int c = 0; c < (nib ? 4 : 8); c++) {
+					uint32_t v;
+					memcpy(&v, sb + qo + 4 * c, 4);
+					if (!nib)
+						v ^= 0x80808080u;
+					memcpy(q + 64 * c + 4 * r, &v, 4);
+				}
+			}
+			continue;
+		}
 		for (int r = 0; r < nrows; r++) {
 			uint8_t u[32];
 			uint16_t d, m;

@@ -53,12 +53,16 @@ static g4_rp *make(const g4_mat *w, const g4_rp_kernel *k)
 	}
 	if ((uint64_t)groups * gb * (uint64_t)w->ne2 > SIZE_MAX / 2)
 		return NULL;
+	/* 2 MB aligned and advised as huge pages: 512 times fewer page faults
+	 * while packing and TLB misses while streaming it */
+	const size_t huge = (size_t)2 << 20, bytes = ((size_t)groups * gb * (size_t)w->ne2 + huge - 1) & ~(huge - 1);
 	g4_rp *rp = malloc(sizeof *rp);
-	uint8_t *data = rp ? aligned_alloc(64, ((size_t)groups * gb * (size_t)w->ne2 + 63) & ~(size_t)63) : NULL;
+	uint8_t *data = rp ? aligned_alloc(huge, bytes) : NULL;
 	if (!data) {
 		free(rp);
 		return NULL;
 	}
+	madvise(data, bytes, MADV_HUGEPAGE);	/* advice: failure is harmless */
 	*rp = (g4_rp){ .k = k, .data = data, .groups = groups, .group_bytes = gb,
 		       .mat_bytes = (size_t)groups * gb, .owned = 1 };
 	int64_t total = groups * w->ne2;
