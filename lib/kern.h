@@ -68,6 +68,8 @@ void g4_axpy_avx512(int64_t n, float a, const float *x, float *y);
 void g4_quant_q8_0_avx512(const float *x, uint8_t *y, int64_t n);
 /* n f16 (bf = 0) or bf16 (bf = 1) values at src to f32, AVX2 + F16C */
 void g4_half_to_f32_avx(int bf, const uint8_t *src, float *dst, int64_t n);
+/* nb blocks of type t at b to f32 (kern_dq.c); 0 if the type has no kernel */
+int g4_dequant_avx512(uint32_t t, const uint8_t *b, float *y, int64_t nb);
 void g4_wsum_rows_avx512(uint32_t type, int nh, int64_t nk, int64_t dn, const float *p, int64_t pstride,
 			 const void *const *rows, int64_t off, float *o, int64_t ostride);
 

@@ -113,7 +113,12 @@ void g4_matmul_n(int nm, const g4_mat *const *w, const int64_t *mat, const float
 					for (int64_t r = 0; r < T; r++)
 						g4_quantize_act(at[i], x + r * ldx, q[i] + (size_t)r * ab[i], w[i]->ne0);
 				}
-		float *buf = anydeq ? malloc((size_t)nmax * sizeof *buf) : NULL;
+		/* exact path: rows dequantised a group at a time into buf and
+		 * multiplied by the F32 tile kernel when there is one (the same
+		 * bits as one row at a time: vecdot.h) */
+		const g4_rp_kernel *fk = anydeq ? g4_rp_kernel_for(G4_F32) : NULL;
+		const int fr = fk && !fk->pack && T > 1 ? fk->rows : 1;
+		float *buf = anydeq ? malloc((size_t)fr * (size_t)nmax * sizeof *buf) : NULL;
 		for (int i = 0; i < nm; i++) {
 			const int64_t n = w[i]->ne0, rows = w[i]->ne1;
 			if (rp[i]) {
@@ -125,6 +130,16 @@ void g4_matmul_n(int nm, const g4_mat *const *w, const int64_t *mat, const float
 				if (r1 > r0)
 					p->k->gemm(n, p->data + (size_t)mat[i] * p->mat_bytes + (size_t)g0 * p->group_bytes,
 						   r1 - r0, act[i], astride[i], T, y[i] + r0, (size_t)ldy[i]);
+				continue;
+			}
+			if (deq[i] && fr > 1 && buf) {
+				const int64_t ng = (rows + fr - 1) / fr, nt = omp_get_num_threads(), me = omp_get_thread_num();
+				for (int64_t g = ng * me / nt; g < ng * (me + 1) / nt; g++) {
+					const int64_t r0 = g * fr, nr = rows - r0 < fr ? rows - r0 : fr;
+					for (int64_t k = 0; k < nr; k++)
+						g4_dequant_row(w[i]->type, g4_mat_row(w[i], mat[i], r0 + k), buf + k * n, n);
+					fk->gemm(n, (const uint8_t *)buf, nr, act[i], astride[i], T, y[i] + r0, (size_t)ldy[i]);
+				}
 				continue;
 			}
 #pragma omp for schedule(static) nowait

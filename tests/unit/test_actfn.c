@@ -180,11 +180,45 @@ static void test_wsum_rows(void)
 	g4_isa_set(G4_ISA_BEST);
 }
 
+/* whole-row dequantisation (g4_dequant_row) of every type with a SIMD
+ * kernel: random block bytes (every scale and quant pattern), the values
+ * of the portable loops on every path */
+static void test_dequant_paths(void)
+{
+	static const uint32_t types[] = { G4_Q4_0, G4_Q8_0, G4_Q4_K, G4_Q5_K, G4_Q6_K };
+	enum { NB = 24 };
+	static uint8_t blocks[NB * 292 + 1];
+	static float want[NB * 256], got[NB * 256];
+	for (size_t k = 0; k < sizeof types / sizeof *types; k++) {
+		uint32_t t = types[k];
+		int bs = g4_type_block(t);
+		for (size_t i = 0; i < sizeof blocks; i++)
+			blocks[i] = (uint8_t)(frnd(128.0f) + 128.0f);
+		g4_isa_set(G4_ISA_PORTABLE);
+		g4_dequant_row(t, blocks + 1, want, (int64_t)NB * bs);
+		for (int isa = G4_ISA_AVX2; isa <= G4_ISA_AVX512; isa++) {
+			if (!g4_isa_available(isa))
+				continue;
+			g4_isa_set(isa);
+			memset(got, 0, sizeof got);
+			g4_dequant_row(t, blocks + 1, got, (int64_t)NB * bs);
+			int bad = -1;
+			for (int i = 0; i < NB * bs && bad < 0; i++)
+				if (memcmp(&want[i], &got[i], 4) && !(isnan(want[i]) && isnan(got[i])))
+					bad = i;
+			CHECK(bad < 0, "%s %s value %d: %a vs %a", g4_isa_name(isa), g4_type_name(t), bad,
+			      bad < 0 ? 0.0 : (double)got[bad], bad < 0 ? 0.0 : (double)want[bad]);
+		}
+	}
+	g4_isa_set(G4_ISA_BEST);
+}
+
 int main(void)
 {
 	RUN(test_accuracy);
 	RUN(test_paths_bitwise);
 	RUN(test_half_rows);
 	RUN(test_wsum_rows);
+	RUN(test_dequant_paths);
 	return t_done();
 }
