@@ -35,7 +35,7 @@
 #define T5 __attribute__((target(TGT)))
 #define T5I static inline __attribute__((target(TGT), always_inline))
 
-enum { ROWS = 16, TILE = 8, ACHUNK = 64 };
+enum { ROWS = 16, TILE = 8, ACHUNK = 64, PREFETCH = 6144 };
 
 static int has_min(uint32_t t)
 {
@@ -190,6 +190,9 @@ T5I void tile(uint32_t t, int NA, int64_t nb, const uint8_t *grp, const uint8_t 
 		sum[j] = _mm512_setzero_ps();
 	for (int64_t b = 0; b < nb; b++) {
 		const uint8_t *o = grp + (size_t)b * bb, *q = o + (mins ? 64 : 32);
+		if (NA <= 2)	/* streaming (decode): ask for the weights ~6 KB ahead */
+			for (size_t l = 0; l < bb; l += 64)
+				_mm_prefetch((const char *)o + PREFETCH + l, _MM_HINT_T0);
 		__m512 wd = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)o));
 		__m512 wm = mins ? _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(o + 32))) : wd;
 		__m512i w[8];
