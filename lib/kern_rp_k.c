@@ -1,9 +1,280 @@
-/* kern_rp_k.c - AVX-512 matmul kernels for repacked K-quant weights
- * (repack.h).  None yet: the K-quants use the plain-row kernels. */
+/* kern_rp_k.c - AVX-512 VNNI matmul kernels for repacked K-quant weights
+ * (repack.h): Q6_K.
+ *
+ * Same scheme as kern_rp_b32.c: a group is 16 rows, lanes = rows, and an
+ * activation dword (4 values) broadcast into vpdpbusd adds the products of
+ * 4 values to each row's lane, so every lane builds its row's exact
+ * integers with no horizontal adds.  Per super-block (256 values) a group
+ * holds a record of the 16 rows' scales and quants; the quants are
+ * unsigned (u = q + off), in "chunks" of 64 bytes: byte 4r+k of a chunk is
+ * value 4c+k of row r for chunk c of the super-block.
+ *
+ * Per 16-value group g of the super-block (contract of vecdot.h) a lane
+ * integer starts at -off * (sum of the group's 16 activation values),
+ * takes the 4 vpdpbusd of the group's chunks (so it holds sum(q * a)),
+ * and is multiplied by the row's scale into the super-block sum S; then
+ * sum = fma((float)S, f16(w.d) * a.d, sum) per lane, the same bits as
+ * g4_vecdot.
+ *
+ * Q6_K record (3360 bytes, as 16 plain rows): 16 f16 d; 16 x 16 int8
+ * scales (group g: rows 0..15); per group g, 192 bytes of quants u = q + 32
+ * (6 bits) in three chunk-shaped registers A, B, C: bits 0-5 of A, B, C
+ * are chunks 4g, 4g+1, 4g+2; chunk 4g+3 is split over their bits 6-7
+ * (C: bits 0-1, B: bits 2-3, A: bits 4-5).  So three chunks take an and,
+ * the fourth three shifts, two bit-selects and an and.
+ *
+ * A call works through its rows group by group; in each group it keeps
+ * one 16-value group of weights in registers for a tile of up to 8
+ * activation rows. */
 #include "kern.h"
 #include "repack.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "qblock.h"
+
+#define TGT "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c"
+#define T5 __attribute__((target(TGT)))
+#define T5I static inline __attribute__((target(TGT), always_inline))
+
+enum { ROWS = 16, TILE = 8, ACHUNK = 64, ABYTES = 292 };
+
+/* bytes of one super-block record of a group */
+static size_t rec_bytes(uint32_t t)
+{
+	switch (t) {
+	case G4_Q6_K: return 3360;
+	default: return 0;
+	}
+}
+
+static size_t group_bytes(uint32_t t, int64_t n)
+{
+	return n > 0 && n % 256 == 0 ? (size_t)(n / 256) * rec_bytes(t) : 0;
+}
+
+/* ---- packing ---- */
+
+/* Q6_K super-block: u = q + 32 (0..63), int8 scales, f16 d bits */
+static void q6k_unpack(const uint8_t *b, uint8_t u[256], int8_t sc[16], uint16_t *d)
+{
+	for (int e = 0; e < 256; e++) {
+		int h = e / 128, g = (e % 128) / 32, l = e % 32;
+		int lo = (b[64 * h + l + 32 * (g & 1)] >> (4 * (g >> 1))) & 15;
+		int hi = (b[128 + 32 * h + l] >> (2 * g)) & 3;
+		u[e] = (uint8_t)(lo | hi << 4);
+	}
+	memcpy(sc, b + 192, 16);
+	*d = rd16(b + 208);
+}
+
+static void q6k_pack_row(const uint8_t *b, int r, uint8_t *o)
+{
+	uint8_t u[256];
+	int8_t sc[16];
+	uint16_t d;
+	q6k_unpack(b, u, sc, &d);
+	wr16(o + 2 * r, d);
+	for (int g = 0; g < 16; g++) {
+		uint8_t *q = o + 288 + 192 * g;
+		o[32 + 16 * g + r] = (uint8_t)sc[g];
+		for (int k = 0; k < 4; k++) {
+			const uint8_t *v = u + 16 * g + k;
+			q[4 * r + k] = (uint8_t)(v[0] | ((v[12] >> 4) & 3) << 6);
+			q[64 + 4 * r + k] = (uint8_t)(v[4] | ((v[12] >> 2) & 3) << 6);
+			q[128 + 4 * r + k] = (uint8_t)(v[8] | (v[12] & 3) << 6);
+		}
+	}
+}
+
+static void pack(uint32_t t, int64_t n, const uint8_t *src, size_t sstride, int nrows, uint8_t *dst)
+{
+	size_t wb = g4_type_block_bytes(t), rb = rec_bytes(t);
+	memset(dst, 0, group_bytes(t, n));
+	for (int64_t b = 0; b < n / 256; b++)
+		for (int r = 0; r < nrows; r++) {
+			const uint8_t *s = src + (size_t)r * sstride + (size_t)b * wb;
+			uint8_t *o = dst + (size_t)b * rb;
+			switch (t) {
+			case G4_Q6_K: q6k_pack_row(s, r, o); break;
+			}
+		}
+}
+
+/* ---- activations ---- */
+
+/* Per activation row and super-block: a.d, and per 16-value group the
+ * lane start -off * (sum of the group's activation values). */
+typedef struct {
+	float d;
+	int32_t st[16];
+} kact;
+
+static void act_prep(uint32_t t, const uint8_t *a, int64_t nsb, kact *o)
+{
+	int off = t == G4_Q6_K ? 32 : 0;
+	for (int64_t b = 0; b < nsb; b++, a += ABYTES) {
+		const int8_t *q = (const int8_t *)(a + 4);
+		memcpy(&o[b].d, a, 4);
+		for (int g = 0; g < 16; g++) {
+			int32_t s = 0;
+			for (int k = 0; k < 16; k++)
+				s += q[16 * g + k];
+			o[b].st[g] = -off * s;
+		}
+	}
+}
+
+/* ---- kernels ---- */
+
+T5I int32_t ld32(const uint8_t *p)
+{
+	int32_t v;
+	memcpy(&v, p, 4);
+	return v;
+}
+
+T5I __m512i bsel(__m512i m, __m512i a, __m512i b)	/* m ? a : b, bitwise */
+{
+	return _mm512_ternarylogic_epi32(m, a, b, 0xCA);
+}
+
+/* 4 broadcast activation dwords at y into acc with the weights w0..w3
+ * (two chains when a tile has few rows: shorter latency) */
+T5I __m512i dot4(int NA, __m512i acc, __m512i w0, __m512i w1, __m512i w2, __m512i w3, const uint8_t *y)
+{
+	if (NA > 2) {
+		acc = _mm512_dpbusd_epi32(acc, w0, _mm512_set1_epi32(ld32(y)));
+		acc = _mm512_dpbusd_epi32(acc, w1, _mm512_set1_epi32(ld32(y + 4)));
+		acc = _mm512_dpbusd_epi32(acc, w2, _mm512_set1_epi32(ld32(y + 8)));
+		return _mm512_dpbusd_epi32(acc, w3, _mm512_set1_epi32(ld32(y + 12)));
+	}
+	__m512i acc2 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w1, _mm512_set1_epi32(ld32(y + 4)));
+	acc = _mm512_dpbusd_epi32(acc, w0, _mm512_set1_epi32(ld32(y)));
+	acc2 = _mm512_dpbusd_epi32(acc2, w3, _mm512_set1_epi32(ld32(y + 12)));
+	acc = _mm512_dpbusd_epi32(acc, w2, _mm512_set1_epi32(ld32(y + 8)));
+	return _mm512_add_epi32(acc, acc2);
+}
+
+/* NA (1..TILE) activation rows against one Q6_K group over nsb super-blocks */
+T5I void tile_q6k(int NA, int64_t nsb, const uint8_t *grp, const uint8_t *const *ap,
+		  const kact *const *ax, __m512 *sum)
+{
+	const __m512i m3f = _mm512_set1_epi8(0x3F), m30 = _mm512_set1_epi8(0x30), m03 = _mm512_set1_epi8(3);
+	_Pragma("GCC unroll 8")
+	for (int j = 0; j < NA; j++)
+		sum[j] = _mm512_setzero_ps();
+	for (int64_t b = 0; b < nsb; b++) {
+		const uint8_t *o = grp + (size_t)b * 3360;
+		__m512i S[TILE];
+		_Pragma("GCC unroll 8")
+		for (int j = 0; j < NA; j++)
+			S[j] = _mm512_setzero_si512();
+		for (int g = 0; g < 16; g++) {
+			const uint8_t *q = o + 288 + 192 * g;
+			__m512i A = _mm512_loadu_si512(q), B = _mm512_loadu_si512(q + 64),
+				C = _mm512_loadu_si512(q + 128);
+			__m512i w0 = _mm512_and_si512(A, m3f), w1 = _mm512_and_si512(B, m3f),
+				w2 = _mm512_and_si512(C, m3f);
+			__m512i t = bsel(m30, _mm512_srli_epi16(A, 2), _mm512_srli_epi16(B, 4));
+			t = bsel(m03, _mm512_srli_epi16(C, 6), t);
+			__m512i w3 = _mm512_and_si512(t, m3f);
+			__m512i sc = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(o + 32 + 16 * g)));
+			_Pragma("GCC unroll 8")
+			for (int j = 0; j < NA; j++) {
+				const uint8_t *y = ap[j] + (size_t)b * ABYTES + 4 + 16 * g;
+				__m512i acc = dot4(NA, _mm512_set1_epi32(ax[j][b].st[g]), w0, w1, w2, w3, y);
+				S[j] = _mm512_add_epi32(S[j], _mm512_mullo_epi32(acc, sc));
+			}
+		}
+		__m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)o));
+		_Pragma("GCC unroll 8")
+		for (int j = 0; j < NA; j++)
+			sum[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(S[j]), _mm512_mul_ps(dw, _mm512_set1_ps(ax[j][b].d)),
+						 sum[j]);
+	}
+}
+
+T5I void tile(uint32_t t, int NA, int64_t nsb, const uint8_t *grp, const uint8_t *const *ap,
+	      const kact *const *ax, __m512 *sum)
+{
+	switch (t) {
+	case G4_Q6_K: tile_q6k(NA, nsb, grp, ap, ax, sum); break;
+	}
+}
+
+T5I void gemm(uint32_t t, int64_t n, const uint8_t *groups, int64_t nrows, const uint8_t *act,
+	      size_t astride, int64_t nact, float *y, size_t ldy)
+{
+	const int64_t nsb = n / 256, ng = (nrows + ROWS - 1) / ROWS;
+	const size_t gb = group_bytes(t, n);
+	int64_t chunk = nact < ACHUNK ? nact : ACHUNK;
+	kact *ax = malloc((size_t)(chunk * nsb) * sizeof *ax);
+	if (!ax) {	/* no memory for 68 bytes a super-block: the plain rows cannot be reached here either */
+		for (int64_t j = 0; j < nact; j++)
+			for (int64_t r = 0; r < nrows; r++)
+				y[j * ldy + r] = __builtin_nanf("");
+		return;
+	}
+	for (int64_t j0 = 0; j0 < nact; j0 += chunk) {
+		int64_t na = nact - j0 < chunk ? nact - j0 : chunk;
+		for (int64_t j = 0; j < na; j++)
+			act_prep(t, act + (size_t)(j0 + j) * astride, nsb, ax + j * nsb);
+		for (int64_t g = 0; g < ng; g++) {
+			const uint8_t *grp = groups + (size_t)g * gb;
+			int64_t r0 = g * ROWS, left = nrows - r0;
+			__mmask16 keep = left >= ROWS ? 0xFFFF : (__mmask16)((1u << left) - 1);
+			for (int64_t j = 0; j < na; j += TILE) {
+				int k = na - j < TILE ? (int)(na - j) : TILE;
+				const uint8_t *ap[TILE];
+				const kact *xp[TILE];
+				__m512 sum[TILE];
+				for (int i = 0; i < k; i++) {
+					ap[i] = act + (size_t)(j0 + j + i) * astride;
+					xp[i] = ax + (j + i) * nsb;
+				}
+				switch (k) {
+				case 8: tile(t, 8, nsb, grp, ap, xp, sum); break;
+				case 7: tile(t, 7, nsb, grp, ap, xp, sum); break;
+				case 6: tile(t, 6, nsb, grp, ap, xp, sum); break;
+				case 5: tile(t, 5, nsb, grp, ap, xp, sum); break;
+				case 4: tile(t, 4, nsb, grp, ap, xp, sum); break;
+				case 3: tile(t, 3, nsb, grp, ap, xp, sum); break;
+				case 2: tile(t, 2, nsb, grp, ap, xp, sum); break;
+				default: tile(t, 1, nsb, grp, ap, xp, sum); break;
+				}
+				for (int i = 0; i < k; i++)
+					_mm512_mask_storeu_ps(y + (size_t)(j0 + j + i) * ldy + r0, keep, sum[i]);
+			}
+		}
+	}
+	free(ax);
+}
+
+#define KERNEL(name, T) \
+static size_t name##_gb(int64_t n) { return group_bytes(T, n); } \
+static void name##_pack(int64_t n, const uint8_t *src, size_t sstride, int nrows, uint8_t *dst) \
+{ pack(T, n, src, sstride, nrows, dst); } \
+T5 static void name##_gemm(int64_t n, const uint8_t *groups, int64_t nrows, const uint8_t *act, \
+			   size_t astride, int64_t nact, float *y, size_t ldy) \
+{ gemm(T, n, groups, nrows, act, astride, nact, y, ldy); } \
+static const g4_rp_kernel name = { T, ROWS, name##_gb, name##_pack, name##_gemm };
+
+KERNEL(rp_q6_K, G4_Q6_K)
+
+void g4_rp_avx512_k(const g4_rp_kernel *rtab[G4_NTYPES])
+{
+	rtab[G4_Q6_K] = &rp_q6_K;
+}
+
+#else	/* not x86 */
 
 void g4_rp_avx512_k(const g4_rp_kernel *rtab[G4_NTYPES])
 {
 	(void)rtab;
 }
+
+#endif
