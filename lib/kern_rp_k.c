@@ -1,5 +1,5 @@
 /* kern_rp_k.c - AVX-512 VNNI matmul kernels for repacked K-quant weights
- * (repack.h): Q6_K.
+ * (repack.h): Q6_K, Q4_K.
  *
  * Same scheme as kern_rp_b32.c: a group is 16 rows, lanes = rows, and an
  * activation dword (4 values) broadcast into vpdpbusd adds the products of
@@ -47,6 +47,7 @@ static size_t rec_bytes(uint32_t t)
 {
 	switch (t) {
 	case G4_Q6_K: return 3360;
+	case G4_Q4_K: return 2368;
 	default: return 0;
 	}
 }
@@ -90,6 +91,24 @@ static void q6k_pack_row(const uint8_t *b, int r, uint8_t *o)
 	}
 }
 
+/* Q4_K: f16 d, dmin; scales and mins of the 8 sub-blocks; the 128 quant
+ * bytes as they are (pair k of sub-blocks: bytes 32k..32k+31, low nibbles
+ * sub-block 2k, high nibbles 2k+1) */
+static void q4k_pack_row(const uint8_t *b, int r, uint8_t *o)
+{
+	wr16(o + 2 * r, rd16(b));
+	wr16(o + 32 + 2 * r, rd16(b + 2));
+	for (int j = 0; j < 8; j++) {
+		int sc, mn;
+		g4_k4_scale_min(b + 4, j, &sc, &mn);
+		o[64 + 16 * j + r] = (uint8_t)sc;
+		o[192 + 16 * j + r] = (uint8_t)mn;
+	}
+	for (int k = 0; k < 4; k++)
+		for (int c = 0; c < 8; c++)
+			memcpy(o + 320 + 512 * k + 64 * c + 4 * r, b + 16 + 32 * k + 4 * c, 4);
+}
+
 static void pack(uint32_t t, int64_t n, const uint8_t *src, size_t sstride, int nrows, uint8_t *dst)
 {
 	size_t wb = g4_type_block_bytes(t), rb = rec_bytes(t);
@@ -100,6 +119,7 @@ static void pack(uint32_t t, int64_t n, const uint8_t *src, size_t sstride, int 
 			uint8_t *o = dst + (size_t)b * rb;
 			switch (t) {
 			case G4_Q6_K: q6k_pack_row(s, r, o); break;
+			case G4_Q4_K: q4k_pack_row(s, r, o); break;
 			}
 		}
 }
@@ -119,7 +139,7 @@ static void act_prep(uint32_t t, const uint8_t *a, int64_t nsb, kact *o)
 	for (int64_t b = 0; b < nsb; b++, a += ABYTES) {
 		const int8_t *q = (const int8_t *)(a + 4);
 		memcpy(&o[b].d, a, 4);
-		for (int g = 0; g < 16; g++) {
+		for (int g = 0; g < 16 && off; g++) {
 			int32_t s = 0;
 			for (int k = 0; k < 16; k++)
 				s += q[16 * g + k];
@@ -198,11 +218,109 @@ T5I void tile_q6k(int NA, int64_t nsb, const uint8_t *grp, const uint8_t *const 
 	}
 }
 
+/* 8 broadcast activation dwords at y into acc with the weights w[0..7] */
+T5I __m512i dot8(int NA, __m512i acc, const __m512i *w, const uint8_t *y)
+{
+	if (NA > 2) {
+		_Pragma("GCC unroll 8")
+		for (int c = 0; c < 8; c++)
+			acc = _mm512_dpbusd_epi32(acc, w[c], _mm512_set1_epi32(ld32(y + 4 * c)));
+		return acc;
+	}
+	__m512i acc2 = _mm512_setzero_si512();
+	_Pragma("GCC unroll 4")
+	for (int c = 0; c < 8; c += 2) {
+		acc = _mm512_dpbusd_epi32(acc, w[c], _mm512_set1_epi32(ld32(y + 4 * c)));
+		acc2 = _mm512_dpbusd_epi32(acc2, w[c + 1], _mm512_set1_epi32(ld32(y + 4 * c + 4)));
+	}
+	return _mm512_add_epi32(acc, acc2);
+}
+
+/* per lane the pair (m, m) of int16 from 16 bytes m (row r: lane r) */
+T5I __m512i dup16(const uint8_t *p)
+{
+	const __m512i ctl = _mm512_set_epi8(
+		-1, 15, -1, 15, -1, 14, -1, 14, -1, 13, -1, 13, -1, 12, -1, 12,
+		-1, 11, -1, 11, -1, 10, -1, 10, -1, 9, -1, 9, -1, 8, -1, 8,
+		-1, 7, -1, 7, -1, 6, -1, 6, -1, 5, -1, 5, -1, 4, -1, 4,
+		-1, 3, -1, 3, -1, 2, -1, 2, -1, 1, -1, 1, -1, 0, -1, 0);
+	return _mm512_shuffle_epi8(_mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)p)), ctl);
+}
+
+/* Q4_K / Q5_K end of a super-block: M = sum_g min_g * bsum_g (the mins as
+ * int16 pairs (m, m) against the activation's bsum pairs), then the two
+ * fmas of vecdot.h */
+T5I void fin_min(int NA, const uint8_t *o, const __m512i *mv, const uint8_t *const *ap, const kact *const *ax,
+		 int64_t b, const __m512i *S, __m512 *sum)
+{
+	__m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)o));
+	__m512 dm = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(o + 32)));
+	_Pragma("GCC unroll 8")
+	for (int j = 0; j < NA; j++) {
+		const uint8_t *bs = ap[j] + (size_t)b * ABYTES + 260;
+		__m512i M = _mm512_dpwssd_epi32(_mm512_setzero_si512(), mv[0], _mm512_set1_epi32(ld32(bs)));
+		__m512i M2 = _mm512_dpwssd_epi32(_mm512_setzero_si512(), mv[1], _mm512_set1_epi32(ld32(bs + 4)));
+		_Pragma("GCC unroll 3")
+		for (int k = 2; k < 8; k += 2) {
+			M = _mm512_dpwssd_epi32(M, mv[k], _mm512_set1_epi32(ld32(bs + 4 * k)));
+			M2 = _mm512_dpwssd_epi32(M2, mv[k + 1], _mm512_set1_epi32(ld32(bs + 4 * k + 4)));
+		}
+		__m512 da = _mm512_set1_ps(ax[j][b].d);
+		sum[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(S[j]), _mm512_mul_ps(dw, da), sum[j]);
+		sum[j] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(M, M2)), _mm512_mul_ps(dm, da), sum[j]);
+	}
+}
+
+/* Q4_K record (2368 bytes): 16 f16 d, 16 f16 dmin, 8 x 16 u8 scales, 8 x 16
+ * u8 mins, then per pair k of sub-blocks 8 chunks: byte 4r+i of chunk c is
+ * byte 32k+4c+i of row r's quants (low nibble: value 64k+4c+i, high:
+ * 64k+32+4c+i).  The high nibbles go in as x & 0xF0 = 16 q: the exact
+ * sub-block sum is shifted back by 4 before its scale. */
+T5I void tile_q4k(int NA, int64_t nsb, const uint8_t *grp, const uint8_t *const *ap,
+		  const kact *const *ax, __m512 *sum)
+{
+	const __m512i m0f = _mm512_set1_epi8(0x0F), mf0 = _mm512_set1_epi8((char)0xF0);
+	_Pragma("GCC unroll 8")
+	for (int j = 0; j < NA; j++)
+		sum[j] = _mm512_setzero_ps();
+	for (int64_t b = 0; b < nsb; b++) {
+		const uint8_t *o = grp + (size_t)b * 2368;
+		__m512i S[TILE], mv[8];
+		_Pragma("GCC unroll 8")
+		for (int j = 0; j < NA; j++)
+			S[j] = _mm512_setzero_si512();
+		_Pragma("GCC unroll 8")
+		for (int k = 0; k < 8; k++)
+			mv[k] = dup16(o + 192 + 16 * k);
+		for (int k = 0; k < 4; k++) {
+			const uint8_t *q = o + 320 + 512 * k;
+			_Pragma("GCC unroll 2")
+			for (int h = 0; h < 2; h++) {
+				__m512i w[8];
+				_Pragma("GCC unroll 8")
+				for (int c = 0; c < 8; c++)
+					w[c] = _mm512_and_si512(_mm512_loadu_si512(q + 64 * c), h ? mf0 : m0f);
+				__m512i sc = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(o + 64 + 16 * (2 * k + h))));
+				_Pragma("GCC unroll 8")
+				for (int j = 0; j < NA; j++) {
+					const uint8_t *y = ap[j] + (size_t)b * ABYTES + 4 + 64 * k + 32 * h;
+					__m512i acc = dot8(NA, _mm512_setzero_si512(), w, y);
+					if (h)
+						acc = _mm512_srai_epi32(acc, 4);
+					S[j] = _mm512_add_epi32(S[j], _mm512_mullo_epi32(acc, sc));
+				}
+			}
+		}
+		fin_min(NA, o, mv, ap, ax, b, S, sum);
+	}
+}
+
 T5I void tile(uint32_t t, int NA, int64_t nsb, const uint8_t *grp, const uint8_t *const *ap,
 	      const kact *const *ax, __m512 *sum)
 {
 	switch (t) {
 	case G4_Q6_K: tile_q6k(NA, nsb, grp, ap, ax, sum); break;
+	case G4_Q4_K: tile_q4k(NA, nsb, grp, ap, ax, sum); break;
 	}
 }
 
@@ -264,10 +382,12 @@ T5 static void name##_gemm(int64_t n, const uint8_t *groups, int64_t nrows, cons
 static const g4_rp_kernel name = { T, ROWS, name##_gb, name##_pack, name##_gemm };
 
 KERNEL(rp_q6_K, G4_Q6_K)
+KERNEL(rp_q4_K, G4_Q4_K)
 
 void g4_rp_avx512_k(const g4_rp_kernel *rtab[G4_NTYPES])
 {
 	rtab[G4_Q6_K] = &rp_q6_K;
+	rtab[G4_Q4_K] = &rp_q4_K;
 }
 
 #else	/* not x86 */
