@@ -1,5 +1,5 @@
 /* kern_rp_k.c - AVX-512 VNNI matmul kernels for repacked K-quant weights
- * (repack.h): Q6_K, Q4_K.
+ * (repack.h): Q6_K, Q4_K, Q5_K.
  *
  * Same scheme as kern_rp_b32.c: a group is 16 rows, lanes = rows, and an
  * activation dword (4 values) broadcast into vpdpbusd adds the products of
@@ -48,6 +48,7 @@ static size_t rec_bytes(uint32_t t)
 	switch (t) {
 	case G4_Q6_K: return 3360;
 	case G4_Q4_K: return 2368;
+	case G4_Q5_K: return 2880;
 	default: return 0;
 	}
 }
@@ -109,6 +110,35 @@ static void q4k_pack_row(const uint8_t *b, int r, uint8_t *o)
 			memcpy(o + 320 + 512 * k + 64 * c + 4 * r, b + 16 + 32 * k + 4 * c, 4);
 }
 
+/* Q5_K: the Q4_K header; per sub-block j five chunk registers A0..A4:
+ * bits 0-4 of Am = chunk m (values 32j+4m..), bits 5-7 hold chunks 5-7:
+ * A0 = c5 bits 0-2, A1 = c5 bits 3-4 and c7 bit 3, A2 = c6 bits 0-2,
+ * A3 = c6 bits 3-4 and c7 bit 4, A4 = c7 bits 0-2 */
+static void q5k_pack_row(const uint8_t *b, int r, uint8_t *o)
+{
+	wr16(o + 2 * r, rd16(b));
+	wr16(o + 32 + 2 * r, rd16(b + 2));
+	for (int j = 0; j < 8; j++) {
+		int sc, mn;
+		g4_k4_scale_min(b + 4, j, &sc, &mn);
+		o[64 + 16 * j + r] = (uint8_t)sc;
+		o[192 + 16 * j + r] = (uint8_t)mn;
+	}
+	for (int j = 0; j < 8; j++)
+		for (int i = 0; i < 4; i++) {
+			int u[8];
+			for (int c = 0; c < 8; c++) {
+				int e = 32 * j + 4 * c + i;
+				u[c] = ((b[48 + 32 * (e / 64) + e % 32] >> (4 * ((e % 64) / 32))) & 15) |
+				       ((b[16 + e % 32] >> (e / 32)) & 1) << 4;
+			}
+			int top[5] = { u[5] & 7, (u[5] >> 3) | ((u[7] >> 3) & 1) << 2, u[6] & 7,
+				       (u[6] >> 3) | (u[7] >> 4) << 2, u[7] & 7 };
+			for (int m = 0; m < 5; m++)
+				o[320 + 320 * j + 64 * m + 4 * r + i] = (uint8_t)(u[m] | top[m] << 5);
+		}
+}
+
 static void pack(uint32_t t, int64_t n, const uint8_t *src, size_t sstride, int nrows, uint8_t *dst)
 {
 	size_t wb = g4_type_block_bytes(t), rb = rec_bytes(t);
@@ -120,6 +150,7 @@ static void pack(uint32_t t, int64_t n, const uint8_t *src, size_t sstride, int 
 			switch (t) {
 			case G4_Q6_K: q6k_pack_row(s, r, o); break;
 			case G4_Q4_K: q4k_pack_row(s, r, o); break;
+			case G4_Q5_K: q5k_pack_row(s, r, o); break;
 			}
 		}
 }
@@ -315,12 +346,55 @@ T5I void tile_q4k(int NA, int64_t nsb, const uint8_t *grp, const uint8_t *const 
 	}
 }
 
+/* Q5_K record (2880 bytes): the Q4_K header (320 bytes), then per
+ * sub-block the five chunk registers of q5k_pack_row */
+T5I void tile_q5k(int NA, int64_t nsb, const uint8_t *grp, const uint8_t *const *ap,
+		  const kact *const *ax, __m512 *sum)
+{
+	const __m512i m1f = _mm512_set1_epi8(0x1F), m07 = _mm512_set1_epi8(7), m0f = _mm512_set1_epi8(0x0F);
+	_Pragma("GCC unroll 8")
+	for (int j = 0; j < NA; j++)
+		sum[j] = _mm512_setzero_ps();
+	for (int64_t b = 0; b < nsb; b++) {
+		const uint8_t *o = grp + (size_t)b * 2880;
+		__m512i S[TILE], mv[8];
+		_Pragma("GCC unroll 8")
+		for (int j = 0; j < NA; j++)
+			S[j] = _mm512_setzero_si512();
+		_Pragma("GCC unroll 8")
+		for (int k = 0; k < 8; k++)
+			mv[k] = dup16(o + 192 + 16 * k);
+		for (int sbk = 0; sbk < 8; sbk++) {
+			const uint8_t *q = o + 320 + 320 * sbk;
+			__m512i A[5], w[8];
+			_Pragma("GCC unroll 5")
+			for (int m = 0; m < 5; m++) {
+				A[m] = _mm512_loadu_si512(q + 64 * m);
+				w[m] = _mm512_and_si512(A[m], m1f);
+			}
+			w[5] = _mm512_and_si512(bsel(m07, _mm512_srli_epi16(A[0], 5), _mm512_srli_epi16(A[1], 2)), m1f);
+			w[6] = _mm512_and_si512(bsel(m07, _mm512_srli_epi16(A[2], 5), _mm512_srli_epi16(A[3], 2)), m1f);
+			__m512i t = bsel(m07, _mm512_srli_epi16(A[4], 5), _mm512_srli_epi16(A[1], 4));
+			w[7] = _mm512_and_si512(bsel(m0f, t, _mm512_srli_epi16(A[3], 3)), m1f);
+			__m512i sc = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(o + 64 + 16 * sbk)));
+			_Pragma("GCC unroll 8")
+			for (int j = 0; j < NA; j++) {
+				const uint8_t *y = ap[j] + (size_t)b * ABYTES + 4 + 32 * sbk;
+				__m512i acc = dot8(NA, _mm512_setzero_si512(), w, y);
+				S[j] = _mm512_add_epi32(S[j], _mm512_mullo_epi32(acc, sc));
+			}
+		}
+		fin_min(NA, o, mv, ap, ax, b, S, sum);
+	}
+}
+
 T5I void tile(uint32_t t, int NA, int64_t nsb, const uint8_t *grp, const uint8_t *const *ap,
 	      const kact *const *ax, __m512 *sum)
 {
 	switch (t) {
 	case G4_Q6_K: tile_q6k(NA, nsb, grp, ap, ax, sum); break;
 	case G4_Q4_K: tile_q4k(NA, nsb, grp, ap, ax, sum); break;
+	case G4_Q5_K: tile_q5k(NA, nsb, grp, ap, ax, sum); break;
 	}
 }
 
@@ -383,11 +457,13 @@ static const g4_rp_kernel name = { T, ROWS, name##_gb, name##_pack, name##_gemm 
 
 KERNEL(rp_q6_K, G4_Q6_K)
 KERNEL(rp_q4_K, G4_Q4_K)
+KERNEL(rp_q5_K, G4_Q5_K)
 
 void g4_rp_avx512_k(const g4_rp_kernel *rtab[G4_NTYPES])
 {
 	rtab[G4_Q6_K] = &rp_q6_K;
 	rtab[G4_Q4_K] = &rp_q4_K;
+	rtab[G4_Q5_K] = &rp_q5_K;
 }
 
 #else	/* not x86 */
