@@ -1,5 +1,5 @@
 /* kern_rp_k.c - AVX-512 VNNI matmul kernels for repacked K-quant weights
- * (repack.h): Q6_K, Q4_K, Q5_K.
+ * (repack.h): Q6_K, Q4_K, Q5_K, Q3_K.
  *
  * Same scheme as kern_rp_b32.c: a group is 16 rows, lanes = rows, and an
  * activation dword (4 values) broadcast into vpdpbusd adds the products of
@@ -49,6 +49,7 @@ static size_t rec_bytes(uint32_t t)
 	case G4_Q6_K: return 3360;
 	case G4_Q4_K: return 2368;
 	case G4_Q5_K: return 2880;
+	case G4_Q3_K: return 1824;
 	default: return 0;
 	}
 }
@@ -139,6 +140,31 @@ static void q5k_pack_row(const uint8_t *b, int r, uint8_t *o)
 		}
 }
 
+/* Q3_K: f16 d; 16 x 16 int8 scales (the 6-bit scale - 32); per pair p of
+ * 16-value groups (chunks c0..c7, values 32p+4c..) three chunk registers
+ * of u = q + 4 (3 bits): A = c0 | c1 << 3 | c2 bits 0-1 << 6, B = c3 |
+ * c4 << 3 | c5 bits 0-1 << 6, C = c6 | c7 << 3 | c2 bit 2 << 6 | c5 bit 2
+ * << 7 */
+static void q3k_pack_row(const uint8_t *b, int r, uint8_t *o)
+{
+	wr16(o + 2 * r, rd16(b + 108));
+	for (int g = 0; g < 16; g++)
+		o[32 + 16 * g + r] = (uint8_t)(g4_q3k_scale(b + 96, g) - 32);
+	for (int p = 0; p < 8; p++)
+		for (int i = 0; i < 4; i++) {
+			int u[8];
+			for (int c = 0; c < 8; c++) {
+				int e = 32 * p + 4 * c + i;
+				u[c] = ((b[32 + 32 * (e / 128) + e % 32] >> (2 * ((e % 128) / 32))) & 3) |
+				       ((b[e % 32] >> (e / 32)) & 1) << 2;
+			}
+			uint8_t *q = o + 288 + 192 * p + 4 * r + i;
+			q[0] = (uint8_t)(u[0] | u[1] << 3 | (u[2] & 3) << 6);
+			q[64] = (uint8_t)(u[3] | u[4] << 3 | (u[5] & 3) << 6);
+			q[128] = (uint8_t)(u[6] | u[7] << 3 | (u[2] >> 2) << 6 | (u[5] >> 2) << 7);
+		}
+}
+
 static void pack(uint32_t t, int64_t n, const uint8_t *src, size_t sstride, int nrows, uint8_t *dst)
 {
 	size_t wb = g4_type_block_bytes(t), rb = rec_bytes(t);
@@ -151,6 +177,7 @@ static void pack(uint32_t t, int64_t n, const uint8_t *src, size_t sstride, int 
 			case G4_Q6_K: q6k_pack_row(s, r, o); break;
 			case G4_Q4_K: q4k_pack_row(s, r, o); break;
 			case G4_Q5_K: q5k_pack_row(s, r, o); break;
+			case G4_Q3_K: q3k_pack_row(s, r, o); break;
 			}
 		}
 }
@@ -166,14 +193,16 @@ typedef struct {
 
 static void act_prep(uint32_t t, const uint8_t *a, int64_t nsb, kact *o)
 {
-	int off = t == G4_Q6_K ? 32 : 0;
+	/* the offset, and the values per scale (16, or 32 for IQ4_XS) */
+	int off = t == G4_Q6_K ? 32 : t == G4_Q3_K ? 4 : t == G4_IQ4_XS ? 128 : 0;
+	int len = t == G4_IQ4_XS ? 32 : 16;
 	for (int64_t b = 0; b < nsb; b++, a += ABYTES) {
 		const int8_t *q = (const int8_t *)(a + 4);
 		memcpy(&o[b].d, a, 4);
-		for (int g = 0; g < 16 && off; g++) {
+		for (int g = 0; g < 256 / len && off; g++) {
 			int32_t s = 0;
-			for (int k = 0; k < 16; k++)
-				s += q[16 * g + k];
+			for (int k = 0; k < len; k++)
+				s += q[len * g + k];
 			o[b].st[g] = -off * s;
 		}
 	}
@@ -388,6 +417,49 @@ T5I void tile_q5k(int NA, int64_t nsb, const uint8_t *grp, const uint8_t *const 
 	}
 }
 
+/* Q3_K record (1824 bytes): 16 f16 d, 16 x 16 int8 scales, then per pair
+ * of 16-value groups the three chunk registers of q3k_pack_row */
+T5I void tile_q3k(int NA, int64_t nsb, const uint8_t *grp, const uint8_t *const *ap,
+		  const kact *const *ax, __m512 *sum)
+{
+	const __m512i m7 = _mm512_set1_epi8(7), m3 = _mm512_set1_epi8(3);
+	_Pragma("GCC unroll 8")
+	for (int j = 0; j < NA; j++)
+		sum[j] = _mm512_setzero_ps();
+	for (int64_t b = 0; b < nsb; b++) {
+		const uint8_t *o = grp + (size_t)b * 1824;
+		__m512i S[TILE];
+		_Pragma("GCC unroll 8")
+		for (int j = 0; j < NA; j++)
+			S[j] = _mm512_setzero_si512();
+		for (int p = 0; p < 8; p++) {
+			const uint8_t *q = o + 288 + 192 * p;
+			__m512i A = _mm512_loadu_si512(q), B = _mm512_loadu_si512(q + 64),
+				C = _mm512_loadu_si512(q + 128);
+			__m512i w0 = _mm512_and_si512(A, m7), w1 = _mm512_and_si512(_mm512_srli_epi16(A, 3), m7);
+			__m512i w2 = _mm512_and_si512(bsel(m3, _mm512_srli_epi16(A, 6), _mm512_srli_epi16(C, 4)), m7);
+			__m512i w3 = _mm512_and_si512(B, m7), w4 = _mm512_and_si512(_mm512_srli_epi16(B, 3), m7);
+			__m512i w5 = _mm512_and_si512(bsel(m3, _mm512_srli_epi16(B, 6), _mm512_srli_epi16(C, 5)), m7);
+			__m512i w6 = _mm512_and_si512(C, m7), w7 = _mm512_and_si512(_mm512_srli_epi16(C, 3), m7);
+			__m512i sc0 = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(o + 32 + 32 * p)));
+			__m512i sc1 = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(o + 48 + 32 * p)));
+			_Pragma("GCC unroll 8")
+			for (int j = 0; j < NA; j++) {
+				const uint8_t *y = ap[j] + (size_t)b * ABYTES + 4 + 32 * p;
+				__m512i a0 = dot4(NA, _mm512_set1_epi32(ax[j][b].st[2 * p]), w0, w1, w2, w3, y);
+				__m512i a1 = dot4(NA, _mm512_set1_epi32(ax[j][b].st[2 * p + 1]), w4, w5, w6, w7, y + 16);
+				S[j] = _mm512_add_epi32(S[j], _mm512_mullo_epi32(a0, sc0));
+				S[j] = _mm512_add_epi32(S[j], _mm512_mullo_epi32(a1, sc1));
+			}
+		}
+		__m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)o));
+		_Pragma("GCC unroll 8")
+		for (int j = 0; j < NA; j++)
+			sum[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(S[j]), _mm512_mul_ps(dw, _mm512_set1_ps(ax[j][b].d)),
+						 sum[j]);
+	}
+}
+
 T5I void tile(uint32_t t, int NA, int64_t nsb, const uint8_t *grp, const uint8_t *const *ap,
 	      const kact *const *ax, __m512 *sum)
 {
@@ -395,6 +467,7 @@ T5I void tile(uint32_t t, int NA, int64_t nsb, const uint8_t *grp, const uint8_t
 	case G4_Q6_K: tile_q6k(NA, nsb, grp, ap, ax, sum); break;
 	case G4_Q4_K: tile_q4k(NA, nsb, grp, ap, ax, sum); break;
 	case G4_Q5_K: tile_q5k(NA, nsb, grp, ap, ax, sum); break;
+	case G4_Q3_K: tile_q3k(NA, nsb, grp, ap, ax, sum); break;
 	}
 }
 
@@ -458,12 +531,14 @@ static const g4_rp_kernel name = { T, ROWS, name##_gb, name##_pack, name##_gemm 
 KERNEL(rp_q6_K, G4_Q6_K)
 KERNEL(rp_q4_K, G4_Q4_K)
 KERNEL(rp_q5_K, G4_Q5_K)
+KERNEL(rp_q3_K, G4_Q3_K)
 
 void g4_rp_avx512_k(const g4_rp_kernel *rtab[G4_NTYPES])
 {
 	rtab[G4_Q6_K] = &rp_q6_K;
 	rtab[G4_Q4_K] = &rp_q4_K;
 	rtab[G4_Q5_K] = &rp_q5_K;
+	rtab[G4_Q3_K] = &rp_q3_K;
 }
 
 #else	/* not x86 */
