@@ -1,5 +1,5 @@
 /* kern_rp_k.c - AVX-512 VNNI matmul kernels for repacked K-quant weights
- * (repack.h): Q6_K, Q4_K, Q5_K, Q3_K.
+ * (repack.h): Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS.
  *
  * Same scheme as kern_rp_b32.c: a group is 16 rows, lanes = rows, and an
  * activation dword (4 values) broadcast into vpdpbusd adds the products of
@@ -50,6 +50,8 @@ static size_t rec_bytes(uint32_t t)
 	case G4_Q4_K: return 2368;
 	case G4_Q5_K: return 2880;
 	case G4_Q3_K: return 1824;
+	case G4_Q2_K: return 1344;
+	case G4_IQ4_XS: return 2208;
 	default: return 0;
 	}
 }
@@ -165,6 +167,38 @@ static void q3k_pack_row(const uint8_t *b, int r, uint8_t *o)
 		}
 }
 
+/* Q2_K: f16 d, dmin; per pair h of 16-value groups 32 bytes: byte 2r+e
+ * is row r's scale byte (scale | min << 4) of group 2h+e; per quad G of
+ * groups four chunk registers Z0..Z3: bits 2i..2i+1 of byte 4r+k of Zc
+ * are value 16(4G+i)+4c+k of row r */
+static void q2k_pack_row(const uint8_t *b, int r, uint8_t *o)
+{
+	wr16(o + 2 * r, rd16(b + 80));
+	wr16(o + 32 + 2 * r, rd16(b + 82));
+	for (int g = 0; g < 16; g++)
+		o[64 + 32 * (g / 2) + 2 * r + g % 2] = b[g];
+	for (int e = 0; e < 256; e++) {
+		int u = (b[16 + 32 * (e / 128) + e % 32] >> (2 * ((e % 128) / 32))) & 3;
+		int g = e / 16, c = (e % 16) / 4, k = e % 4;
+		o[320 + 256 * (g / 4) + 64 * c + 4 * r + k] |= (uint8_t)(u << (2 * (g % 4)));
+	}
+}
+
+/* IQ4_XS: f16 d; 8 x 16 int8 scales (ls - 32); per sub-block j four chunk
+ * registers: byte 4r+k of register c is quant byte 16j+4c+k of row r
+ * (low nibble: value 32j+4c+k, high: 32j+16+4c+k) */
+static void iq4xs_pack_row(const uint8_t *b, int r, uint8_t *o)
+{
+	wr16(o + 2 * r, rd16(b));
+	unsigned sh = rd16(b + 2);
+	for (int j = 0; j < 8; j++) {
+		int ls = ((b[4 + j / 2] >> (4 * (j & 1))) & 15) | ((sh >> (2 * j)) & 3) << 4;
+		o[32 + 16 * j + r] = (uint8_t)(ls - 32);
+		for (int c = 0; c < 4; c++)
+			memcpy(o + 160 + 256 * j + 64 * c + 4 * r, b + 8 + 16 * j + 4 * c, 4);
+	}
+}
+
 static void pack(uint32_t t, int64_t n, const uint8_t *src, size_t sstride, int nrows, uint8_t *dst)
 {
 	size_t wb = g4_type_block_bytes(t), rb = rec_bytes(t);
@@ -178,6 +212,8 @@ static void pack(uint32_t t, int64_t n, const uint8_t *src, size_t sstride, int 
 			case G4_Q4_K: q4k_pack_row(s, r, o); break;
 			case G4_Q5_K: q5k_pack_row(s, r, o); break;
 			case G4_Q3_K: q3k_pack_row(s, r, o); break;
+			case G4_Q2_K: q2k_pack_row(s, r, o); break;
+			case G4_IQ4_XS: iq4xs_pack_row(s, r, o); break;
 			}
 		}
 }
@@ -460,6 +496,98 @@ T5I void tile_q3k(int NA, int64_t nsb, const uint8_t *grp, const uint8_t *const 
 	}
 }
 
+/* Q2_K record (1344 bytes): 16 f16 d, 16 f16 dmin, the scale bytes of
+ * q2k_pack_row (256), the quant registers (1024).  Group i of a quad goes
+ * in as Zc & (3 << 2i) = 4^i u: its exact sum is shifted back by 2i. */
+T5I void tile_q2k(int NA, int64_t nsb, const uint8_t *grp, const uint8_t *const *ap,
+		  const kact *const *ax, __m512 *sum)
+{
+	const __m512i m4 = _mm512_set1_epi32(15);
+	_Pragma("GCC unroll 8")
+	for (int j = 0; j < NA; j++)
+		sum[j] = _mm512_setzero_ps();
+	for (int64_t b = 0; b < nsb; b++) {
+		const uint8_t *o = grp + (size_t)b * 1344;
+		__m512i S[TILE], mv[8];
+		_Pragma("GCC unroll 8")
+		for (int j = 0; j < NA; j++)
+			S[j] = _mm512_setzero_si512();
+		for (int G = 0; G < 4; G++) {
+			const uint8_t *q = o + 320 + 256 * G;
+			__m512i Z0 = _mm512_loadu_si512(q), Z1 = _mm512_loadu_si512(q + 64),
+				Z2 = _mm512_loadu_si512(q + 128), Z3 = _mm512_loadu_si512(q + 192);
+			__m512i sc[4];
+			_Pragma("GCC unroll 2")
+			for (int e = 0; e < 2; e++) {
+				/* int16 pairs (byte of group 2h, byte of 2h+1) per lane */
+				__m512i v = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)(o + 64 + 64 * G + 32 * e)));
+				mv[2 * G + e] = _mm512_srli_epi16(v, 4);
+				sc[2 * e] = _mm512_and_si512(v, m4);
+				sc[2 * e + 1] = _mm512_and_si512(_mm512_srli_epi32(v, 16), m4);
+			}
+			_Pragma("GCC unroll 4")
+			for (int i = 0; i < 4; i++) {
+				const __m512i mk = _mm512_set1_epi8((char)(3 << (2 * i)));
+				__m512i w0 = _mm512_and_si512(Z0, mk), w1 = _mm512_and_si512(Z1, mk),
+					w2 = _mm512_and_si512(Z2, mk), w3 = _mm512_and_si512(Z3, mk);
+				_Pragma("GCC unroll 8")
+				for (int j = 0; j < NA; j++) {
+					const uint8_t *y = ap[j] + (size_t)b * ABYTES + 4 + 64 * G + 16 * i;
+					__m512i acc = dot4(NA, _mm512_setzero_si512(), w0, w1, w2, w3, y);
+					if (i)
+						acc = _mm512_srai_epi32(acc, 2 * i);
+					S[j] = _mm512_add_epi32(S[j], _mm512_mullo_epi32(acc, sc[i]));
+				}
+			}
+		}
+		fin_min(NA, o, mv, ap, ax, b, S, sum);
+	}
+}
+
+/* IQ4_XS record (2208 bytes): 16 f16 d, 8 x 16 int8 scales, then per
+ * sub-block the four nibble registers of iq4xs_pack_row; a nibble becomes
+ * kvalue + 128 by a byte shuffle, the offset taken back through the
+ * activation sums of the 32 values. */
+T5I void tile_iq4xs(int NA, int64_t nsb, const uint8_t *grp, const uint8_t *const *ap,
+		    const kact *const *ax, __m512 *sum)
+{
+	const __m512i m0f = _mm512_set1_epi8(0x0F);
+	const __m512i kv = _mm512_broadcast_i32x4(_mm_xor_si128(
+		_mm_loadu_si128((const __m128i *)g4_kvalues_iq4nl), _mm_set1_epi8((char)0x80)));
+	_Pragma("GCC unroll 8")
+	for (int j = 0; j < NA; j++)
+		sum[j] = _mm512_setzero_ps();
+	for (int64_t b = 0; b < nsb; b++) {
+		const uint8_t *o = grp + (size_t)b * 2208;
+		__m512i S[TILE];
+		_Pragma("GCC unroll 8")
+		for (int j = 0; j < NA; j++)
+			S[j] = _mm512_setzero_si512();
+		for (int sbk = 0; sbk < 8; sbk++) {
+			const uint8_t *q = o + 160 + 256 * sbk;
+			__m512i w[8];
+			_Pragma("GCC unroll 4")
+			for (int c = 0; c < 4; c++) {
+				__m512i x = _mm512_loadu_si512(q + 64 * c);
+				w[c] = _mm512_shuffle_epi8(kv, _mm512_and_si512(x, m0f));
+				w[c + 4] = _mm512_shuffle_epi8(kv, _mm512_and_si512(_mm512_srli_epi16(x, 4), m0f));
+			}
+			__m512i sc = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(o + 32 + 16 * sbk)));
+			_Pragma("GCC unroll 8")
+			for (int j = 0; j < NA; j++) {
+				const uint8_t *y = ap[j] + (size_t)b * ABYTES + 4 + 32 * sbk;
+				__m512i acc = dot8(NA, _mm512_set1_epi32(ax[j][b].st[sbk]), w, y);
+				S[j] = _mm512_add_epi32(S[j], _mm512_mullo_epi32(acc, sc));
+			}
+		}
+		__m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)o));
+		_Pragma("GCC unroll 8")
+		for (int j = 0; j < NA; j++)
+			sum[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(S[j]), _mm512_mul_ps(dw, _mm512_set1_ps(ax[j][b].d)),
+						 sum[j]);
+	}
+}
+
 T5I void tile(uint32_t t, int NA, int64_t nsb, const uint8_t *grp, const uint8_t *const *ap,
 	      const kact *const *ax, __m512 *sum)
 {
@@ -468,6 +596,8 @@ T5I void tile(uint32_t t, int NA, int64_t nsb, const uint8_t *grp, const uint8_t
 	case G4_Q4_K: tile_q4k(NA, nsb, grp, ap, ax, sum); break;
 	case G4_Q5_K: tile_q5k(NA, nsb, grp, ap, ax, sum); break;
 	case G4_Q3_K: tile_q3k(NA, nsb, grp, ap, ax, sum); break;
+	case G4_Q2_K: tile_q2k(NA, nsb, grp, ap, ax, sum); break;
+	case G4_IQ4_XS: tile_iq4xs(NA, nsb, grp, ap, ax, sum); break;
 	}
 }
 
@@ -532,6 +662,8 @@ KERNEL(rp_q6_K, G4_Q6_K)
 KERNEL(rp_q4_K, G4_Q4_K)
 KERNEL(rp_q5_K, G4_Q5_K)
 KERNEL(rp_q3_K, G4_Q3_K)
+KERNEL(rp_q2_K, G4_Q2_K)
+KERNEL(rp_iq4_xs, G4_IQ4_XS)
 
 void g4_rp_avx512_k(const g4_rp_kernel *rtab[G4_NTYPES])
 {
@@ -539,6 +671,8 @@ void g4_rp_avx512_k(const g4_rp_kernel *rtab[G4_NTYPES])
 	rtab[G4_Q4_K] = &rp_q4_K;
 	rtab[G4_Q5_K] = &rp_q5_K;
 	rtab[G4_Q3_K] = &rp_q3_K;
+	rtab[G4_Q2_K] = &rp_q2_K;
+	rtab[G4_IQ4_XS] = &rp_iq4_xs;
 }
 
 #else	/* not x86 */
