@@ -16,8 +16,8 @@
  * sum = fma((float)S, f16(w.d) * a.d, sum) per lane, the same bits as
  * g4_vecdot.
  *
- * Q6_K record (3360 bytes, as 16 plain rows): 16 f16 d; 16 x 16 int8
- * scales (group g: rows 0..15); per group g, 192 bytes of quants u = q + 32
+ * Q6_K record (3392 bytes; 16 plain rows: 3360): 16 f16 d; 16 x 16 int8
+ * scales (group g: rows 0..15); 32 bytes of padding; per group g, 192 bytes of quants u = q + 32
  * (6 bits) in three chunk-shaped registers A, B, C: bits 0-5 of A, B, C
  * are chunks 4g, 4g+1, 4g+2; chunk 4g+3 is split over their bits 6-7
  * (C: bits 0-1, B: bits 2-3, A: bits 4-5).  So three chunks take an and,
@@ -42,16 +42,27 @@
 
 enum { ROWS = 16, TILE = 8, ACHUNK = 64, ABYTES = 292 };
 
+/* record sizes and where the quant registers start (64-byte aligned, so
+ * no register load crosses a cache line) */
+enum {
+	Q6_QS = 320, Q6_REC = Q6_QS + 3072,
+	Q4_QS = 320, Q4_REC = Q4_QS + 2048,
+	Q5_QS = 320, Q5_REC = Q5_QS + 2560,
+	Q3_QS = 320, Q3_REC = Q3_QS + 1536,
+	Q2_QS = 320, Q2_REC = Q2_QS + 1024,
+	X4_QS = 192, X4_REC = X4_QS + 2048,
+};
+
 /* bytes of one super-block record of a group */
 static size_t rec_bytes(uint32_t t)
 {
 	switch (t) {
-	case G4_Q6_K: return 3360;
-	case G4_Q4_K: return 2368;
-	case G4_Q5_K: return 2880;
-	case G4_Q3_K: return 1824;
-	case G4_Q2_K: return 1344;
-	case G4_IQ4_XS: return 2208;
+	case G4_Q6_K: return Q6_REC;
+	case G4_Q4_K: return Q4_REC;
+	case G4_Q5_K: return Q5_REC;
+	case G4_Q3_K: return Q3_REC;
+	case G4_Q2_K: return Q2_REC;
+	case G4_IQ4_XS: return X4_REC;
 	default: return 0;
 	}
 }
@@ -84,7 +95,7 @@ static void q6k_pack_row(const uint8_t *b, int r, uint8_t *o)
 	q6k_unpack(b, u, sc, &d);
 	wr16(o + 2 * r, d);
 	for (int g = 0; g < 16; g++) {
-		uint8_t *q = o + 288 + 192 * g;
+		uint8_t *q = o + Q6_QS + 192 * g;
 		o[32 + 16 * g + r] = (uint8_t)sc[g];
 		for (int k = 0; k < 4; k++) {
 			const uint8_t *v = u + 16 * g + k;
@@ -110,7 +121,7 @@ static void q4k_pack_row(const uint8_t *b, int r, uint8_t *o)
 	}
 	for (int k = 0; k < 4; k++)
 		for (int c = 0; c < 8; c++)
-			memcpy(o + 320 + 512 * k + 64 * c + 4 * r, b + 16 + 32 * k + 4 * c, 4);
+			memcpy(o + Q4_QS + 512 * k + 64 * c + 4 * r, b + 16 + 32 * k + 4 * c, 4);
 }
 
 /* Q5_K: the Q4_K header; per sub-block j five chunk registers A0..A4:
@@ -138,7 +149,7 @@ static void q5k_pack_row(const uint8_t *b, int r, uint8_t *o)
 			int top[5] = { u[5] & 7, (u[5] >> 3) | ((u[7] >> 3) & 1) << 2, u[6] & 7,
 				       (u[6] >> 3) | (u[7] >> 4) << 2, u[7] & 7 };
 			for (int m = 0; m < 5; m++)
-				o[320 + 320 * j + 64 * m + 4 * r + i] = (uint8_t)(u[m] | top[m] << 5);
+				o[Q5_QS + 320 * j + 64 * m + 4 * r + i] = (uint8_t)(u[m] | top[m] << 5);
 		}
 }
 
@@ -160,7 +171,7 @@ static void q3k_pack_row(const uint8_t *b, int r, uint8_t *o)
 				u[c] = ((b[32 + 32 * (e / 128) + e % 32] >> (2 * ((e % 128) / 32))) & 3) |
 				       ((b[e % 32] >> (e / 32)) & 1) << 2;
 			}
-			uint8_t *q = o + 288 + 192 * p + 4 * r + i;
+			uint8_t *q = o + Q3_QS + 192 * p + 4 * r + i;
 			q[0] = (uint8_t)(u[0] | u[1] << 3 | (u[2] & 3) << 6);
 			q[64] = (uint8_t)(u[3] | u[4] << 3 | (u[5] & 3) << 6);
 			q[128] = (uint8_t)(u[6] | u[7] << 3 | (u[2] >> 2) << 6 | (u[5] >> 2) << 7);
@@ -180,7 +191,7 @@ static void q2k_pack_row(const uint8_t *b, int r, uint8_t *o)
 	for (int e = 0; e < 256; e++) {
 		int u = (b[16 + 32 * (e / 128) + e % 32] >> (2 * ((e % 128) / 32))) & 3;
 		int g = e / 16, c = (e % 16) / 4, k = e % 4;
-		o[320 + 256 * (g / 4) + 64 * c + 4 * r + k] |= (uint8_t)(u << (2 * (g % 4)));
+		o[Q2_QS + 256 * (g / 4) + 64 * c + 4 * r + k] |= (uint8_t)(u << (2 * (g % 4)));
 	}
 }
 
@@ -195,7 +206,7 @@ static void iq4xs_pack_row(const uint8_t *b, int r, uint8_t *o)
 		int ls = ((b[4 + j / 2] >> (4 * (j & 1))) & 15) | ((sh >> (2 * j)) & 3) << 4;
 		o[32 + 16 * j + r] = (uint8_t)(ls - 32);
 		for (int c = 0; c < 4; c++)
-			memcpy(o + 160 + 256 * j + 64 * c + 4 * r, b + 8 + 16 * j + 4 * c, 4);
+			memcpy(o + X4_QS + 256 * j + 64 * c + 4 * r, b + 8 + 16 * j + 4 * c, 4);
 	}
 }
 
@@ -284,13 +295,13 @@ T5I void tile_q6k(int NA, int64_t nsb, const uint8_t *grp, const uint8_t *const 
 	for (int j = 0; j < NA; j++)
 		sum[j] = _mm512_setzero_ps();
 	for (int64_t b = 0; b < nsb; b++) {
-		const uint8_t *o = grp + (size_t)b * 3360;
+		const uint8_t *o = grp + (size_t)b * Q6_REC;
 		__m512i S[TILE];
 		_Pragma("GCC unroll 8")
 		for (int j = 0; j < NA; j++)
 			S[j] = _mm512_setzero_si512();
 		for (int g = 0; g < 16; g++) {
-			const uint8_t *q = o + 288 + 192 * g;
+			const uint8_t *q = o + Q6_QS + 192 * g;
 			__m512i A = _mm512_loadu_si512(q), B = _mm512_loadu_si512(q + 64),
 				C = _mm512_loadu_si512(q + 128);
 			__m512i w0 = _mm512_and_si512(A, m3f), w1 = _mm512_and_si512(B, m3f),
@@ -380,7 +391,7 @@ T5I void tile_q4k(int NA, int64_t nsb, const uint8_t *grp, const uint8_t *const 
 	for (int j = 0; j < NA; j++)
 		sum[j] = _mm512_setzero_ps();
 	for (int64_t b = 0; b < nsb; b++) {
-		const uint8_t *o = grp + (size_t)b * 2368;
+		const uint8_t *o = grp + (size_t)b * Q4_REC;
 		__m512i S[TILE], mv[8];
 		_Pragma("GCC unroll 8")
 		for (int j = 0; j < NA; j++)
@@ -389,7 +400,7 @@ T5I void tile_q4k(int NA, int64_t nsb, const uint8_t *grp, const uint8_t *const 
 		for (int k = 0; k < 8; k++)
 			mv[k] = dup16(o + 192 + 16 * k);
 		for (int k = 0; k < 4; k++) {
-			const uint8_t *q = o + 320 + 512 * k;
+			const uint8_t *q = o + Q4_QS + 512 * k;
 			_Pragma("GCC unroll 2")
 			for (int h = 0; h < 2; h++) {
 				__m512i w[8];
@@ -421,7 +432,7 @@ T5I void tile_q5k(int NA, int64_t nsb, const uint8_t *grp, const uint8_t *const 
 	for (int j = 0; j < NA; j++)
 		sum[j] = _mm512_setzero_ps();
 	for (int64_t b = 0; b < nsb; b++) {
-		const uint8_t *o = grp + (size_t)b * 2880;
+		const uint8_t *o = grp + (size_t)b * Q5_REC;
 		__m512i S[TILE], mv[8];
 		_Pragma("GCC unroll 8")
 		for (int j = 0; j < NA; j++)
@@ -430,7 +441,7 @@ T5I void tile_q5k(int NA, int64_t nsb, const uint8_t *grp, const uint8_t *const 
 		for (int k = 0; k < 8; k++)
 			mv[k] = dup16(o + 192 + 16 * k);
 		for (int sbk = 0; sbk < 8; sbk++) {
-			const uint8_t *q = o + 320 + 320 * sbk;
+			const uint8_t *q = o + Q5_QS + 320 * sbk;
 			__m512i A[5], w[8];
 			_Pragma("GCC unroll 5")
 			for (int m = 0; m < 5; m++) {
@@ -453,7 +464,8 @@ T5I void tile_q5k(int NA, int64_t nsb, const uint8_t *grp, const uint8_t *const 
 	}
 }
 
-/* Q3_K record (1824 bytes): 16 f16 d, 16 x 16 int8 scales, then per pair
+/* Q3_K record (1856 bytes): 16 f16 d, 16 x 16 int8 scales, 32 bytes of
+ * padding, then per pair
  * of 16-value groups the three chunk registers of q3k_pack_row */
 T5I void tile_q3k(int NA, int64_t nsb, const uint8_t *grp, const uint8_t *const *ap,
 		  const kact *const *ax, __m512 *sum)
@@ -463,13 +475,13 @@ T5I void tile_q3k(int NA, int64_t nsb, const uint8_t *grp, const uint8_t *const 
 	for (int j = 0; j < NA; j++)
 		sum[j] = _mm512_setzero_ps();
 	for (int64_t b = 0; b < nsb; b++) {
-		const uint8_t *o = grp + (size_t)b * 1824;
+		const uint8_t *o = grp + (size_t)b * Q3_REC;
 		__m512i S[TILE];
 		_Pragma("GCC unroll 8")
 		for (int j = 0; j < NA; j++)
 			S[j] = _mm512_setzero_si512();
 		for (int p = 0; p < 8; p++) {
-			const uint8_t *q = o + 288 + 192 * p;
+			const uint8_t *q = o + Q3_QS + 192 * p;
 			__m512i A = _mm512_loadu_si512(q), B = _mm512_loadu_si512(q + 64),
 				C = _mm512_loadu_si512(q + 128);
 			__m512i w0 = _mm512_and_si512(A, m7), w1 = _mm512_and_si512(_mm512_srli_epi16(A, 3), m7);
@@ -507,13 +519,13 @@ T5I void tile_q2k(int NA, int64_t nsb, const uint8_t *grp, const uint8_t *const 
 	for (int j = 0; j < NA; j++)
 		sum[j] = _mm512_setzero_ps();
 	for (int64_t b = 0; b < nsb; b++) {
-		const uint8_t *o = grp + (size_t)b * 1344;
+		const uint8_t *o = grp + (size_t)b * Q2_REC;
 		__m512i S[TILE], mv[8];
 		_Pragma("GCC unroll 8")
 		for (int j = 0; j < NA; j++)
 			S[j] = _mm512_setzero_si512();
 		for (int G = 0; G < 4; G++) {
-			const uint8_t *q = o + 320 + 256 * G;
+			const uint8_t *q = o + Q2_QS + 256 * G;
 			__m512i Z0 = _mm512_loadu_si512(q), Z1 = _mm512_loadu_si512(q + 64),
 				Z2 = _mm512_loadu_si512(q + 128), Z3 = _mm512_loadu_si512(q + 192);
 			__m512i sc[4];
@@ -544,7 +556,8 @@ T5I void tile_q2k(int NA, int64_t nsb, const uint8_t *grp, const uint8_t *const 
 	}
 }
 
-/* IQ4_XS record (2208 bytes): 16 f16 d, 8 x 16 int8 scales, then per
+/* IQ4_XS record (2240 bytes): 16 f16 d, 8 x 16 int8 scales, 32 bytes of
+ * padding, then per
  * sub-block the four nibble registers of iq4xs_pack_row; a nibble becomes
  * kvalue + 128 by a byte shuffle, the offset taken back through the
  * activation sums of the 32 values. */
@@ -558,13 +571,13 @@ T5I void tile_iq4xs(int NA, int64_t nsb, const uint8_t *grp, const uint8_t *cons
 	for (int j = 0; j < NA; j++)
 		sum[j] = _mm512_setzero_ps();
 	for (int64_t b = 0; b < nsb; b++) {
-		const uint8_t *o = grp + (size_t)b * 2208;
+		const uint8_t *o = grp + (size_t)b * X4_REC;
 		__m512i S[TILE];
 		_Pragma("GCC unroll 8")
 		for (int j = 0; j < NA; j++)
 			S[j] = _mm512_setzero_si512();
 		for (int sbk = 0; sbk < 8; sbk++) {
-			const uint8_t *q = o + 160 + 256 * sbk;
+			const uint8_t *q = o + X4_QS + 256 * sbk;
 			__m512i w[8];
 			_Pragma("GCC unroll 4")
 			for (int c = 0; c < 4; c++) {
