@@ -74,29 +74,56 @@ static size_t group_bytes(uint32_t t, int64_t n)
 
 /* ---- packing ---- */
 
-/* Q6_K super-block: u = q + 32 (0..63), int8 scales, f16 d bits */
-static void q6k_unpack(const uint8_t *b, uint8_t u[256], int8_t sc[16], uint16_t *d)
+/* The unsigned values of a super-block from the K-quant bit planes:
+ * 2-bit fields (Q2_K, Q3_K: byte 32h+l, bits 2g..2g+1 = value 128h+32g+l),
+ * nibbles (Q4_K, Q5_K: byte 32k+l, low = value 64k+l, high = 64k+32+l),
+ * one more bit of every value (Q3_K, Q5_K: byte l, bit j = value 32j+l,
+ * at bit `pos` of the value). */
+static void planes2(const uint8_t *qs, uint8_t u[256])
 {
-	for (int e = 0; e < 256; e++) {
-		int h = e / 128, g = (e % 128) / 32, l = e % 32;
-		int lo = (b[64 * h + l + 32 * (g & 1)] >> (4 * (g >> 1))) & 15;
-		int hi = (b[128 + 32 * h + l] >> (2 * g)) & 3;
-		u[e] = (uint8_t)(lo | hi << 4);
-	}
-	memcpy(sc, b + 192, 16);
-	*d = rd16(b + 208);
+	for (int h = 0; h < 2; h++)
+		for (int l = 0; l < 32; l++) {
+			uint8_t x = qs[32 * h + l], *v = u + 128 * h + l;
+			v[0] = x & 3;
+			v[32] = (x >> 2) & 3;
+			v[64] = (x >> 4) & 3;
+			v[96] = x >> 6;
+		}
+}
+
+static void planes4(const uint8_t *qs, uint8_t u[256])
+{
+	for (int k = 0; k < 4; k++)
+		for (int l = 0; l < 32; l++) {
+			u[64 * k + l] = qs[32 * k + l] & 15;
+			u[64 * k + 32 + l] = qs[32 * k + l] >> 4;
+		}
+}
+
+static void plane1(const uint8_t *qh, int pos, uint8_t u[256])
+{
+	for (int j = 0; j < 8; j++)
+		for (int l = 0; l < 32; l++)
+			u[32 * j + l] |= (uint8_t)(((qh[l] >> j) & 1) << pos);
 }
 
 static void q6k_pack_row(const uint8_t *b, int r, uint8_t *o)
 {
 	uint8_t u[256];
-	int8_t sc[16];
-	uint16_t d;
-	q6k_unpack(b, u, sc, &d);
-	wr16(o + 2 * r, d);
+	for (int h = 0; h < 2; h++)
+		for (int l = 0; l < 32; l++) {
+			const uint8_t *ql = b + 64 * h + l;
+			int qh = b[128 + 32 * h + l];
+			uint8_t *v = u + 128 * h + l;
+			v[0] = (uint8_t)((ql[0] & 15) | (qh & 3) << 4);
+			v[32] = (uint8_t)((ql[32] & 15) | ((qh >> 2) & 3) << 4);
+			v[64] = (uint8_t)((ql[0] >> 4) | ((qh >> 4) & 3) << 4);
+			v[96] = (uint8_t)((ql[32] >> 4) | (qh >> 6) << 4);
+		}
+	wr16(o + 2 * r, rd16(b + 208));
 	for (int g = 0; g < 16; g++) {
 		uint8_t *q = o + Q6_QS + 192 * g;
-		o[32 + 16 * g + r] = (uint8_t)sc[g];
+		o[32 + 16 * g + r] = b[192 + g];
 		for (int k = 0; k < 4; k++) {
 			const uint8_t *v = u + 16 * g + k;
 			q[4 * r + k] = (uint8_t)(v[0] | ((v[12] >> 4) & 3) << 6);
@@ -138,14 +165,14 @@ static void q5k_pack_row(const uint8_t *b, int r, uint8_t *o)
 		o[64 + 16 * j + r] = (uint8_t)sc;
 		o[192 + 16 * j + r] = (uint8_t)mn;
 	}
+	uint8_t v[256];
+	planes4(b + 48, v);
+	plane1(b + 16, 4, v);
 	for (int j = 0; j < 8; j++)
 		for (int i = 0; i < 4; i++) {
 			int u[8];
-			for (int c = 0; c < 8; c++) {
-				int e = 32 * j + 4 * c + i;
-				u[c] = ((b[48 + 32 * (e / 64) + e % 32] >> (4 * ((e % 64) / 32))) & 15) |
-				       ((b[16 + e % 32] >> (e / 32)) & 1) << 4;
-			}
+			for (int c = 0; c < 8; c++)
+				u[c] = v[32 * j + 4 * c + i];
 			int top[5] = { u[5] & 7, (u[5] >> 3) | ((u[7] >> 3) & 1) << 2, u[6] & 7,
 				       (u[6] >> 3) | (u[7] >> 4) << 2, u[7] & 7 };
 			for (int m = 0; m < 5; m++)
@@ -163,14 +190,14 @@ static void q3k_pack_row(const uint8_t *b, int r, uint8_t *o)
 	wr16(o + 2 * r, rd16(b + 108));
 	for (int g = 0; g < 16; g++)
 		o[32 + 16 * g + r] = (uint8_t)(g4_q3k_scale(b + 96, g) - 32);
+	uint8_t v[256];
+	planes2(b + 32, v);
+	plane1(b, 2, v);
 	for (int p = 0; p < 8; p++)
 		for (int i = 0; i < 4; i++) {
 			int u[8];
-			for (int c = 0; c < 8; c++) {
-				int e = 32 * p + 4 * c + i;
-				u[c] = ((b[32 + 32 * (e / 128) + e % 32] >> (2 * ((e % 128) / 32))) & 3) |
-				       ((b[e % 32] >> (e / 32)) & 1) << 2;
-			}
+			for (int c = 0; c < 8; c++)
+				u[c] = v[32 * p + 4 * c + i];
 			uint8_t *q = o + Q3_QS + 192 * p + 4 * r + i;
 			q[0] = (uint8_t)(u[0] | u[1] << 3 | (u[2] & 3) << 6);
 			q[64] = (uint8_t)(u[3] | u[4] << 3 | (u[5] & 3) << 6);
@@ -188,11 +215,15 @@ static void q2k_pack_row(const uint8_t *b, int r, uint8_t *o)
 	wr16(o + 32 + 2 * r, rd16(b + 82));
 	for (int g = 0; g < 16; g++)
 		o[64 + 32 * (g / 2) + 2 * r + g % 2] = b[g];
-	for (int e = 0; e < 256; e++) {
-		int u = (b[16 + 32 * (e / 128) + e % 32] >> (2 * ((e % 128) / 32))) & 3;
-		int g = e / 16, c = (e % 16) / 4, k = e % 4;
-		o[Q2_QS + 256 * (g / 4) + 64 * c + 4 * r + k] |= (uint8_t)(u << (2 * (g % 4)));
-	}
+	uint8_t u[256];
+	planes2(b + 16, u);
+	for (int G = 0; G < 4; G++)
+		for (int c = 0; c < 4; c++)
+			for (int k = 0; k < 4; k++) {
+				const uint8_t *v = u + 64 * G + 4 * c + k;
+				o[Q2_QS + 256 * G + 64 * c + 4 * r + k] =
+					(uint8_t)(v[0] | v[16] << 2 | v[32] << 4 | v[48] << 6);
+			}
 }
 
 /* IQ4_XS: f16 d; 8 x 16 int8 scales (ls - 32); per sub-block j four chunk
