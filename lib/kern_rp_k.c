@@ -1,31 +1,39 @@
 /* kern_rp_k.c - AVX-512 VNNI matmul kernels for repacked K-quant weights
  * (repack.h): Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS.
  *
- * Same scheme as kern_rp_b32.c: a group is 16 rows, lanes = rows, and an
- * activation dword (4 values) broadcast into vpdpbusd adds the products of
- * 4 values to each row's lane, so every lane builds its row's exact
+ * The scheme of kern_rp_b32.c: a group is 16 rows, lanes = rows, and an
+ * activation dword (4 values) broadcast into vpdpbusd adds the products
+ * of 4 values to each row's lane, so every lane builds its row's exact
  * integers with no horizontal adds.  Per super-block (256 values) a group
- * holds a record of the 16 rows' scales and quants; the quants are
- * unsigned (u = q + off), in "chunks" of 64 bytes: byte 4r+k of a chunk is
- * value 4c+k of row r for chunk c of the super-block.
+ * holds a record: the 16 rows' f16 d (and dmin), their scales (and mins)
+ * as bytes, then the quants as unsigned u = q + off in "chunk" registers
+ * of 64 bytes (byte 4r+k of the chunk of values 4c..4c+3 is value 4c+k of
+ * row r), 64-byte aligned.  The chunks are stored as densely as the type
+ * (a record is 0-3% larger than the 16 rows, Q3_K 5%) and unpacked with a
+ * few and / shift / bit-select instructions, or taken in place where a
+ * field can go into vpdpbusd as 2^s u (its exact sum is shifted back).
  *
- * Per 16-value group g of the super-block (contract of vecdot.h) a lane
- * integer starts at -off * (sum of the group's 16 activation values),
- * takes the 4 vpdpbusd of the group's chunks (so it holds sum(q * a)),
- * and is multiplied by the row's scale into the super-block sum S; then
- * sum = fma((float)S, f16(w.d) * a.d, sum) per lane, the same bits as
- * g4_vecdot.
+ * Numerics (vecdot.h): per run of values under one scale (16; 32 for
+ * Q4_K, Q5_K, IQ4_XS) a lane integer starts at -off * (the sum of those
+ * activation values, from the activation's q), takes the vpdpbusd of the
+ * run's chunks, so it holds sum(q * a), and is multiplied by the row's
+ * scale (vpmulld) into the super-block's S.  M = sum of min_g * bsum_g
+ * comes from the mins as int16 pairs against the activation's bsum pairs
+ * (vpdpwssd).  Then per lane sum = fma((float)S, f16(w.d) * a.d, sum)
+ * and, with mins, sum = fma(-(float)M, f16(w.dmin) * a.d, sum): the bits
+ * of g4_vecdot.  No instruction saturates; every integer is exact.
  *
- * Q6_K record (3392 bytes; 16 plain rows: 3360): 16 f16 d; 16 x 16 int8
- * scales (group g: rows 0..15); 32 bytes of padding; per group g, 192 bytes of quants u = q + 32
- * (6 bits) in three chunk-shaped registers A, B, C: bits 0-5 of A, B, C
- * are chunks 4g, 4g+1, 4g+2; chunk 4g+3 is split over their bits 6-7
- * (C: bits 0-1, B: bits 2-3, A: bits 4-5).  So three chunks take an and,
- * the fourth three shifts, two bit-selects and an and.
+ * Cost per 16 rows x 256 values and activation row: 64 vpdpbusd and 8
+ * (Q4_K, Q5_K, IQ4_XS) or 16 vpmulld; unpacking, shared by a tile of
+ * activation rows: Q4_K 64 ands (nibbles in place, the high ones as
+ * 16 u), Q2_K 64 ands (2-bit fields in place as 4^i u), Q3_K ~136, Q6_K
+ * ~144, Q5_K ~152, IQ4_XS ~160 instructions (and, shift, bit-select; the
+ * IQ4 values through a byte shuffle).
  *
  * A call works through its rows group by group; in each group it keeps
- * one 16-value group of weights in registers for a tile of up to 8
- * activation rows. */
+ * one scale's run of unpacked weights in registers for a tile of up to 8
+ * activation rows (with 1 or 2 rows the vpdpbusd run in two chains, for
+ * latency). */
 #include "kern.h"
 #include "repack.h"
 
@@ -107,6 +115,10 @@ static void plane1(const uint8_t *qh, int pos, uint8_t u[256])
 			u[32 * j + l] |= (uint8_t)(((qh[l] >> j) & 1) << pos);
 }
 
+/* Q6_K: f16 d; 16 x 16 int8 scales; per 16-value group g three chunk
+ * registers A, B, C of u = q + 32 (6 bits): bits 0-5 are chunks 4g, 4g+1,
+ * 4g+2, and chunk 4g+3 is spread over their bits 6-7 (C: its bits 0-1,
+ * B: bits 2-3, A: bits 4-5) */
 static void q6k_pack_row(const uint8_t *b, int r, uint8_t *o)
 {
 	uint8_t u[256];
@@ -262,8 +274,9 @@ static void pack(uint32_t t, int64_t n, const uint8_t *src, size_t sstride, int 
 
 /* ---- activations ---- */
 
-/* Per activation row and super-block: a.d, and per 16-value group the
- * lane start -off * (sum of the group's activation values). */
+/* Per activation row and super-block: a.d, and per run of values under
+ * one scale (16; 32 for IQ4_XS) the lane start -off * (the sum of the
+ * run's activation q). */
 typedef struct {
 	float d;
 	int32_t st[16];
@@ -317,11 +330,15 @@ T5I __m512i dot4(int NA, __m512i acc, __m512i w0, __m512i w1, __m512i w2, __m512
 	return _mm512_add_epi32(acc, acc2);
 }
 
-/* NA (1..TILE) activation rows against one Q6_K group over nsb super-blocks */
+/* NA (1..TILE) activation rows against one Q6_K group over nsb
+ * super-blocks.  Record (3392 bytes): 16 f16 d, 16 x 16 int8 scales, 32
+ * bytes of padding, the 16 x 3 chunk registers of q6k_pack_row: three
+ * chunks take an and, the fourth three shifts, two bit-selects and an and. */
 T5I void tile_q6k(int NA, int64_t nsb, const uint8_t *grp, const uint8_t *const *ap,
 		  const kact *const *ax, __m512 *sum)
 {
-	const __m512i m3f = _mm512_set1_epi8(0x3F), m30 = _mm512_set1_epi8(0x30), m03 = _mm512_set1_epi8(3);
+	const __m512i m3f = _mm512_set1_epi8(0x3F), m30 = _mm512_set1_epi8(0x30);
+	const __m512i m03 = _mm512_set1_epi8(3);
 	_Pragma("GCC unroll 8")
 	for (int j = 0; j < NA; j++)
 		sum[j] = _mm512_setzero_ps();
@@ -385,11 +402,12 @@ T5I __m512i dup16(const uint8_t *p)
 	return _mm512_shuffle_epi8(_mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)p)), ctl);
 }
 
-/* Q4_K / Q5_K end of a super-block: M = sum_g min_g * bsum_g (the mins as
- * int16 pairs (m, m) against the activation's bsum pairs), then the two
- * fmas of vecdot.h */
-T5I void fin_min(int NA, const uint8_t *o, const __m512i *mv, const uint8_t *const *ap, const kact *const *ax,
-		 int64_t b, const __m512i *S, __m512 *sum)
+/* End of a super-block with mins (Q2_K, Q4_K, Q5_K; d, dmin at o, o + 32):
+ * M = sum_g min_g * bsum_g from mv[k], per lane the int16 mins of groups
+ * 2k and 2k+1, against the activation's bsum pair k; then the two fmas of
+ * vecdot.h */
+T5I void fin_min(int NA, const uint8_t *o, const __m512i *mv, const uint8_t *const *ap,
+		 const kact *const *ax, int64_t b, const __m512i *S, __m512 *sum)
 {
 	__m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)o));
 	__m512 dm = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(o + 32)));
@@ -405,7 +423,8 @@ T5I void fin_min(int NA, const uint8_t *o, const __m512i *mv, const uint8_t *con
 		}
 		__m512 da = _mm512_set1_ps(ax[j][b].d);
 		sum[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(S[j]), _mm512_mul_ps(dw, da), sum[j]);
-		sum[j] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(M, M2)), _mm512_mul_ps(dm, da), sum[j]);
+		M = _mm512_add_epi32(M, M2);
+		sum[j] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(M), _mm512_mul_ps(dm, da), sum[j]);
 	}
 }
 
@@ -438,7 +457,8 @@ T5I void tile_q4k(int NA, int64_t nsb, const uint8_t *grp, const uint8_t *const 
 				_Pragma("GCC unroll 8")
 				for (int c = 0; c < 8; c++)
 					w[c] = _mm512_and_si512(_mm512_loadu_si512(q + 64 * c), h ? mf0 : m0f);
-				__m512i sc = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(o + 64 + 16 * (2 * k + h))));
+				const uint8_t *scp = o + 64 + 16 * (2 * k + h);
+				__m512i sc = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)scp));
 				_Pragma("GCC unroll 8")
 				for (int j = 0; j < NA; j++) {
 					const uint8_t *y = ap[j] + (size_t)b * ABYTES + 4 + 64 * k + 32 * h;
@@ -458,7 +478,8 @@ T5I void tile_q4k(int NA, int64_t nsb, const uint8_t *grp, const uint8_t *const 
 T5I void tile_q5k(int NA, int64_t nsb, const uint8_t *grp, const uint8_t *const *ap,
 		  const kact *const *ax, __m512 *sum)
 {
-	const __m512i m1f = _mm512_set1_epi8(0x1F), m07 = _mm512_set1_epi8(7), m0f = _mm512_set1_epi8(0x0F);
+	const __m512i m1f = _mm512_set1_epi8(0x1F), m07 = _mm512_set1_epi8(7);
+	const __m512i m0f = _mm512_set1_epi8(0x0F);
 	_Pragma("GCC unroll 8")
 	for (int j = 0; j < NA; j++)
 		sum[j] = _mm512_setzero_ps();
@@ -496,8 +517,8 @@ T5I void tile_q5k(int NA, int64_t nsb, const uint8_t *grp, const uint8_t *const 
 }
 
 /* Q3_K record (1856 bytes): 16 f16 d, 16 x 16 int8 scales, 32 bytes of
- * padding, then per pair
- * of 16-value groups the three chunk registers of q3k_pack_row */
+ * padding, then per pair of 16-value groups the three chunk registers of
+ * q3k_pack_row */
 T5I void tile_q3k(int NA, int64_t nsb, const uint8_t *grp, const uint8_t *const *ap,
 		  const kact *const *ax, __m512 *sum)
 {
@@ -563,7 +584,8 @@ T5I void tile_q2k(int NA, int64_t nsb, const uint8_t *grp, const uint8_t *const 
 			_Pragma("GCC unroll 2")
 			for (int e = 0; e < 2; e++) {
 				/* int16 pairs (byte of group 2h, byte of 2h+1) per lane */
-				__m512i v = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)(o + 64 + 64 * G + 32 * e)));
+				const uint8_t *sp = o + 64 + 64 * G + 32 * e;
+				__m512i v = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)sp));
 				mv[2 * G + e] = _mm512_srli_epi16(v, 4);
 				sc[2 * e] = _mm512_and_si512(v, m4);
 				sc[2 * e + 1] = _mm512_and_si512(_mm512_srli_epi32(v, 16), m4);
@@ -588,10 +610,9 @@ T5I void tile_q2k(int NA, int64_t nsb, const uint8_t *grp, const uint8_t *const 
 }
 
 /* IQ4_XS record (2240 bytes): 16 f16 d, 8 x 16 int8 scales, 32 bytes of
- * padding, then per
- * sub-block the four nibble registers of iq4xs_pack_row; a nibble becomes
- * kvalue + 128 by a byte shuffle, the offset taken back through the
- * activation sums of the 32 values. */
+ * padding, then per sub-block the four nibble registers of iq4xs_pack_row;
+ * a nibble becomes kvalue + 128 by a byte shuffle, the offset taken back
+ * through the activation sums of the 32 values. */
 T5I void tile_iq4xs(int NA, int64_t nsb, const uint8_t *grp, const uint8_t *const *ap,
 		    const kact *const *ax, __m512 *sum)
 {
