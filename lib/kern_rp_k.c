@@ -48,7 +48,7 @@
 #define T5 __attribute__((target(TGT)))
 #define T5I static inline __attribute__((target(TGT), always_inline))
 
-enum { ROWS = 16, TILE = 8, ACHUNK = 64, ABYTES = 292 };
+enum { ROWS = 16, TILE = 8, ACHUNK = 64, ABYTES = 292, PF = 6144 };
 
 /* record sizes and where the quant registers start (64-byte aligned, so
  * no register load crosses a cache line) */
@@ -308,6 +308,24 @@ T5I int32_t ld32(const uint8_t *p)
 	return v;
 }
 
+/* Decode (1-2 activation rows) streams the weights once, faster than the
+ * hardware prefetchers alone bring them (from DRAM: 20 -> 40 GB/s): each
+ * quant register load asks for the line PF bytes ahead, each record for
+ * its header lines PF bytes ahead. */
+T5I __m512i ldq(int NA, const uint8_t *p)
+{
+	if (NA <= 2)
+		_mm_prefetch((const char *)(p + PF), _MM_HINT_T0);
+	return _mm512_loadu_si512(p);
+}
+
+T5I void pf_head(int NA, const uint8_t *o, int qs)
+{
+	if (NA <= 2)
+		for (int l = 0; l < qs; l += 64)
+			_mm_prefetch((const char *)(o + PF + l), _MM_HINT_T0);
+}
+
 T5I __m512i bsel(__m512i m, __m512i a, __m512i b)	/* m ? a : b, bitwise */
 {
 	return _mm512_ternarylogic_epi32(m, a, b, 0xCA);
@@ -344,14 +362,14 @@ T5I void tile_q6k(int NA, int64_t nsb, const uint8_t *grp, const uint8_t *const 
 		sum[j] = _mm512_setzero_ps();
 	for (int64_t b = 0; b < nsb; b++) {
 		const uint8_t *o = grp + (size_t)b * Q6_REC;
+		pf_head(NA, o, Q6_QS);
 		__m512i S[TILE];
 		_Pragma("GCC unroll 8")
 		for (int j = 0; j < NA; j++)
 			S[j] = _mm512_setzero_si512();
 		for (int g = 0; g < 16; g++) {
 			const uint8_t *q = o + Q6_QS + 192 * g;
-			__m512i A = _mm512_loadu_si512(q), B = _mm512_loadu_si512(q + 64),
-				C = _mm512_loadu_si512(q + 128);
+			__m512i A = ldq(NA, q), B = ldq(NA, q + 64), C = ldq(NA, q + 128);
 			__m512i w0 = _mm512_and_si512(A, m3f), w1 = _mm512_and_si512(B, m3f),
 				w2 = _mm512_and_si512(C, m3f);
 			__m512i t = bsel(m30, _mm512_srli_epi16(A, 2), _mm512_srli_epi16(B, 4));
@@ -442,6 +460,7 @@ T5I void tile_q4k(int NA, int64_t nsb, const uint8_t *grp, const uint8_t *const 
 		sum[j] = _mm512_setzero_ps();
 	for (int64_t b = 0; b < nsb; b++) {
 		const uint8_t *o = grp + (size_t)b * Q4_REC;
+		pf_head(NA, o, Q4_QS);
 		__m512i S[TILE], mv[8];
 		_Pragma("GCC unroll 8")
 		for (int j = 0; j < NA; j++)
@@ -456,7 +475,8 @@ T5I void tile_q4k(int NA, int64_t nsb, const uint8_t *grp, const uint8_t *const 
 				__m512i w[8];
 				_Pragma("GCC unroll 8")
 				for (int c = 0; c < 8; c++)
-					w[c] = _mm512_and_si512(_mm512_loadu_si512(q + 64 * c), h ? mf0 : m0f);
+					w[c] = _mm512_and_si512(h ? _mm512_loadu_si512(q + 64 * c) : ldq(NA, q + 64 * c),
+								h ? mf0 : m0f);
 				const uint8_t *scp = o + 64 + 16 * (2 * k + h);
 				__m512i sc = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)scp));
 				_Pragma("GCC unroll 8")
@@ -485,6 +505,7 @@ T5I void tile_q5k(int NA, int64_t nsb, const uint8_t *grp, const uint8_t *const 
 		sum[j] = _mm512_setzero_ps();
 	for (int64_t b = 0; b < nsb; b++) {
 		const uint8_t *o = grp + (size_t)b * Q5_REC;
+		pf_head(NA, o, Q5_QS);
 		__m512i S[TILE], mv[8];
 		_Pragma("GCC unroll 8")
 		for (int j = 0; j < NA; j++)
@@ -497,7 +518,7 @@ T5I void tile_q5k(int NA, int64_t nsb, const uint8_t *grp, const uint8_t *const 
 			__m512i A[5], w[8];
 			_Pragma("GCC unroll 5")
 			for (int m = 0; m < 5; m++) {
-				A[m] = _mm512_loadu_si512(q + 64 * m);
+				A[m] = ldq(NA, q + 64 * m);
 				w[m] = _mm512_and_si512(A[m], m1f);
 			}
 			w[5] = _mm512_and_si512(bsel(m07, _mm512_srli_epi16(A[0], 5), _mm512_srli_epi16(A[1], 2)), m1f);
@@ -528,14 +549,14 @@ T5I void tile_q3k(int NA, int64_t nsb, const uint8_t *grp, const uint8_t *const 
 		sum[j] = _mm512_setzero_ps();
 	for (int64_t b = 0; b < nsb; b++) {
 		const uint8_t *o = grp + (size_t)b * Q3_REC;
+		pf_head(NA, o, Q3_QS);
 		__m512i S[TILE];
 		_Pragma("GCC unroll 8")
 		for (int j = 0; j < NA; j++)
 			S[j] = _mm512_setzero_si512();
 		for (int p = 0; p < 8; p++) {
 			const uint8_t *q = o + Q3_QS + 192 * p;
-			__m512i A = _mm512_loadu_si512(q), B = _mm512_loadu_si512(q + 64),
-				C = _mm512_loadu_si512(q + 128);
+			__m512i A = ldq(NA, q), B = ldq(NA, q + 64), C = ldq(NA, q + 128);
 			__m512i w0 = _mm512_and_si512(A, m7), w1 = _mm512_and_si512(_mm512_srli_epi16(A, 3), m7);
 			__m512i w2 = _mm512_and_si512(bsel(m3, _mm512_srli_epi16(A, 6), _mm512_srli_epi16(C, 4)), m7);
 			__m512i w3 = _mm512_and_si512(B, m7), w4 = _mm512_and_si512(_mm512_srli_epi16(B, 3), m7);
@@ -572,14 +593,14 @@ T5I void tile_q2k(int NA, int64_t nsb, const uint8_t *grp, const uint8_t *const 
 		sum[j] = _mm512_setzero_ps();
 	for (int64_t b = 0; b < nsb; b++) {
 		const uint8_t *o = grp + (size_t)b * Q2_REC;
+		pf_head(NA, o, Q2_QS);
 		__m512i S[TILE], mv[8];
 		_Pragma("GCC unroll 8")
 		for (int j = 0; j < NA; j++)
 			S[j] = _mm512_setzero_si512();
 		for (int G = 0; G < 4; G++) {
 			const uint8_t *q = o + Q2_QS + 256 * G;
-			__m512i Z0 = _mm512_loadu_si512(q), Z1 = _mm512_loadu_si512(q + 64),
-				Z2 = _mm512_loadu_si512(q + 128), Z3 = _mm512_loadu_si512(q + 192);
+			__m512i Z0 = ldq(NA, q), Z1 = ldq(NA, q + 64), Z2 = ldq(NA, q + 128), Z3 = ldq(NA, q + 192);
 			__m512i sc[4];
 			_Pragma("GCC unroll 2")
 			for (int e = 0; e < 2; e++) {
@@ -624,6 +645,7 @@ T5I void tile_iq4xs(int NA, int64_t nsb, const uint8_t *grp, const uint8_t *cons
 		sum[j] = _mm512_setzero_ps();
 	for (int64_t b = 0; b < nsb; b++) {
 		const uint8_t *o = grp + (size_t)b * X4_REC;
+		pf_head(NA, o, X4_QS);
 		__m512i S[TILE];
 		_Pragma("GCC unroll 8")
 		for (int j = 0; j < NA; j++)
@@ -633,7 +655,7 @@ T5I void tile_iq4xs(int NA, int64_t nsb, const uint8_t *grp, const uint8_t *cons
 			__m512i w[8];
 			_Pragma("GCC unroll 4")
 			for (int c = 0; c < 4; c++) {
-				__m512i x = _mm512_loadu_si512(q + 64 * c);
+				__m512i x = ldq(NA, q + 64 * c);
 				w[c] = _mm512_shuffle_epi8(kv, _mm512_and_si512(x, m0f));
 				w[c + 4] = _mm512_shuffle_epi8(kv, _mm512_and_si512(_mm512_srli_epi16(x, 4), m0f));
 			}
