@@ -85,7 +85,9 @@ int main(int argc, char **argv)
 		const g4_rp_kernel *kr = g4_rp_kernel_for(t);
 		size_t gb = kr ? kr->group_bytes(cols) : 0;
 		int64_t ng = kr ? (rows + kr->rows - 1) / kr->rows : 0;
-		uint8_t *grp = gb ? malloc(gb * (size_t)ng) : NULL, *a64 = malloc(ab * 64);
+		/* 64-byte aligned, as repack.c makes its copies */
+		uint8_t *grp = gb ? aligned_alloc(64, (gb * (size_t)ng + 63) & ~(size_t)63) : NULL,
+			*a64 = malloc(ab * 64);
 		float *o64 = malloc((size_t)(64 * rows) * sizeof *o64);
 		if (grp && a64 && o64) {
 			for (int64_t g = 0; g < ng; g++)
