@@ -179,7 +179,7 @@ T5I int32_t ld32(const uint8_t *p)
 
 /* NA (1..TILE) activation rows against one group over all nb blocks */
 T5I void tile(uint32_t t, int NA, int64_t nb, const uint8_t *grp, const uint8_t *const *ap,
-	      const actblk *const *ax, __m512 *sum)
+	      const actblk *const *ax, __m512 *sum, int pf)
 {
 	const int mins = has_min(t), nib = nibble_form(t), qo = mins ? 4 : 2;
 	const size_t bb = blk_bytes(t), ab = mins ? 36 : 34;
@@ -190,7 +190,7 @@ T5I void tile(uint32_t t, int NA, int64_t nb, const uint8_t *grp, const uint8_t 
 		sum[j] = _mm512_setzero_ps();
 	for (int64_t b = 0; b < nb; b++) {
 		const uint8_t *o = grp + (size_t)b * bb, *q = o + (mins ? 64 : 32);
-		if (NA <= 2)	/* streaming (decode): ask for the weights ~6 KB ahead */
+		if (pf)	/* the group's first pass streams it from memory: ask ~6 KB ahead */
 			for (size_t l = 0; l < bb; l += 64)
 				_mm_prefetch((const char *)o + PREFETCH + l, _MM_HINT_T0);
 		__m512 wd = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)o));
@@ -262,14 +262,14 @@ T5I void gemm(uint32_t t, int64_t n, const uint8_t *groups, int64_t nrows, const
 					xp[i] = ax + (j + i) * nb;
 				}
 				switch (k) {
-				case 8: tile(t, 8, nb, grp, ap, xp, sum); break;
-				case 7: tile(t, 7, nb, grp, ap, xp, sum); break;
-				case 6: tile(t, 6, nb, grp, ap, xp, sum); break;
-				case 5: tile(t, 5, nb, grp, ap, xp, sum); break;
-				case 4: tile(t, 4, nb, grp, ap, xp, sum); break;
-				case 3: tile(t, 3, nb, grp, ap, xp, sum); break;
-				case 2: tile(t, 2, nb, grp, ap, xp, sum); break;
-				default: tile(t, 1, nb, grp, ap, xp, sum); break;
+				case 8: tile(t, 8, nb, grp, ap, xp, sum, j == 0); break;
+				case 7: tile(t, 7, nb, grp, ap, xp, sum, j == 0); break;
+				case 6: tile(t, 6, nb, grp, ap, xp, sum, j == 0); break;
+				case 5: tile(t, 5, nb, grp, ap, xp, sum, j == 0); break;
+				case 4: tile(t, 4, nb, grp, ap, xp, sum, j == 0); break;
+				case 3: tile(t, 3, nb, grp, ap, xp, sum, j == 0); break;
+				case 2: tile(t, 2, nb, grp, ap, xp, sum, j == 0); break;
+				default: tile(t, 1, nb, grp, ap, xp, sum, j == 0); break;
 				}
 				for (int i = 0; i < k; i++)
 					_mm512_mask_storeu_ps(y + (size_t)(j0 + j + i) * ldy + r0, keep, sum[i]);
