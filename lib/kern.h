@@ -20,6 +20,21 @@ typedef void (*g4_dotm_fn)(int64_t n, const void *w, const void *act, size_t ast
 /* The fixed final reduction of the 32 lanes (see vecdot.h). */
 float g4_reduce32(const float acc[32]);
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+/* The same reduction of lanes 0-15 (lo) and 16-31 (hi) in registers, the
+ * same additions: v = lo + hi, u = v[0..7] + v[8..15],
+ * ((u0+u4)+(u2+u6)) + ((u1+u5)+(u3+u7)).  AVX-512 kernels only. */
+static inline __attribute__((target("avx512f,avx2"), always_inline)) float g4_reduce32_zmm(__m512 lo, __m512 hi)
+{
+	__m512 v = _mm512_add_ps(lo, hi);
+	__m256 u = _mm256_add_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+	__m128 w = _mm_add_ps(_mm256_castps256_ps128(u), _mm256_extractf128_ps(u, 1));
+	__m128 a = _mm_add_ps(w, _mm_movehl_ps(w, w));
+	return _mm_cvtss_f32(_mm_add_ss(a, _mm_movehdup_ps(a)));
+}
+#endif
+
 /* Portable: one step of the 32-element block chain (see vecdot.h):
  * returns sum after block wb (type t) x activation block ab. */
 float g4_blk32_step(uint32_t t, const uint8_t *wb, const uint8_t *ab, float sum);

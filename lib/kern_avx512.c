@@ -79,6 +79,11 @@ T5I void flt_rows(uint32_t t, int R, int64_t n, const uint8_t *wp, const uint8_t
 			acc[r][1] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(x + 16), acc[r][1]);
 		}
 	}
+	if (i == n) {
+		for (int r = 0; r < R; r++)
+			out[r * ostride] = g4_reduce32_zmm(acc[r][0], acc[r][1]);
+		return;
+	}
 	for (int r = 0; r < R; r++) {
 		const float *x = (const float *)(ap + r * astride);
 		float lanes[32];

@@ -20,7 +20,7 @@
 #define T5 __attribute__((target(TGT)))
 #define T5I static inline __attribute__((target(TGT), always_inline))
 
-enum { ROWS = 4, ACTS = 2 };
+enum { ROWS = 4, ACTS = 2, PREFETCH = 2048 };
 
 static int esize(uint32_t t)
 {
@@ -67,6 +67,9 @@ T5I void tile(uint32_t t, int R, int A, int64_t n, const uint8_t *w, size_t wstr
 		_Pragma("GCC unroll 4")
 		for (int r = 0; r < R; r++) {
 			const uint8_t *p = w + (size_t)r * wstride + (size_t)i * es;
+			if (A == 1)	/* decode streams the rows once: ask ahead */
+				for (int l = 0; l < 32 * es; l += 64)
+					_mm_prefetch((const char *)p + PREFETCH + l, _MM_HINT_T0);
 			__m512 w0 = wload(t, p), w1 = wload(t, p + 16 * es);
 			_Pragma("GCC unroll 2")
 			for (int a = 0; a < A; a++) {
@@ -74,6 +77,12 @@ T5I void tile(uint32_t t, int R, int A, int64_t n, const uint8_t *w, size_t wstr
 				acc[r][a][1] = _mm512_fmadd_ps(w1, xv[a][1], acc[r][a][1]);
 			}
 		}
+	}
+	if (i == n) {	/* no tail: the fixed reduction of vecdot.h in registers */
+		for (int r = 0; r < R; r++)
+			for (int a = 0; a < A; a++)
+				y[(size_t)a * ldy + r] = g4_reduce32_zmm(acc[r][a][0], acc[r][a][1]);
+		return;
 	}
 	for (int r = 0; r < R; r++)
 		for (int a = 0; a < A; a++) {
@@ -90,10 +99,16 @@ T5I void gemm(uint32_t t, int64_t n, const uint8_t *rows, int64_t nrows, const u
 	      int64_t nact, float *y, size_t ldy)
 {
 	const size_t wstride = (size_t)n * esize(t);
+	/* activation rows in chunks that stay in L2 while every row group
+	 * passes over them (f32 rows are big: re-reading all of them for each
+	 * group of 4 weight rows made prefill memory-bound) */
+	int64_t chunk = (int64_t)(((size_t)512 << 10) / ((size_t)n * sizeof(float)));
+	chunk = chunk < ACTS ? ACTS : chunk / ACTS * ACTS;
+	for (int64_t j0 = 0; j0 < nact; j0 += chunk)
 	for (int64_t r0 = 0; r0 < nrows; r0 += ROWS) {
 		const int R = nrows - r0 < ROWS ? (int)(nrows - r0) : ROWS;
 		const uint8_t *w = rows + (size_t)r0 * wstride;
-		for (int64_t j = 0; j < nact; j += ACTS) {
+		for (int64_t j = j0; j < nact && j < j0 + chunk; j += ACTS) {
 			const int A = nact - j < ACTS ? (int)(nact - j) : ACTS;
 			const float *x[ACTS] = { (const float *)(act + (size_t)j * astride),
 						 (const float *)(act + (size_t)(j + A - 1) * astride) };
