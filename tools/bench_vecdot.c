@@ -90,10 +90,13 @@ int main(int argc, char **argv)
 			*a64 = malloc(ab * 64);
 		float *o64 = malloc((size_t)(64 * rows) * sizeof *o64);
 		if (grp && a64 && o64) {
-			for (int64_t g = 0; g < ng; g++)
-				kr->pack(cols, w + (size_t)(g * kr->rows) * rb, rb,
-					 (int)(rows - g * kr->rows < kr->rows ? rows - g * kr->rows : kr->rows),
-					 grp + (size_t)g * gb);
+			for (int64_t g = 0; g < ng; g++) {
+				int nr = (int)(rows - g * kr->rows < kr->rows ? rows - g * kr->rows : kr->rows);
+				if (kr->pack)
+					kr->pack(cols, w + (size_t)(g * kr->rows) * rb, rb, nr, grp + (size_t)g * gb);
+				else	/* in-place kernels read the rows themselves */
+					memcpy(grp + (size_t)g * gb, w + (size_t)(g * kr->rows) * rb, rb * (size_t)nr);
+			}
 			for (int j = 0; j < 64; j++)
 				memcpy(a64 + j * ab, act, ab);
 			kr->gemm(cols, grp, rows, act, ab, 1, out, (size_t)rows);
