@@ -308,20 +308,21 @@ T5I int32_t ld32(const uint8_t *p)
 	return v;
 }
 
-/* Decode (1-2 activation rows) streams the weights once, faster than the
- * hardware prefetchers alone bring them (from DRAM: 20 -> 40 GB/s): each
- * quant register load asks for the line PF bytes ahead, each record for
- * its header lines PF bytes ahead. */
-T5I __m512i ldq(int NA, const uint8_t *p)
+/* The first pass over a group (all of decode; the first tile of a batch)
+ * streams the weights from memory, faster than the hardware prefetchers
+ * alone bring them (from DRAM: 20 -> 40 GB/s): each quant register load
+ * asks for the line PF bytes ahead, each record for its header lines PF
+ * bytes ahead. */
+T5I __m512i ldq(int pf, const uint8_t *p)
 {
-	if (NA <= 2)
+	if (pf)
 		_mm_prefetch((const char *)(p + PF), _MM_HINT_T0);
 	return _mm512_loadu_si512(p);
 }
 
-T5I void pf_head(int NA, const uint8_t *o, int qs)
+T5I void pf_head(int pf, const uint8_t *o, int qs)
 {
-	if (NA <= 2)
+	if (pf)
 		for (int l = 0; l < qs; l += 64)
 			_mm_prefetch((const char *)(o + PF + l), _MM_HINT_T0);
 }
@@ -352,7 +353,7 @@ T5I __m512i dot4(int NA, __m512i acc, __m512i w0, __m512i w1, __m512i w2, __m512
  * super-blocks.  Record (3392 bytes): 16 f16 d, 16 x 16 int8 scales, 32
  * bytes of padding, the 16 x 3 chunk registers of q6k_pack_row: three
  * chunks take an and, the fourth three shifts, two bit-selects and an and. */
-T5I void tile_q6k(int NA, int64_t nsb, const uint8_t *grp, const uint8_t *const *ap,
+T5I void tile_q6k(int NA, int pf, int64_t nsb, const uint8_t *grp, const uint8_t *const *ap,
 		  const kact *const *ax, __m512 *sum)
 {
 	const __m512i m3f = _mm512_set1_epi8(0x3F), m30 = _mm512_set1_epi8(0x30);
@@ -362,14 +363,14 @@ T5I void tile_q6k(int NA, int64_t nsb, const uint8_t *grp, const uint8_t *const 
 		sum[j] = _mm512_setzero_ps();
 	for (int64_t b = 0; b < nsb; b++) {
 		const uint8_t *o = grp + (size_t)b * Q6_REC;
-		pf_head(NA, o, Q6_QS);
+		pf_head(pf, o, Q6_QS);
 		__m512i S[TILE];
 		_Pragma("GCC unroll 8")
 		for (int j = 0; j < NA; j++)
 			S[j] = _mm512_setzero_si512();
 		for (int g = 0; g < 16; g++) {
 			const uint8_t *q = o + Q6_QS + 192 * g;
-			__m512i A = ldq(NA, q), B = ldq(NA, q + 64), C = ldq(NA, q + 128);
+			__m512i A = ldq(pf, q), B = ldq(pf, q + 64), C = ldq(pf, q + 128);
 			__m512i w0 = _mm512_and_si512(A, m3f), w1 = _mm512_and_si512(B, m3f),
 				w2 = _mm512_and_si512(C, m3f);
 			__m512i t = bsel(m30, _mm512_srli_epi16(A, 2), _mm512_srli_epi16(B, 4));
@@ -451,7 +452,7 @@ T5I void fin_min(int NA, const uint8_t *o, const __m512i *mv, const uint8_t *con
  * byte 32k+4c+i of row r's quants (low nibble: value 64k+4c+i, high:
  * 64k+32+4c+i).  The high nibbles go in as x & 0xF0 = 16 q: the exact
  * sub-block sum is shifted back by 4 before its scale. */
-T5I void tile_q4k(int NA, int64_t nsb, const uint8_t *grp, const uint8_t *const *ap,
+T5I void tile_q4k(int NA, int pf, int64_t nsb, const uint8_t *grp, const uint8_t *const *ap,
 		  const kact *const *ax, __m512 *sum)
 {
 	const __m512i m0f = _mm512_set1_epi8(0x0F), mf0 = _mm512_set1_epi8((char)0xF0);
@@ -460,7 +461,7 @@ T5I void tile_q4k(int NA, int64_t nsb, const uint8_t *grp, const uint8_t *const 
 		sum[j] = _mm512_setzero_ps();
 	for (int64_t b = 0; b < nsb; b++) {
 		const uint8_t *o = grp + (size_t)b * Q4_REC;
-		pf_head(NA, o, Q4_QS);
+		pf_head(pf, o, Q4_QS);
 		__m512i S[TILE], mv[8];
 		_Pragma("GCC unroll 8")
 		for (int j = 0; j < NA; j++)
@@ -475,7 +476,7 @@ T5I void tile_q4k(int NA, int64_t nsb, const uint8_t *grp, const uint8_t *const 
 				__m512i w[8];
 				_Pragma("GCC unroll 8")
 				for (int c = 0; c < 8; c++)
-					w[c] = _mm512_and_si512(h ? _mm512_loadu_si512(q + 64 * c) : ldq(NA, q + 64 * c),
+					w[c] = _mm512_and_si512(h ? _mm512_loadu_si512(q + 64 * c) : ldq(pf, q + 64 * c),
 								h ? mf0 : m0f);
 				const uint8_t *scp = o + 64 + 16 * (2 * k + h);
 				__m512i sc = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)scp));
@@ -495,7 +496,7 @@ T5I void tile_q4k(int NA, int64_t nsb, const uint8_t *grp, const uint8_t *const 
 
 /* Q5_K record (2880 bytes): the Q4_K header (320 bytes), then per
  * sub-block the five chunk registers of q5k_pack_row */
-T5I void tile_q5k(int NA, int64_t nsb, const uint8_t *grp, const uint8_t *const *ap,
+T5I void tile_q5k(int NA, int pf, int64_t nsb, const uint8_t *grp, const uint8_t *const *ap,
 		  const kact *const *ax, __m512 *sum)
 {
 	const __m512i m1f = _mm512_set1_epi8(0x1F), m07 = _mm512_set1_epi8(7);
@@ -505,7 +506,7 @@ T5I void tile_q5k(int NA, int64_t nsb, const uint8_t *grp, const uint8_t *const 
 		sum[j] = _mm512_setzero_ps();
 	for (int64_t b = 0; b < nsb; b++) {
 		const uint8_t *o = grp + (size_t)b * Q5_REC;
-		pf_head(NA, o, Q5_QS);
+		pf_head(pf, o, Q5_QS);
 		__m512i S[TILE], mv[8];
 		_Pragma("GCC unroll 8")
 		for (int j = 0; j < NA; j++)
@@ -518,7 +519,7 @@ T5I void tile_q5k(int NA, int64_t nsb, const uint8_t *grp, const uint8_t *const 
 			__m512i A[5], w[8];
 			_Pragma("GCC unroll 5")
 			for (int m = 0; m < 5; m++) {
-				A[m] = ldq(NA, q + 64 * m);
+				A[m] = ldq(pf, q + 64 * m);
 				w[m] = _mm512_and_si512(A[m], m1f);
 			}
 			w[5] = _mm512_and_si512(bsel(m07, _mm512_srli_epi16(A[0], 5), _mm512_srli_epi16(A[1], 2)), m1f);
@@ -540,7 +541,7 @@ T5I void tile_q5k(int NA, int64_t nsb, const uint8_t *grp, const uint8_t *const 
 /* Q3_K record (1856 bytes): 16 f16 d, 16 x 16 int8 scales, 32 bytes of
  * padding, then per pair of 16-value groups the three chunk registers of
  * q3k_pack_row */
-T5I void tile_q3k(int NA, int64_t nsb, const uint8_t *grp, const uint8_t *const *ap,
+T5I void tile_q3k(int NA, int pf, int64_t nsb, const uint8_t *grp, const uint8_t *const *ap,
 		  const kact *const *ax, __m512 *sum)
 {
 	const __m512i m7 = _mm512_set1_epi8(7), m3 = _mm512_set1_epi8(3);
@@ -549,14 +550,14 @@ T5I void tile_q3k(int NA, int64_t nsb, const uint8_t *grp, const uint8_t *const 
 		sum[j] = _mm512_setzero_ps();
 	for (int64_t b = 0; b < nsb; b++) {
 		const uint8_t *o = grp + (size_t)b * Q3_REC;
-		pf_head(NA, o, Q3_QS);
+		pf_head(pf, o, Q3_QS);
 		__m512i S[TILE];
 		_Pragma("GCC unroll 8")
 		for (int j = 0; j < NA; j++)
 			S[j] = _mm512_setzero_si512();
 		for (int p = 0; p < 8; p++) {
 			const uint8_t *q = o + Q3_QS + 192 * p;
-			__m512i A = ldq(NA, q), B = ldq(NA, q + 64), C = ldq(NA, q + 128);
+			__m512i A = ldq(pf, q), B = ldq(pf, q + 64), C = ldq(pf, q + 128);
 			__m512i w0 = _mm512_and_si512(A, m7), w1 = _mm512_and_si512(_mm512_srli_epi16(A, 3), m7);
 			__m512i w2 = _mm512_and_si512(bsel(m3, _mm512_srli_epi16(A, 6), _mm512_srli_epi16(C, 4)), m7);
 			__m512i w3 = _mm512_and_si512(B, m7), w4 = _mm512_and_si512(_mm512_srli_epi16(B, 3), m7);
@@ -584,7 +585,7 @@ T5I void tile_q3k(int NA, int64_t nsb, const uint8_t *grp, const uint8_t *const 
 /* Q2_K record (1344 bytes): 16 f16 d, 16 f16 dmin, the scale bytes of
  * q2k_pack_row (256), the quant registers (1024).  Group i of a quad goes
  * in as Zc & (3 << 2i) = 4^i u: its exact sum is shifted back by 2i. */
-T5I void tile_q2k(int NA, int64_t nsb, const uint8_t *grp, const uint8_t *const *ap,
+T5I void tile_q2k(int NA, int pf, int64_t nsb, const uint8_t *grp, const uint8_t *const *ap,
 		  const kact *const *ax, __m512 *sum)
 {
 	const __m512i m4 = _mm512_set1_epi32(15);
@@ -593,14 +594,14 @@ T5I void tile_q2k(int NA, int64_t nsb, const uint8_t *grp, const uint8_t *const 
 		sum[j] = _mm512_setzero_ps();
 	for (int64_t b = 0; b < nsb; b++) {
 		const uint8_t *o = grp + (size_t)b * Q2_REC;
-		pf_head(NA, o, Q2_QS);
+		pf_head(pf, o, Q2_QS);
 		__m512i S[TILE], mv[8];
 		_Pragma("GCC unroll 8")
 		for (int j = 0; j < NA; j++)
 			S[j] = _mm512_setzero_si512();
 		for (int G = 0; G < 4; G++) {
 			const uint8_t *q = o + Q2_QS + 256 * G;
-			__m512i Z0 = ldq(NA, q), Z1 = ldq(NA, q + 64), Z2 = ldq(NA, q + 128), Z3 = ldq(NA, q + 192);
+			__m512i Z0 = ldq(pf, q), Z1 = ldq(pf, q + 64), Z2 = ldq(pf, q + 128), Z3 = ldq(pf, q + 192);
 			__m512i sc[4];
 			_Pragma("GCC unroll 2")
 			for (int e = 0; e < 2; e++) {
@@ -634,7 +635,7 @@ T5I void tile_q2k(int NA, int64_t nsb, const uint8_t *grp, const uint8_t *const 
  * padding, then per sub-block the four nibble registers of iq4xs_pack_row;
  * a nibble becomes kvalue + 128 by a byte shuffle, the offset taken back
  * through the activation sums of the 32 values. */
-T5I void tile_iq4xs(int NA, int64_t nsb, const uint8_t *grp, const uint8_t *const *ap,
+T5I void tile_iq4xs(int NA, int pf, int64_t nsb, const uint8_t *grp, const uint8_t *const *ap,
 		    const kact *const *ax, __m512 *sum)
 {
 	const __m512i m0f = _mm512_set1_epi8(0x0F);
@@ -645,7 +646,7 @@ T5I void tile_iq4xs(int NA, int64_t nsb, const uint8_t *grp, const uint8_t *cons
 		sum[j] = _mm512_setzero_ps();
 	for (int64_t b = 0; b < nsb; b++) {
 		const uint8_t *o = grp + (size_t)b * X4_REC;
-		pf_head(NA, o, X4_QS);
+		pf_head(pf, o, X4_QS);
 		__m512i S[TILE];
 		_Pragma("GCC unroll 8")
 		for (int j = 0; j < NA; j++)
@@ -655,7 +656,7 @@ T5I void tile_iq4xs(int NA, int64_t nsb, const uint8_t *grp, const uint8_t *cons
 			__m512i w[8];
 			_Pragma("GCC unroll 4")
 			for (int c = 0; c < 4; c++) {
-				__m512i x = ldq(NA, q + 64 * c);
+				__m512i x = ldq(pf, q + 64 * c);
 				w[c] = _mm512_shuffle_epi8(kv, _mm512_and_si512(x, m0f));
 				w[c + 4] = _mm512_shuffle_epi8(kv, _mm512_and_si512(_mm512_srli_epi16(x, 4), m0f));
 			}
@@ -675,16 +676,16 @@ T5I void tile_iq4xs(int NA, int64_t nsb, const uint8_t *grp, const uint8_t *cons
 	}
 }
 
-T5I void tile(uint32_t t, int NA, int64_t nsb, const uint8_t *grp, const uint8_t *const *ap,
+T5I void tile(uint32_t t, int NA, int pf, int64_t nsb, const uint8_t *grp, const uint8_t *const *ap,
 	      const kact *const *ax, __m512 *sum)
 {
 	switch (t) {
-	case G4_Q6_K: tile_q6k(NA, nsb, grp, ap, ax, sum); break;
-	case G4_Q4_K: tile_q4k(NA, nsb, grp, ap, ax, sum); break;
-	case G4_Q5_K: tile_q5k(NA, nsb, grp, ap, ax, sum); break;
-	case G4_Q3_K: tile_q3k(NA, nsb, grp, ap, ax, sum); break;
-	case G4_Q2_K: tile_q2k(NA, nsb, grp, ap, ax, sum); break;
-	case G4_IQ4_XS: tile_iq4xs(NA, nsb, grp, ap, ax, sum); break;
+	case G4_Q6_K: tile_q6k(NA, pf, nsb, grp, ap, ax, sum); break;
+	case G4_Q4_K: tile_q4k(NA, pf, nsb, grp, ap, ax, sum); break;
+	case G4_Q5_K: tile_q5k(NA, pf, nsb, grp, ap, ax, sum); break;
+	case G4_Q3_K: tile_q3k(NA, pf, nsb, grp, ap, ax, sum); break;
+	case G4_Q2_K: tile_q2k(NA, pf, nsb, grp, ap, ax, sum); break;
+	case G4_IQ4_XS: tile_iq4xs(NA, pf, nsb, grp, ap, ax, sum); break;
 	}
 }
 
@@ -719,14 +720,14 @@ T5I void gemm(uint32_t t, int64_t n, const uint8_t *groups, int64_t nrows, const
 					xp[i] = ax + (j + i) * nsb;
 				}
 				switch (k) {
-				case 8: tile(t, 8, nsb, grp, ap, xp, sum); break;
-				case 7: tile(t, 7, nsb, grp, ap, xp, sum); break;
-				case 6: tile(t, 6, nsb, grp, ap, xp, sum); break;
-				case 5: tile(t, 5, nsb, grp, ap, xp, sum); break;
-				case 4: tile(t, 4, nsb, grp, ap, xp, sum); break;
-				case 3: tile(t, 3, nsb, grp, ap, xp, sum); break;
-				case 2: tile(t, 2, nsb, grp, ap, xp, sum); break;
-				default: tile(t, 1, nsb, grp, ap, xp, sum); break;
+				case 8: tile(t, 8, j == 0, nsb, grp, ap, xp, sum); break;
+				case 7: tile(t, 7, j == 0, nsb, grp, ap, xp, sum); break;
+				case 6: tile(t, 6, j == 0, nsb, grp, ap, xp, sum); break;
+				case 5: tile(t, 5, j == 0, nsb, grp, ap, xp, sum); break;
+				case 4: tile(t, 4, j == 0, nsb, grp, ap, xp, sum); break;
+				case 3: tile(t, 3, j == 0, nsb, grp, ap, xp, sum); break;
+				case 2: tile(t, 2, j == 0, nsb, grp, ap, xp, sum); break;
+				default: tile(t, 1, j == 0, nsb, grp, ap, xp, sum); break;
 				}
 				for (int i = 0; i < k; i++)
 					_mm512_mask_storeu_ps(y + (size_t)(j0 + j + i) * ldy + r0, keep, sum[i]);
