@@ -36,12 +36,13 @@ int main(int argc, char **argv)
 	for (int64_t i = 0; i < rows * cols; i++)
 		x[i] = (float)rand() / RAND_MAX - 0.5f;
 	g4_set_threads(1);
+	const int isa0 = g4_isa();	/* the path in use (G4_ISA): the repacked columns' */
 	printf("matvec %lld x %lld, 1 thread\n", (long long)rows, (long long)cols);
 	printf("%-8s %10s", "type", "quant MB/s");
 	for (int isa = 0; isa <= 2; isa++)
 		if (g4_isa_available(isa))
 			printf(" %9s GB/s Gmul/s", g4_isa_name(isa));
-	printf("  batch8 Gmul/s: avx2 avx512  repacked: GB/s Gmul/s batch64 Gmul/s\n");
+	printf("  batch8 Gmul/s: avx2 avx512  repacked (%s): GB/s Gmul/s batch64 Gmul/s\n", g4_isa_name(isa0));
 	for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
 		uint32_t t = types[k];
 		int64_t qr = rows < 64 ? rows : 64;
@@ -80,8 +81,8 @@ int main(int argc, char **argv)
 			double dt = (now() - t0) / r;
 			printf(" %6.2f", (double)(8 * rows * cols) / dt / 1e9);
 		}
-		/* repacked weights (best path): one activation row, then 64 */
-		g4_isa_set(G4_ISA_BEST);
+		/* repacked weights (the path in use): one activation row, then 64 */
+		g4_isa_set(isa0);
 		const g4_rp_kernel *kr = g4_rp_kernel_for(t);
 		size_t gb = kr ? kr->group_bytes(cols) : 0;
 		int64_t ng = kr ? (rows + kr->rows - 1) / kr->rows : 0;
@@ -114,7 +115,8 @@ int main(int argc, char **argv)
 		}
 		free(grp); free(a64); free(o64);
 		printf("\n");
-		g4_isa_set(G4_ISA_BEST);
+		fflush(stdout);
+		g4_isa_set(isa0);
 		free(acts);
 	}
 	return 0;
