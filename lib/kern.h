@@ -1,5 +1,5 @@
 /* kern.h - the seam between vecdot.c (portable C, dispatch) and the SIMD
- * kernels (kern_avx2.c, kern_avx512.c).  Internal to libg4.
+ * kernels (kern_avx2.c, kern_avx512.c, kern_rp_*.c).  Internal to libg4.
  *
  * A kernel computes g4_vecdot for one weight type with exactly the numerics
  * documented in vecdot.h.  The SIMD files fill a table with the kernels
@@ -49,6 +49,7 @@ void g4_kern_avx512(g4_dot_fn tab[G4_NTYPES], g4_dotm_fn mtab[G4_NTYPES]);
 /* Repacked-weight kernels (repack.h): each file sets rtab[t] for the types
  * it has; g4_rp_table(t) is the entry of the path in use (or NULL). */
 struct g4_rp_kernel;
+void g4_rp_avx2(const struct g4_rp_kernel *rtab[G4_NTYPES]);
 void g4_rp_avx512_b32(const struct g4_rp_kernel *rtab[G4_NTYPES]);
 void g4_rp_avx512_k(const struct g4_rp_kernel *rtab[G4_NTYPES]);
 void g4_rp_avx512_flt(const struct g4_rp_kernel *rtab[G4_NTYPES]);

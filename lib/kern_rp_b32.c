@@ -28,7 +28,7 @@
 #define T5 __attribute__((target(TGT)))
 #define T5I static inline __attribute__((target(TGT), always_inline))
 
-enum { ROWS = G4_RP32_ROWS, TILE = 8, ACHUNK = 64, PREFETCH = 6144 };
+enum { ROWS = G4_RP32_ROWS, TILE = 8, ACHUNK = G4_RP32_ACHUNK, PREFETCH = 6144 };
 
 T5I int32_t ld32(const uint8_t *p)
 {
@@ -97,13 +97,9 @@ T5I void gemm(uint32_t t, int64_t n, const uint8_t *groups, int64_t nrows, const
 	const int64_t nb = n / 32, ng = (nrows + ROWS - 1) / ROWS;
 	const size_t gb = g4_rp32_group_bytes(t, n);
 	int64_t chunk = nact < ACHUNK ? nact : ACHUNK;
-	g4_rp32_act *ax = malloc((size_t)(chunk * nb) * sizeof *ax);
-	if (!ax) {	/* no memory for 12 bytes a block: the plain rows cannot be reached here either */
-		for (int64_t j = 0; j < nact; j++)
-			for (int64_t r = 0; r < nrows; r++)
-				y[j * ldy + r] = __builtin_nanf("");
+	g4_rp32_act *ax = g4_rp32_act_alloc(nb, nact, nrows, y, ldy);
+	if (!ax)
 		return;
-	}
 	for (int64_t j0 = 0; j0 < nact; j0 += chunk) {
 		int64_t na = nact - j0 < chunk ? nact - j0 : chunk;
 		for (int64_t j = 0; j < na; j++)

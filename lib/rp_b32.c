@@ -1,5 +1,6 @@
 /* rp_b32.c - packing 32-element-block weights into the group layout of
  * rp_b32.h, and the per-block activation values its kernels use. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "qblock.h"
@@ -109,4 +110,15 @@ void g4_rp32_act_blocks(uint32_t t, const uint8_t *a, int64_t nb, g4_rp32_act *o
 		o[b].s = mins ? g4_f16_to_f32(rd16(a + 2)) : 0.0f;
 		o[b].start = -off * s;
 	}
+}
+
+g4_rp32_act *g4_rp32_act_alloc(int64_t nb, int64_t nact, int64_t nrows, float *y, size_t ldy)
+{
+	int64_t chunk = nact < G4_RP32_ACHUNK ? nact : G4_RP32_ACHUNK;
+	g4_rp32_act *ax = malloc((size_t)(chunk * nb) * sizeof *ax);
+	if (!ax)
+		for (int64_t j = 0; j < nact; j++)
+			for (int64_t r = 0; r < nrows; r++)
+				y[j * ldy + r] = __builtin_nanf("");
+	return ax;
 }

@@ -84,4 +84,12 @@ typedef struct {
 /* The nb blocks of one activation row (g4_vecdot_act_type(t)) at a. */
 void g4_rp32_act_blocks(uint32_t t, const uint8_t *a, int64_t nb, g4_rp32_act *o);
 
+/* A gemm works through its activation rows G4_RP32_ACHUNK at a time:
+ * room (free()) for the values of min(nact, G4_RP32_ACHUNK) rows of nb
+ * blocks, or NULL when memory is short, after setting its outputs
+ * y[j*ldy + r] (j < nact, r < nrows) to NaN: the plain rows cannot be
+ * reached from there either. */
+enum { G4_RP32_ACHUNK = 64 };
+g4_rp32_act *g4_rp32_act_alloc(int64_t nb, int64_t nact, int64_t nrows, float *y, size_t ldy);
+
 #endif

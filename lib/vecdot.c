@@ -362,8 +362,10 @@ int g4_isa_set(int isa)
 	g4_dotm_fn mtab[G4_NTYPES] = { 0 };
 	const struct g4_rp_kernel *rtab[G4_NTYPES] = { 0 };
 	fill_portable(tab);
-	if (isa >= G4_ISA_AVX2)
+	if (isa >= G4_ISA_AVX2) {
 		g4_kern_avx2(tab, mtab);
+		g4_rp_avx2(rtab);
+	}
 	if (isa >= G4_ISA_AVX512) {
 		g4_kern_avx512(tab, mtab);
 		g4_rp_avx512_b32(rtab);

@@ -251,15 +251,17 @@ static void test_acts(void)
 }
 
 /* the repacked-weight kernels (repack.h) of every path and type that has
- * one give the bits of portable g4_vecdot on the plain rows: row counts
- * around the group size, 1..70 activation rows (tiles and chunks), random
- * block bytes included; and a g4_matmul through them (1 and 2 threads,
- * several slices) equals the portable matmul. */
+ * one give the bits of portable g4_vecdot on the plain rows: every size,
+ * row counts around the group size, 1..70 activation rows (each type sees
+ * all: tiles, remainders and chunks), random block bytes included; and a
+ * g4_matmul through them (1 and 2 threads, several slices) equals the
+ * portable matmul.  g4_isa_set installs each path's own kernels (AVX2's
+ * are tested here too on an AVX-512 CPU); they are counted per path. */
 static void test_repack(void)
 {
-	static const int nrows[] = { 1, 5, 16, 17, 33 };
+	static const int nrows[] = { 1, 2, 3, 5, 7, 16, 17, 33 };
 	static const int nacts[] = { 1, 2, 3, 8, 9, 70 };
-	int kernels = 0;
+	int kernels[G4_ISA_AVX512 + 1] = { 0 };
 	for (int isa = G4_ISA_PORTABLE; isa <= G4_ISA_AVX512; isa++) {
 		if (!g4_isa_available(isa))
 			continue;
@@ -269,14 +271,14 @@ static void test_repack(void)
 			const g4_rp_kernel *kr = g4_rp_kernel_for(t);
 			if (!kr)
 				continue;
-			kernels++;
+			kernels[isa]++;
 			int bad = 0;
-			/* super-block types: every size, two (rows, acts) pairs each */
+			/* every size; super-block types two (rows, acts) pairs each */
 			const int sb = g4_type_block(t) == 256;
-			for (int i = 0; sizes(t, sb ? i / 2 : 3 * i); i++) {
-				const int s = sb ? i / 2 : 3 * i, v = sb ? i % 2 : 0;
+			for (int i = 0; sizes(t, sb ? i / 2 : i); i++) {
+				const int s = sb ? i / 2 : i, v = sb ? i % 2 : 0;
 				int64_t n = sizes(t, s);
-				int R = nrows[(s / (sb ? 1 : 3) + 3 * v) % 5], A = nacts[(s + (int)k + 3 * v) % 6];
+				int R = nrows[(s + 3 * v) % 8], A = nacts[(s + (int)k + 3 * v) % 6];
 				/* f32 activations must be float-aligned; rows need not be */
 				const int ao = at == G4_F32 ? 0 : 1;
 				size_t rb = g4_row_bytes(t, n), ab = g4_act_row_bytes(t, n) + (ao ? 3 : 0), gb = kr->group_bytes(n);
@@ -350,10 +352,16 @@ static void test_repack(void)
 		}
 	}
 	g4_isa_set(G4_ISA_BEST);
-	if (g4_isa_available(G4_ISA_AVX512))
-		CHECK(kernels >= 15, "only %d repacked kernels on AVX-512", kernels);
-	else
-		printf("SKIP repacked kernels: no AVX-512 on this CPU\n");
+	CHECK(kernels[G4_ISA_PORTABLE] == 0, "%d repacked kernels on the portable path", kernels[G4_ISA_PORTABLE]);
+	/* AVX2: the 32-element-block types and F32/F16/BF16; AVX-512: those
+	 * and the K-quants (Q2_K..Q6_K, IQ4_XS) */
+	for (int isa = G4_ISA_AVX2; isa <= G4_ISA_AVX512; isa++) {
+		const int want = isa == G4_ISA_AVX2 ? 9 : 15;
+		if (g4_isa_available(isa))
+			CHECK(kernels[isa] >= want, "only %d repacked kernels on %s", kernels[isa], g4_isa_name(isa));
+		else
+			printf("SKIP repacked kernels on %s: not supported by this CPU\n", g4_isa_name(isa));
+	}
 }
 
 /* the activation quantisers give the reference bytes on every path:
