@@ -22,16 +22,19 @@
  * for Q4_1/Q5_1): the bits of g4_vecdot.  One activation row (decode) runs
  * both halves of a group block by block; a batch runs each half over all
  * blocks for a tile of activation rows, the half's unpacked weights of a
- * block staying in registers.
+ * block staying in registers.  The first pass over a group prefetches it
+ * 12 KB ahead.
  *
  * F32/F16/BF16.  vecdot.h's 32 accumulator lanes are 4 ymm per (weight
  * row, activation row): a tile of 4 weight rows x 3 activation rows would
  * need 48 of the 16 registers.  So the tile goes over each block of 256
  * columns (which stays in L1) in 4 passes, each with 8 of the lanes in
  * registers (12 accumulators) while the others wait in memory; every
- * lane's chain is unchanged, so are the bits.  One activation row
- * (decode) goes row by row, all lanes in one pass (one stream from memory
- * at a time reads fastest). */
+ * lane's chain is unchanged, so are the bits.  A batch takes its
+ * activation rows in chunks of about 512 KB, which stay in L2 while all
+ * the weight rows pass.  One activation row (decode) goes row by row, all
+ * lanes in one pass, prefetching 8 KB ahead (one stream from memory at a
+ * time reads fastest). */
 #include "kern.h"
 #include "repack.h"
 
@@ -50,7 +53,7 @@
 
 /* ---- 32-element blocks ---- */
 
-enum { HALF = G4_RP32_ROWS / 2, TILE = 4 };
+enum { HALF = G4_RP32_ROWS / 2, TILE = 4, PREFETCH = 12288 };
 _Static_assert(TILE == 4, "b32_gemm calls the tiles of 1..4 rows");
 
 /* Q8_0 and IQ4_NL: signed weights through the sign trick */
@@ -130,9 +133,10 @@ T2I __m256i half_dot(uint32_t t, const __m256i w[8], const __m256i sg[8], const 
 }
 
 /* H halves (from half h0) of one group x NA activation rows (astride bytes
- * apart, their block values nb apart from ax), all nb blocks */
+ * apart, their block values nb apart from ax), all nb blocks; pf: the
+ * group's first pass, which streams it from memory */
 T2I void b32_tile(uint32_t t, int H, int NA, int64_t nb, const uint8_t *grp, int h0, const uint8_t *act,
-		  size_t astride, const g4_rp32_act *ax, __m256 sum[2][TILE])
+		  size_t astride, const g4_rp32_act *ax, __m256 sum[2][TILE], int pf)
 {
 	const int mins = g4_rp32_has_min(t), qo = mins ? 4 : 2, off = g4_rp32_offset(t) && !signed_w(t);
 	const size_t bb = g4_rp32_blk_bytes(t), ab = mins ? 36 : 34;
@@ -143,6 +147,9 @@ T2I void b32_tile(uint32_t t, int H, int NA, int64_t nb, const uint8_t *grp, int
 			sum[h][j] = _mm256_setzero_ps();
 	for (int64_t b = 0; b < nb; b++) {
 		const uint8_t *o = grp + (size_t)b * bb, *q = o + (mins ? 64 : 32);
+		if (pf)	/* ask 12 KB ahead */
+			for (size_t l = 0; l < bb; l += 64)
+				_mm_prefetch((const char *)o + PREFETCH + l, _MM_HINT_T0);
 		_Pragma("GCC unroll 2")
 		for (int h = 0; h < H; h++) {
 			const int hh = h0 + h;
@@ -195,7 +202,7 @@ T2I void b32_gemm(uint32_t t, int64_t n, const uint8_t *groups, int64_t nrows, c
 			const int64_t r0 = g * G4_RP32_ROWS;
 			__m256 sum[2][TILE];
 			if (na == 1) {	/* both halves at once: the group streams by once */
-				b32_tile(t, 2, 1, nb, grp, 0, act + (size_t)j0 * astride, astride, ax, sum);
+				b32_tile(t, 2, 1, nb, grp, 0, act + (size_t)j0 * astride, astride, ax, sum, 1);
 				float *o = y + (size_t)j0 * ldy + r0;
 				store8(o, sum[0][0], nrows - r0);
 				if (nrows - r0 > HALF)
@@ -207,14 +214,15 @@ T2I void b32_gemm(uint32_t t, int64_t n, const uint8_t *groups, int64_t nrows, c
 					const int k = na - j < TILE ? (int)(na - j) : TILE;
 					const uint8_t *a = act + (size_t)(j0 + j) * astride;
 					const g4_rp32_act *x = ax + j * nb;
+					const int pf = h == 0 && j == 0;
 					if (k == 4)
-						b32_tile(t, 1, 4, nb, grp, h, a, astride, x, sum);
+						b32_tile(t, 1, 4, nb, grp, h, a, astride, x, sum, pf);
 					else if (k == 3)
-						b32_tile(t, 1, 3, nb, grp, h, a, astride, x, sum);
+						b32_tile(t, 1, 3, nb, grp, h, a, astride, x, sum, pf);
 					else if (k == 2)
-						b32_tile(t, 1, 2, nb, grp, h, a, astride, x, sum);
+						b32_tile(t, 1, 2, nb, grp, h, a, astride, x, sum, pf);
 					else
-						b32_tile(t, 1, 1, nb, grp, h, a, astride, x, sum);
+						b32_tile(t, 1, 1, nb, grp, h, a, astride, x, sum, pf);
 					for (int i = 0; i < k; i++)
 						store8(y + (size_t)(j0 + j + i) * ldy + r0 + HALF * h, sum[0][i],
 						       nrows - r0 - HALF * h);
@@ -239,7 +247,7 @@ B32_KERNEL(iq4_nl, G4_IQ4_NL)
 
 /* ---- F32 / F16 / BF16, in place ---- */
 
-enum { FROWS = 4, FR = 4, FA = 3, FP = 4, CB = 256 };
+enum { FROWS = 4, FR = 4, FA = 3, FP = 4, CB = 256, FPF = 8192, ACT_L2 = 512 << 10 };
 
 static int esize(uint32_t t)
 {
@@ -282,6 +290,11 @@ T2I void flt_tile(uint32_t t, int P, int R, int A, int64_t n, const uint8_t *w, 
 					for (int k = 0; k < K; k++)
 						acc[r][a][k] = c0 ? _mm256_loadu_ps(&lanes[r][a][L * p + 8 * k]) : _mm256_setzero_ps();
 			for (int64_t i = c0 + L * p; i < c1; i += 32) {
+				if (P == 1 && A == 1)	/* decode streams the rows once: ask ahead */
+					for (int r = 0; r < R; r++)
+						for (int l = 0; l < 32 * es; l += 64)
+							_mm_prefetch((const char *)w + (size_t)r * wstride + (size_t)i * es + FPF + l,
+								     _MM_HINT_T0);
 				_Pragma("GCC unroll 4")
 				for (int k = 0; k < K; k++) {
 					__m256 xv[FA];
@@ -336,14 +349,20 @@ T2I void flt_tile_a(uint32_t t, int full, int A, int64_t n, const uint8_t *w, si
 		flt_tile(t, 1, 1, 1, n, w, wstride, x, y, ldy);
 }
 
-/* tiles of FR x FA; one activation row (decode) row by row */
+/* tiles of FR x FA; one activation row (decode) row by row.  The
+ * activation rows go in chunks of about ACT_L2 bytes, which stay in L2
+ * while all the weight rows pass. */
 T2I void flt_gemm(uint32_t t, int64_t n, const uint8_t *rows, int64_t nrows, const uint8_t *act,
 		  size_t astride, int64_t nact, float *y, size_t ldy)
 {
 	const size_t wstride = (size_t)n * esize(t);
+	int64_t chunk = (int64_t)(ACT_L2 / ((size_t)n * sizeof(float))) / FA * FA;
+	if (chunk < FA)
+		chunk = FA;
+	for (int64_t j0 = 0; j0 < nact; j0 += chunk)
 	for (int64_t r0 = 0; r0 < nrows; r0 += FR) {
 		const int R = nrows - r0 < FR ? (int)(nrows - r0) : FR, full = R == FR && nact > 1;
-		for (int64_t j = 0; j < nact; j += FA) {
+		for (int64_t j = j0; j < nact && j < j0 + chunk; j += FA) {
 			const int A = nact - j < FA ? (int)(nact - j) : FA;
 			const float *x[FA];
 			for (int a = 0; a < FA; a++)
