@@ -93,16 +93,6 @@ void g4_axpy(int64_t n, float a, const float *x, float *y)
 			y[i] = y[i] + a * x[i];
 }
 
-static float row_val(uint32_t type, const void *row, int64_t i)
-{
-	const uint8_t *b = row;
-	switch (type) {
-	case G4_F16: return g4_f16_to_f32((uint16_t)(b[2 * i] | b[2 * i + 1] << 8));
-	case G4_BF16: return g4_bf16_to_f32((uint16_t)(b[2 * i] | b[2 * i + 1] << 8));
-	default: return ((const float *)row)[i];
-	}
-}
-
 void g4_wsum_rows(uint32_t type, int nh, int64_t nk, int64_t dn, const float *p, int64_t pstride,
 		  const void *const *rows, int64_t off, float *o, int64_t ostride)
 {
@@ -114,11 +104,17 @@ void g4_wsum_rows(uint32_t type, int nh, int64_t nk, int64_t dn, const float *p,
 	for (int n = 0; n < nh; n++)
 		for (int64_t d = 0; d < dn; d++)
 			o[n * ostride + d] = 0.0f;
+	const size_t es = type == G4_F32 ? 4 : 2;
 	for (int64_t j = 0; j < nk; j++)
-		for (int n = 0; n < nh; n++) {
-			const float a = p[n * pstride + j];
-			float *on = o + n * ostride;
-			for (int64_t d = 0; d < dn; d++)
-				on[d] = on[d] + a * row_val(type, rows[j], off + d);
+		for (int64_t d0 = 0; d0 < dn; d0 += 64) {
+			float v[64];	/* exact conversions */
+			const int64_t m = dn - d0 < 64 ? dn - d0 : 64;
+			g4_dequant_row(type, (const uint8_t *)rows[j] + (size_t)(off + d0) * es, v, m);
+			for (int n = 0; n < nh; n++) {
+				const float a = p[n * pstride + j];
+				float *on = o + n * ostride + d0;
+				for (int64_t d = 0; d < m; d++)
+					on[d] = on[d] + a * v[d];
+			}
 		}
 }

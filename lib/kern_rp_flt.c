@@ -12,9 +12,6 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #include <math.h>
-#include <string.h>
-
-#include "qblock.h"
 
 #define TGT "avx512f,avx512bw,avx512vl,avx2,fma,f16c"
 #define T5 __attribute__((target(TGT)))
@@ -35,17 +32,6 @@ T5I __m512 wload(uint32_t t, const uint8_t *p)
 	if (t == G4_F16)
 		return _mm512_cvtph_ps(h);
 	return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
-}
-
-static float wval(uint32_t t, const uint8_t *p, int64_t k)
-{
-	if (t == G4_F32) {
-		float v;
-		memcpy(&v, p + 4 * k, 4);
-		return v;
-	}
-	uint16_t h = rd16(p + 2 * k);
-	return t == G4_F16 ? g4_f16_to_f32(h) : g4_bf16_to_f32(h);
 }
 
 /* R weight rows (wstride bytes apart) x A activation rows */
@@ -84,15 +70,18 @@ T5I void tile(uint32_t t, int R, int A, int64_t n, const uint8_t *w, size_t wstr
 				y[(size_t)a * ldy + r] = g4_reduce32_zmm(acc[r][a][0], acc[r][a][1]);
 		return;
 	}
-	for (int r = 0; r < R; r++)
+	for (int r = 0; r < R; r++) {
+		float tail[32];	/* the last n % 32 weights, converted exactly */
+		g4_dequant_row(t, w + (size_t)r * wstride + (size_t)i * es, tail, n - i);
 		for (int a = 0; a < A; a++) {
 			float lanes[32];
 			_mm512_storeu_ps(lanes, acc[r][a][0]);
 			_mm512_storeu_ps(lanes + 16, acc[r][a][1]);
 			for (int64_t k = i; k < n; k++)
-				lanes[k & 31] = fmaf(wval(t, w + (size_t)r * wstride, k), x[a][k], lanes[k & 31]);
+				lanes[k & 31] = fmaf(tail[k - i], x[a][k], lanes[k & 31]);
 			y[(size_t)a * ldy + r] = g4_reduce32(lanes);
 		}
+	}
 }
 
 T5I void gemm(uint32_t t, int64_t n, const uint8_t *rows, int64_t nrows, const uint8_t *act, size_t astride,

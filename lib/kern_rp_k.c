@@ -695,13 +695,9 @@ T5I void gemm(uint32_t t, int64_t n, const uint8_t *groups, int64_t nrows, const
 	const int64_t nsb = n / 256, ng = (nrows + ROWS - 1) / ROWS;
 	const size_t gb = group_bytes(t, n);
 	int64_t chunk = nact < ACHUNK ? nact : ACHUNK;
-	kact *ax = malloc((size_t)(chunk * nsb) * sizeof *ax);
-	if (!ax) {	/* no memory for 68 bytes a super-block: the plain rows cannot be reached here either */
-		for (int64_t j = 0; j < nact; j++)
-			for (int64_t r = 0; r < nrows; r++)
-				y[j * ldy + r] = __builtin_nanf("");
+	kact *ax = g4_rp_scratch((size_t)(chunk * nsb) * sizeof *ax, nact, nrows, y, ldy);
+	if (!ax)
 		return;
-	}
 	for (int64_t j0 = 0; j0 < nact; j0 += chunk) {
 		int64_t na = nact - j0 < chunk ? nact - j0 : chunk;
 		for (int64_t j = 0; j < na; j++)

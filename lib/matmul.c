@@ -40,6 +40,15 @@ void g4_mat_row_f32(const g4_mat *w, int64_t mat, int64_t row, float *out)
 	g4_dequant_row(w->type, g4_mat_row(w, mat, row), out, w->ne0);
 }
 
+/* This thread's contiguous share [a, z) of n groups of rows (schedule(static)'s
+ * split, which keeps each core's prefetch streams whole). */
+static void my_share(int64_t n, int64_t *a, int64_t *z)
+{
+	const int64_t nt = omp_get_num_threads(), me = omp_get_thread_num();
+	*a = n * me / nt;
+	*z = n * (me + 1) / nt;
+}
+
 void g4_matmul_prepare(g4_model *m)
 {
 	if (act_mode != G4_ACT_Q8)
@@ -124,8 +133,8 @@ void g4_matmul_n(int nm, const g4_mat *const *w, const int64_t *mat, const float
 			if (rp[i]) {
 				/* whole groups, one contiguous run per thread */
 				const g4_rp *p = rp[i];
-				const int64_t nt = omp_get_num_threads(), me = omp_get_thread_num();
-				const int64_t g0 = p->groups * me / nt, g1 = p->groups * (me + 1) / nt;
+				int64_t g0, g1;
+				my_share(p->groups, &g0, &g1);
 				const int64_t r0 = g0 * p->k->rows, r1 = g1 * p->k->rows < rows ? g1 * p->k->rows : rows;
 				if (r1 > r0)
 					p->k->gemm(n, p->data + (size_t)mat[i] * p->mat_bytes + (size_t)g0 * p->group_bytes,
@@ -133,8 +142,9 @@ void g4_matmul_n(int nm, const g4_mat *const *w, const int64_t *mat, const float
 				continue;
 			}
 			if (deq[i] && fr > 1 && buf) {
-				const int64_t ng = (rows + fr - 1) / fr, nt = omp_get_num_threads(), me = omp_get_thread_num();
-				for (int64_t g = ng * me / nt; g < ng * (me + 1) / nt; g++) {
+				int64_t ga, gz;
+				my_share((rows + fr - 1) / fr, &ga, &gz);
+				for (int64_t g = ga; g < gz; g++) {
 					const int64_t r0 = g * fr, nr = rows - r0 < fr ? rows - r0 : fr;
 					for (int64_t k = 0; k < nr; k++)
 						g4_dequant_row(w[i]->type, g4_mat_row(w[i], mat[i], r0 + k), buf + k * n, n);

@@ -14,6 +14,16 @@ const g4_rp_kernel *g4_rp_kernel_for(uint32_t t)
 	return g4_rp_table(t);
 }
 
+void *g4_rp_scratch(size_t bytes, int64_t nact, int64_t nrows, float *y, size_t ldy)
+{
+	void *p = malloc(bytes);
+	if (!p)
+		for (int64_t j = 0; j < nact; j++)
+			for (int64_t r = 0; r < nrows; r++)
+				y[j * ldy + r] = __builtin_nanf("");
+	return p;
+}
+
 void g4_rp_release(g4_mat *w)
 {
 	if (w && w->rp) {

@@ -37,6 +37,11 @@ typedef struct g4_rp_kernel {
 		     size_t astride, int64_t nact, float *y, size_t ldy);
 } g4_rp_kernel;
 
+/* A group kernel's scratch of `bytes` (malloc'd: the caller frees it); if
+ * memory is short, NULL with every output y[j*ldy + r] (j < nact,
+ * r < nrows) set to NaN, so the failure cannot pass for a result. */
+void *g4_rp_scratch(size_t bytes, int64_t nact, int64_t nrows, float *y, size_t ldy);
+
 /* The kernel for weight type t on the code path in use, or NULL. */
 const g4_rp_kernel *g4_rp_kernel_for(uint32_t t);
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "qblock.h"
+#include "repack.h"
 #include "rp_b32.h"
 
 /* the 32 values of a block of type t as unsigned bytes q + offset (IQ4_NL:
@@ -115,10 +116,5 @@ void g4_rp32_act_blocks(uint32_t t, const uint8_t *a, int64_t nb, g4_rp32_act *o
 g4_rp32_act *g4_rp32_act_alloc(int64_t nb, int64_t nact, int64_t nrows, float *y, size_t ldy)
 {
 	int64_t chunk = nact < G4_RP32_ACHUNK ? nact : G4_RP32_ACHUNK;
-	g4_rp32_act *ax = malloc((size_t)(chunk * nb) * sizeof *ax);
-	if (!ax)
-		for (int64_t j = 0; j < nact; j++)
-			for (int64_t r = 0; r < nrows; r++)
-				y[j * ldy + r] = __builtin_nanf("");
-	return ax;
+	return g4_rp_scratch((size_t)(chunk * nb) * sizeof(g4_rp32_act), nact, nrows, y, ldy);
 }
