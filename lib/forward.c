@@ -302,26 +302,13 @@ typedef struct {
 	int kvw;
 } kvsrc;
 
-/* Values [off, off + n) of the K (v = 0) or V row of position pos. */
-static const float *kv_get(const kvsrc *k, int v, int64_t pos, int off, int n, float *buf)
-{
-	const uint8_t *base = v ? k->c->v : k->c->k;
-	if (k->s->kv_type == G4_F32)
-		return (const float *)(const void *)kv_row(k->c, base, pos) + off;
-	const float *f = v ? k->vf : k->kf;
-	if (f)
-		return f + (size_t)(pos - k->lo_all) * k->kvw + off;
-	kv_load(k->s->kv_type, kv_row(k->c, base, pos), off, n, buf);
-	return buf;
-}
-
 /* The type a K/V row can be read in place as (G4_F32 also for the f32
- * copies of the cache), or 0. */
-static uint32_t kv_direct(const kvsrc *k)
+ * copies of the cache), or -1 (G4_F32 is 0). */
+static int kv_direct(const kvsrc *k)
 {
 	if (k->kf || k->s->kv_type == G4_F32)
 		return G4_F32;
-	return k->s->kv_type == G4_F16 || k->s->kv_type == G4_BF16 ? k->s->kv_type : 0;
+	return k->s->kv_type == G4_F16 || k->s->kv_type == G4_BF16 ? (int)k->s->kv_type : -1;
 }
 
 /* The start of the K (v = 0) or V row of position pos, of type kv_direct. */
@@ -331,6 +318,16 @@ static const uint8_t *kv_ptr(const kvsrc *k, int v, int64_t pos)
 	if (f)
 		return (const uint8_t *)(f + (size_t)(pos - k->lo_all) * k->kvw);
 	return kv_row(k->c, v ? k->c->v : k->c->k, pos);
+}
+
+/* Values [off, off + n) of the K (v = 0) or V row of position pos as
+ * f32: in place when they are f32, else converted into buf. */
+static const float *kv_get(const kvsrc *k, int v, int64_t pos, int off, int n, float *buf)
+{
+	if (kv_direct(k) == G4_F32)
+		return (const float *)(const void *)kv_ptr(k, v, pos) + off;
+	kv_load(k->s->kv_type, kv_row(k->c, v ? k->c->v : k->c->k, pos), off, n, buf);
+	return buf;
 }
 
 /* Query row t, KV group g.  sc: room for the grp x nk scores, rows: for
@@ -352,9 +349,9 @@ static void attend(const kvsrc *ks, const g4_layer *L, int64_t p0, int64_t T, co
 	/* K and V rows read where they are (f32, f16, bf16: the dot and the
 	 * weighted sum convert exactly as they load), else converted one at a
 	 * time */
-	const uint32_t kt = kv_direct(ks);
+	const int kt = kv_direct(ks);
 	const size_t es = kt == G4_F32 ? 4 : 2;
-	if (kt)
+	if (kt >= 0)
 		for (int64_t j = 0; j < nk; j++) {
 			rows[j] = kv_ptr(ks, 0, lo + j) + (size_t)g * hd * es;
 			rows[nk + j] = kv_ptr(ks, 1, lo + j);
@@ -362,9 +359,9 @@ static void attend(const kvsrc *ks, const g4_layer *L, int64_t p0, int64_t T, co
 #pragma omp parallel for schedule(static) if (wide)
 	for (int64_t j = 0; j < nk; j++) {
 		float buf[MAX_HD];
-		const void *kj = kt ? rows[j] : kv_get(ks, 0, lo + j, g * hd, hd, buf);
+		const void *kj = kt >= 0 ? rows[j] : kv_get(ks, 0, lo + j, g * hd, hd, buf);
 		/* the grp query heads against key j: g4_dot_f32's bits each */
-		g4_vecdot_acts(kt ? kt : G4_F32, hd, kj, qg, (size_t)hd * sizeof(float), grp, sc + j, (size_t)nk);
+		g4_vecdot_acts(kt >= 0 ? (uint32_t)kt : G4_F32, hd, kj, qg, (size_t)hd * sizeof(float), grp, sc + j, (size_t)nk);
 	}
 	for (int n = 0; n < grp; n++) {
 		float *sh = sc + (size_t)n * nk;
@@ -393,8 +390,8 @@ static void attend(const kvsrc *ks, const g4_layer *L, int64_t p0, int64_t T, co
 	for (int ch = 0; ch < nch; ch++) {
 		const int d0 = ch * CH, dn = hd - d0 < CH ? hd - d0 : CH;
 		float buf[MAX_HD];
-		if (kt) {
-			g4_wsum_rows(kt, grp, nk, dn, sc, nk, rows + nk, (int64_t)g * hd + d0, og + d0, hd);
+		if (kt >= 0) {
+			g4_wsum_rows((uint32_t)kt, grp, nk, dn, sc, nk, rows + nk, (int64_t)g * hd + d0, og + d0, hd);
 			continue;
 		}
 		for (int n = 0; n < grp; n++)
