@@ -15,7 +15,7 @@
 #define MAX_CHANNELS 256
 #define MIN_RATE 1000
 #define MAX_RATE 1000000
-#define CHUNK 16384		/* frames decoded per read */
+#define CHUNK 16384		/* frames decoded per read (fewer past 2 channels) */
 
 void g4_audio_mixdown(const float *in, size_t frames, int ch, float *mono)
 {
@@ -126,7 +126,8 @@ int g4_audio_load(const char *path, size_t max_samples, float **x, size_t *n)
 	size_t in_frames = 0;
 	obuf o = { .lim = max_samples ? max_samples : G4_AUDIO_LIMIT_SAMPLES + 1 };
 	size_t ocap = (size_t)CHUNK * G4_AUDIO_RATE / rate + 1024;
-	float *buf = malloc((size_t)CHUNK * ch * sizeof *buf);
+	const sf_count_t nf = ch > 2 ? 2 * CHUNK / ch : CHUNK;
+	float *buf = malloc((size_t)nf * ch * sizeof *buf);
 	float *mono = malloc((size_t)CHUNK * sizeof *mono);
 	float *out = malloc(ocap * sizeof *out);
 	soxr_t rs = NULL;
@@ -146,7 +147,7 @@ int g4_audio_load(const char *path, size_t max_samples, float **x, size_t *n)
 		}
 	}
 	for (;;) {
-		sf_count_t got = sf_readf_float(sf, buf, CHUNK);
+		sf_count_t got = sf_readf_float(sf, buf, nf);
 		if (got <= 0)
 			break;
 		g4_audio_mixdown(buf, (size_t)got, ch, mono);

@@ -191,7 +191,9 @@ static int step(const g4_model *m, const g4_tokenizer *tok, const g4_bd_opts *o,
 			x->printed = x->text.n - hold;
 		}
 	}
-	const int end = stop || x->hit || x->k >= o->max_new;
+	/* this token goes in at position n_pos; after it the context is full */
+	const int full = m->n_ctx_train > 0 && s->n_pos + 1 >= m->n_ctx_train;
+	const int end = stop || x->hit || x->k >= o->max_new || full;
 	x->finish = stop ? "eos" : x->hit ? "stop" : "length";
 	x->tok = id;
 	if (end)
@@ -290,7 +292,8 @@ static int admit(const g4_model *m, const g4_tokenizer *tok, g4_bd_opts *o, FILE
 		}
 		if (o->format == G4_BD_TEXT && !o->nul && (doc || j))
 			g4_buf_putc(&x->out, '\n');	/* a blank line between documents */
-		if (o->max_new <= 0 || !x->s->have_logits) {	/* nothing to generate */
+		const int full = m->n_ctx_train > 0 && x->s->n_pos >= m->n_ctx_train;
+		if (o->max_new <= 0 || !x->s->have_logits || full) {	/* nothing to generate */
 			x->finish = x->s->have_logits ? "length" : "empty";
 			finish(o, tok, x);
 		}

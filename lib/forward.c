@@ -7,6 +7,7 @@
  * image block that needs bidirectional attention); the results do not
  * depend on the cut. */
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -404,8 +405,10 @@ static void attend(const kvsrc *ks, const g4_layer *L, int64_t p0, int64_t T, co
 	}
 }
 
-static void attention(const g4_seq *s, const g4_layer *L, const g4_kvl *c, int64_t p0,
-		      int64_t T, const int32_t *block, const float *q, float *out)
+/* -1 when its scratch memory cannot be had (no message: the caller may be a
+ * worker thread, and messages are per thread) */
+static int attention(const g4_seq *s, const g4_layer *L, const g4_kvl *c, int64_t p0,
+		     int64_t T, const int32_t *block, const float *q, float *out)
 {
 	const g4_model *m = s->m;
 	const int hd = L->hd, nh = m->n_head, nkv = L->nkv, grp = nh / nkv, kvw = c->width;
@@ -438,29 +441,33 @@ static void attention(const g4_seq *s, const g4_layer *L, const g4_kvl *c, int64
 	ks.vf = vf;
 	const double work = (double)T * max_keys * hd * nh;
 	const int wide = T * nkv < g4_threads() && work > attn_split_min;
-	if (wide) {
-		float *sc = malloc((size_t)max_keys * grp * sizeof *sc);
-		const void **rows = malloc((size_t)max_keys * 2 * sizeof *rows);
+	const int par = !wide && T * nkv > 1 && work > 262144.0;
+	/* scores and key/value row pointers: one slice per thread */
+	const int nt = par ? omp_get_max_threads() : 1;
+	const size_t nsc = (size_t)max_keys * grp, nrows = (size_t)max_keys * 2;
+	float *sc = malloc((size_t)nt * nsc * sizeof *sc);
+	const void **rows = malloc((size_t)nt * nrows * sizeof *rows);
+	int rc = sc && rows ? 0 : -1;
+	if (rc == 0 && wide) {
 		for (int64_t t = 0; t < T; t++)
 			for (int g = 0; g < nkv; g++)
 				attend(&ks, L, p0, T, block, bidir, t, g, q, out, sc, rows, 1);
-		free(sc);
-		free(rows);
-	} else {
-#pragma omp parallel if (T * nkv > 1 && work > 262144.0)
+	} else if (rc == 0) {
+#pragma omp parallel if (par) num_threads(nt)
 		{
-			float *sc = malloc((size_t)max_keys * grp * sizeof *sc);
-			const void **rows = malloc((size_t)max_keys * 2 * sizeof *rows);
+			const int me = omp_get_thread_num();
 #pragma omp for schedule(dynamic, 1) collapse(2)
 			for (int64_t t = 0; t < T; t++)
 				for (int g = 0; g < nkv; g++)
-					attend(&ks, L, p0, T, block, bidir, t, g, q, out, sc, rows, 0);
-			free(sc);
-			free(rows);
+					attend(&ks, L, p0, T, block, bidir, t, g, q, out, sc + (size_t)me * nsc,
+					       rows + (size_t)me * nrows, 0);
 		}
 	}
+	free(sc);
+	free(rows);
 	free(kf);
 	free(vf);
+	return rc;
 }
 
 /* MoE branch (spec §2.6) for T rows: router input h (= attn_out), expert
@@ -616,30 +623,32 @@ static int output_rows(const g4_model *m, const part *pp, int np, const bufs *bb
 
 static int ubatch_rows(const part *pp, int np, const rowinfo *ri, int64_t T, bufs *bp);
 
-static void attention_part(const part *x, const g4_layer *L, const float *q, float *out, int qw)
+static int attention_part(const part *x, const g4_layer *L, const float *q, float *out, int qw)
 {
 	const int32_t *block = x->in->block ? x->in->block + x->i0 : NULL;
-	attention(x->s, L, &x->s->kv[L->kv_slot], x->s->n_pos, x->T, block, q + x->r0 * qw, out + x->r0 * qw);
+	return attention(x->s, L, &x->s->kv[L->kv_slot], x->s->n_pos, x->T, block, q + x->r0 * qw,
+			 out + x->r0 * qw);
 }
 
 /* Attention of every part against its own cache: the rows of one sequence
  * are consecutive.  Sequences run in parallel when each has few rows. */
-static void attention_parts(const part *pp, int np, const g4_layer *L, const float *q, float *out, int qw)
+static int attention_parts(const part *pp, int np, const g4_layer *L, const float *q, float *out, int qw)
 {
-	int small = np > 1;
+	int small = np > 1, failed = 0;
 	for (int k = 0; k < np && small; k++)
 		small = pp[k].T * L->nkv < g4_threads();
 	/* not a parallel region with if(0): attention() opens its own, and a
 	 * region nested in a team of one makes libgomp start and end threads
 	 * on every call */
 	if (small) {
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) reduction(| : failed)
 		for (int k = 0; k < np; k++)
-			attention_part(&pp[k], L, q, out, qw);
+			failed |= attention_part(&pp[k], L, q, out, qw) < 0;
 	} else {
-		for (int k = 0; k < np; k++)
-			attention_part(&pp[k], L, q, out, qw);
+		for (int k = 0; k < np && !failed; k++)
+			failed = attention_part(&pp[k], L, q, out, qw) < 0;
 	}
+	return failed ? g4_err("out of memory for attention scores") : 0;
 }
 
 static int ubatch_parts(const part *pp, int np, int64_t T)
@@ -757,7 +766,8 @@ static int ubatch_rows(const part *pp, int np, const rowinfo *ri, int64_t T, buf
 				kv_store(s->kv_type, b.v + t * kw, c->v + (size_t)r * c->row_bytes, kw);
 			}
 		}
-		attention_parts(pp, np, L, b.q, b.att, qw);
+		if (attention_parts(pp, np, L, b.q, b.att, qw) < 0)
+			return -1;
 		g4_matmul(&L->wo, 0, b.att, qw, T, b.o, H);
 		for (int64_t t = 0; t < T; t++) {
 			rmsnorm(b.o + t * H, b.o + t * H, L->post_attn_norm, H, m->eps);
@@ -826,17 +836,29 @@ static int ubatch_rows(const part *pp, int np, const rowinfo *ri, int64_t T, buf
 	return 0;
 }
 
+/* A batch's positions must fit the model's context, and its ids the vocabulary. */
+static int check_batch(const g4_seq *s, const g4_batch *b)
+{
+	const g4_model *m = s->m;
+	const int64_t lim = m->n_ctx_train > 0 && m->n_ctx_train < ((int64_t)1 << 31) ? m->n_ctx_train
+										       : (int64_t)1 << 31;
+	if (b->n > lim - s->n_pos)
+		return g4_err("%lld positions, more than the model's context of %lld", (long long)(s->n_pos + b->n),
+			      (long long)lim);
+	for (int64_t i = 0; i < b->n; i++)
+		if (!(b->rows && b->rows[i]) && (b->ids[i] < 0 || b->ids[i] >= m->n_vocab))
+			return g4_err("token id %d at position %lld is outside the vocabulary (0..%d)",
+				      b->ids[i], (long long)(s->n_pos + i), m->n_vocab - 1);
+	return 0;
+}
+
 int g4_forward(g4_seq *s, const g4_batch *b, float *logits)
 {
 	const g4_model *m = s->m;
 	if (b->n <= 0)
 		return 0;
-	if (b->n > ((int64_t)1 << 31) - s->n_pos)
-		return g4_err("sequence of %lld positions is too long", (long long)(s->n_pos + b->n));
-	for (int64_t i = 0; i < b->n; i++)
-		if (!(b->rows && b->rows[i]) && (b->ids[i] < 0 || b->ids[i] >= m->n_vocab))
-			return g4_err("token id %d at position %lld is outside the vocabulary (0..%d)",
-				      b->ids[i], (long long)(s->n_pos + i), m->n_vocab - 1);
+	if (check_batch(s, b) < 0)
+		return -1;
 	for (int64_t i = 0; i < b->n;) {
 		int64_t T = b->n - i < UBATCH ? b->n - i : UBATCH;
 		/* never cut an image block that attends bidirectionally */
@@ -1074,12 +1096,8 @@ int g4_forward_multi(g4_seq *const *seqs, const g4_batch *b, int n, float *const
 		for (int j = 0; j < k; j++)
 			if (seqs[j] == seqs[k])
 				return g4_err("a sequence appears twice in one batch");
-		if (b[k].n > ((int64_t)1 << 31) - seqs[k]->n_pos)
-			return g4_err("sequence of %lld positions is too long", (long long)(seqs[k]->n_pos + b[k].n));
-		for (int64_t i = 0; i < b[k].n; i++)
-			if (!(b[k].rows && b[k].rows[i]) && (b[k].ids[i] < 0 || b[k].ids[i] >= m->n_vocab))
-				return g4_err("token id %d at position %lld is outside the vocabulary (0..%d)",
-					      b[k].ids[i], (long long)(seqs[k]->n_pos + i), m->n_vocab - 1);
+		if (check_batch(seqs[k], &b[k]) < 0)
+			return -1;
 	}
 	int64_t *done = calloc((size_t)n, sizeof *done);
 	part *pp = malloc((size_t)n * sizeof *pp);

@@ -1,5 +1,6 @@
 /* image.c - PNG (libpng) and JPEG (libjpeg) to 8-bit RGB, EXIF orientation,
  * and Pillow's antialiased bicubic resize.  See image.h. */
+#include <limits.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdio.h>
@@ -157,12 +158,14 @@ static void png_read_fn(png_structp png, png_bytep out, size_t n)
 }
 
 /* One row in png's layout (after the transformations) to 8-bit RGB. */
+/* Pillow's mode I;16 to RGB: big-endian, every value above 255 is 255 */
+static uint8_t gray16_value(const uint8_t *q) { return q[0] ? 255 : q[1]; }
+
 static void png_row_rgb(const uint8_t *row, uint8_t *d, png_uint_32 w, int gray16, int ch, int white)
 {
 	for (png_uint_32 x = 0; x < w; x++, d += 3) {
 		if (gray16) {
-			const uint8_t *q = row + (size_t)x * 2;	/* big-endian */
-			d[0] = d[1] = d[2] = q[0] ? 255 : q[1];
+			d[0] = d[1] = d[2] = gray16_value(row + (size_t)x * 2);
 			continue;
 		}
 		const uint8_t *q = row + (size_t)x * ch;
@@ -177,6 +180,25 @@ static void png_row_rgb(const uint8_t *row, uint8_t *d, png_uint_32 w, int gray1
 			d[2] = q[2];
 		}
 	}
+}
+
+/* buf (cap bytes, or NULL) made to hold at least need bytes of a picture of
+ * at most max bytes: pictures grow as their rows arrive, so a header that
+ * claims more rows than the data hold costs nothing.  NULL when memory is
+ * short (buf is still the caller's then). */
+static uint8_t *grow_picture(uint8_t *buf, size_t *cap, size_t need, size_t max)
+{
+	if (need <= *cap)
+		return buf;
+	size_t nc = *cap ? 2 * *cap : (size_t)1 << 20;
+	if (nc < need)
+		nc = need;
+	if (nc > max)
+		nc = max;
+	uint8_t *q = realloc(buf, nc);
+	if (q)
+		*cap = nc;
+	return q;
 }
 
 /* Deflate gives at most 1032 bytes per byte (a 258-byte match in two bits). */
@@ -251,42 +273,44 @@ static int decode_png(const uint8_t *buf, size_t n, const char *name, int flags,
 	int white = (flags & G4_IMG_ALPHA_WHITE) != 0;
 	size_t out_row = (size_t)w * 3;
 	if (interlace == PNG_INTERLACE_NONE) {
-		/* row by row; the picture grows as its rows arrive, so a header
-		 * that claims more rows than the data hold costs nothing */
 		size_t cap = 0;
 		row = malloc(rb);
 		if (!row)
 			png_error(png, "out of memory");
 		for (png_uint_32 y = 0; y < h; y++) {
-			if ((size_t)(y + 1) * out_row > cap) {
-				size_t nc = cap ? 2 * cap : (size_t)1 << 20;
-				if (nc < (size_t)(y + 1) * out_row)
-					nc = (size_t)(y + 1) * out_row;
-				if (nc > (size_t)h * out_row)
-					nc = (size_t)h * out_row;
-				uint8_t *q = realloc(rgb, nc);
-				if (!q)
-					png_error(png, "out of memory");
-				rgb = q;
-				cap = nc;
-			}
+			uint8_t *g = grow_picture(rgb, &cap, (size_t)(y + 1) * out_row, (size_t)h * out_row);
+			if (!g)
+				png_error(png, "out of memory");
+			rgb = g;
 			png_read_row(png, row, NULL);
 			png_row_rgb(row, rgb + (size_t)y * out_row, w, gray16, ch, white);
 		}
 	} else {
-		/* Adam7: the whole picture in png's layout, then RGB */
-		row = malloc((size_t)h * rb);
-		rgb = malloc((size_t)h * out_row);
-		if (!row || !rgb)
+		/* Adam7 fills the rows pass by pass: the whole picture in png's
+		 * layout, turned into RGB in the same buffer.  Rows of RGB are
+		 * never longer than png's except for 16-bit grey (2 -> 3 bytes a
+		 * pixel), which goes last pixel first so no byte is overwritten
+		 * before it is read. */
+		size_t stride = rb > out_row ? rb : out_row;
+		rgb = malloc((size_t)h * stride);
+		if (!rgb)
 			png_error(png, "out of memory");
 		rows = png_malloc(png, sizeof(png_bytep) * h);
 		for (png_uint_32 y = 0; y < h; y++)
-			rows[y] = row + (size_t)y * rb;
+			rows[y] = rgb + (size_t)y * stride;
 		png_read_image(png, rows);
 		png_free(png, rows);
 		rows = NULL;
-		for (png_uint_32 y = 0; y < h; y++)
-			png_row_rgb(row + (size_t)y * rb, rgb + (size_t)y * out_row, w, gray16, ch, white);
+		if (gray16) {
+			for (size_t i = (size_t)h * w; i-- > 0;) {
+				size_t y = i / w, x = i % w;
+				uint8_t v = gray16_value(rgb + y * stride + 2 * x), *d = rgb + 3 * i;
+				d[0] = d[1] = d[2] = v;
+			}
+		} else {
+			for (png_uint_32 y = 0; y < h; y++)
+				png_row_rgb(rgb + (size_t)y * stride, rgb + (size_t)y * out_row, w, 0, ch, white);
+		}
 	}
 	png_destroy_read_struct(&png, &info, NULL);
 	free(row);
@@ -311,7 +335,11 @@ typedef struct {
 static void jpg_error_exit(j_common_ptr c)
 {
 	jpg_err *e = (jpg_err *)c->err;
-	c->err->format_message(c, e->msg);
+	if (c->err->msg_code == JERR_NO_BACKING_STORE)
+		snprintf(e->msg, sizeof e->msg, "its coefficients need more than the %ld bytes of memory "
+			 "a file of this size is allowed", c->mem->max_memory_to_use);
+	else
+		c->err->format_message(c, e->msg);
 	longjmp(e->jb, 1);
 }
 
@@ -324,6 +352,18 @@ static void jpg_emit(j_common_ptr c, int level)
 		snprintf(e->msg, sizeof e->msg, "truncated file (premature end of JPEG data)");
 		longjmp(e->jb, 1);
 	}
+}
+
+/* A progressive JPEG keeps the whole picture's coefficients (2 bytes each),
+ * allocated before any of its data is read.  libjpeg's own memory is bounded
+ * by what the file can justify: 64 MB, or 4096 bytes a byte of file (a
+ * photograph needs 10 to 50); past it libjpeg stops ("backing store not
+ * supported"). */
+static long jpeg_mem_limit(size_t n)
+{
+	const size_t floor = (size_t)64 << 20, per = 4096;
+	size_t lim = n > floor / per ? n * per : floor;
+	return n > (size_t)LONG_MAX / per ? LONG_MAX : (long)lim;
 }
 
 static int decode_jpeg(const uint8_t *buf, size_t n, const char *name, int flags, g4_image *out)
@@ -343,6 +383,7 @@ static int decode_jpeg(const uint8_t *buf, size_t n, const char *name, int flags
 		return g4_err("%s: bad JPEG: %s", name, je.msg);
 	}
 	jpeg_create_decompress(&cinfo);
+	cinfo.mem->max_memory_to_use = jpeg_mem_limit(n);
 	jpeg_mem_src(&cinfo, buf, n);
 	jpeg_save_markers(&cinfo, JPEG_APP0 + 1, 0xffff);
 	jpeg_read_header(&cinfo, TRUE);
@@ -364,15 +405,21 @@ static int decode_jpeg(const uint8_t *buf, size_t n, const char *name, int flags
 		snprintf(je.msg, sizeof je.msg, "unexpected %d output components", ch);
 		longjmp(je.jb, 1);
 	}
-	rgb = malloc((size_t)w * h * 3);
+	size_t cap = 0;
 	line = malloc((size_t)w * ch);
-	if (!rgb || !line) {
+	if (!line) {
 		snprintf(je.msg, sizeof je.msg, "out of memory");
 		longjmp(je.jb, 1);
 	}
 	while (cinfo.output_scanline < cinfo.output_height) {
 		JSAMPROW r = line;
 		size_t y = cinfo.output_scanline;
+		uint8_t *g = grow_picture(rgb, &cap, (y + 1) * w * 3, (size_t)h * w * 3);
+		if (!g) {
+			snprintf(je.msg, sizeof je.msg, "out of memory");
+			longjmp(je.jb, 1);
+		}
+		rgb = g;
 		if (jpeg_read_scanlines(&cinfo, &r, 1) != 1) {
 			snprintf(je.msg, sizeof je.msg, "cannot read scanline %zu", y);
 			longjmp(je.jb, 1);

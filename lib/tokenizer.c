@@ -22,6 +22,7 @@
 #include "tokenizer.h"
 
 #define MAX_VOCAB (1u << 22)
+#define GEMMA_VOCAB 262145	/* ids in Gemma 3's tokenizer.json, <image_soft_token> last */
 #define MAX_MERGES (1u << 24)
 #define MAX_JSON ((size_t)1 << 30)
 
@@ -978,6 +979,7 @@ typedef struct {
 	size_t *voff, *vlen;	/* by id */
 	int32_t *vtype;
 	size_t nv, capv;
+	size_t max_id;	/* ids: Gemma's vocabulary, or as many as the file can hold (n / 4) */
 	size_t *moff, *mlen;
 	size_t nm, capm;
 } jload;
@@ -986,6 +988,9 @@ static int set_tok(jload *L, int64_t id, const char *s, size_t n, int type, cons
 {
 	if (id < 0 || id >= (int64_t)MAX_VOCAB)
 		return g4_err("%s: token id %lld out of range", name, (long long)id);
+	if ((uint64_t)id > L->max_id)
+		return g4_err("%s: token id %lld is past both Gemma's vocabulary and the %zu tokens a file "
+			      "of its size can hold", name, (long long)id, L->max_id + 1);
 	if ((size_t)id >= L->capv) {
 		size_t c = L->capv ? L->capv : 1024;
 		while (c <= (size_t)id)
@@ -1167,7 +1172,7 @@ static int read_added(g4_jp *p, jload *L, const char *name)
 
 g4_tokenizer *g4_tok_from_json(const char *buf, size_t n, const char *name)
 {
-	jload L = { 0 };
+	jload L = { .max_id = n / 4 > GEMMA_VOCAB ? n / 4 : GEMMA_VOCAB };
 	g4_jp p;
 	g4_tokenizer *t = NULL;
 	const char **toks = NULL, **mer = NULL;

@@ -26,6 +26,7 @@ typedef struct {
 	int k_eq_v;		/* full layers have no attn_v */
 	int n_expert, n_expert_used, n_ff_exp, moe_separate;
 	int untied, window;
+	int n_ctx;		/* gemma4.context_length; 0: 131072 */
 	uint32_t wtype;		/* type of the 2-D/3-D weights: F32, F16, BF16 */
 	float softcap;
 	uint64_t seed;
@@ -127,7 +128,7 @@ static int gen_write(const char *path, const gen_cfg *c)
 	g4_ggufw_set_str(w, "general.architecture", "gemma4");
 	g4_ggufw_set_str(w, "general.name", "gen");
 	g4_ggufw_set_u32(w, "gemma4.block_count", (uint32_t)L);
-	g4_ggufw_set_u32(w, "gemma4.context_length", 131072);
+	g4_ggufw_set_u32(w, "gemma4.context_length", c->n_ctx ? (uint32_t)c->n_ctx : 131072);
 	g4_ggufw_set_u32(w, "gemma4.embedding_length", (uint32_t)H);
 	g4_ggufw_set_arr(w, "gemma4.feed_forward_length", G4_GGUF_INT32, (uint64_t)L, ff);
 	g4_ggufw_set_u32(w, "gemma4.attention.head_count", (uint32_t)c->n_head);

@@ -6,11 +6,13 @@
 
 #include "t.h"
 #include "err.h"
+#include "batch.h"
 #include "forward.h"
 #include "gen_model.h"
 #include "model.h"
 #include "par.h"
 #include "qtypes.h"
+#include "snapshot.h"
 
 #define NTOK 1030
 
@@ -263,6 +265,89 @@ static void test_suppress(void)
 	CHECK(got == second, "g4decode gave %d; %d is suppressed, the next best is %d", got, top, second);
 }
 
+/* Ids decoded (--ids, greedy, up to 100) after a prompt of n tokens, and
+ * the positions of the snapshot written after them. */
+static int decode_after(const g4_model *m, int n, uint64_t *snap_tokens)
+{
+	int32_t *ids = random_ids(n, m->n_vocab, 9);
+	g4_seq *s = g4_seq_new(m, G4_F32);
+	g4_batch b = { .n = n, .ids = ids };
+	char *in = NULL, *out = NULL, *snap = NULL;
+	size_t nin = 0, nout = 0, nsnap = 0;
+	FILE *fi = open_memstream(&in, &nin);
+	CHECK(g4_forward(s, &b, NULL) == 0 && g4_seq_write_snap(s, fi, "mem") == 0, "prompt: %s", g4_errmsg());
+	fclose(fi);
+	g4_seq_free(s);
+	free(ids);
+	g4_bd_opts o;
+	g4_bd_defaults(&o);
+	o.max_new = 100;
+	o.format = G4_BD_IDS;
+	o.sp.temp = 0;
+	fi = fmemopen(in, nin, "r");
+	FILE *fo = open_memstream(&out, &nout), *fs = open_memstream(&snap, &nsnap);
+	CHECK(g4_bd_run(m, NULL, &o, fi, "mem", fo, fs, "snap") == 0, "decode: %s", g4_errmsg());
+	fclose(fi);
+	fclose(fo);
+	fclose(fs);
+	int k = 0;
+	for (char *p = out; p && *p; p++)
+		k += *p != ' ' && *p != '\n' && (p == out || p[-1] == ' ');
+	g4_snap sn = { 0 };
+	fs = fmemopen(snap, nsnap, "r");
+	CHECK(g4_snap_read_model(fs, &sn, m, "snap") == 1, "snapshot after decoding: %s", g4_errmsg());
+	*snap_tokens = sn.n_tokens;
+	g4_snap_free(&sn);
+	fclose(fs);
+	free(in);
+	free(out);
+	free(snap);
+	return k;
+}
+
+/* The model's context (gemma4.context_length) bounds every sequence: a
+ * forward past it is refused and leaves the sequence as it was, and
+ * generation stops when the context is full, its snapshot still readable. */
+static void test_context_limit(void)
+{
+	gen_cfg c = GEN_DEFAULTS;
+	int32_t sup[1] = { 1 };	/* no end of sequence: only the context stops it */
+	c.n_ctx = 16;
+	c.suppress = sup;
+	c.n_suppress = 1;
+	c.seed = 22;
+	const char *path = t_tmp("gen-ctx.gguf");
+	CHECK(gen_write(path, &c) == 0, "write: %s", g4_errmsg());
+	g4_model *m = g4_model_load(path);
+	CHECK(m && m->n_ctx_train == 16, "context_length not loaded");
+	if (!m)
+		return;
+	CHECK(m->eot_id < 0 || m->eot_id >= m->n_vocab, "end of turn %d is in the vocabulary", m->eot_id);
+	int32_t *ids = random_ids(17, m->n_vocab, 3);
+	g4_seq *s = g4_seq_new(m, G4_F32);
+	g4_batch b17 = { .n = 17, .ids = ids }, b10 = { .n = 10, .ids = ids }, b6 = { .n = 6, .ids = ids + 10 },
+		 b7 = { .n = 7, .ids = ids + 10 }, b1 = { .n = 1, .ids = ids + 16 };
+	CHECK(g4_forward(s, &b17, NULL) < 0 && strstr(g4_errmsg(), "context of 16"), "17 positions: %s",
+	      g4_errmsg());
+	CHECK(s->n_pos == 0, "a refused batch moved the sequence to %lld", (long long)s->n_pos);
+	CHECK(g4_forward(s, &b10, NULL) == 0, "10: %s", g4_errmsg());
+	CHECK(g4_forward(s, &b7, NULL) < 0 && s->n_pos == 10, "10 + 7 positions were accepted");
+	CHECK(g4_forward(s, &b6, NULL) == 0 && s->n_pos == 16, "10 + 6: %s", g4_errmsg());
+	CHECK(g4_forward(s, &b1, NULL) < 0, "a 17th position was accepted");
+	g4_seq_free(s);
+	free(ids);
+	/* after 10 tokens: 6 more; each but the last goes in, the last fills
+	 * position 15 for the snapshot */
+	uint64_t st = 0;
+	int k = decode_after(m, 10, &st);
+	CHECK(k == 6 && st == 16, "after 10 of 16: %d tokens, snapshot of %llu", k, (unsigned long long)st);
+	k = decode_after(m, 15, &st);
+	CHECK(k == 1 && st == 16, "after 15 of 16: %d tokens, snapshot of %llu", k, (unsigned long long)st);
+	k = decode_after(m, 16, &st);
+	CHECK(k == 0 && st == 16, "after 16 of 16: %d tokens, snapshot of %llu", k, (unsigned long long)st);
+	g4_model_free(m);
+}
+
 int main(void)
 {
 	RUN(test_e4b);
@@ -272,5 +357,6 @@ int main(void)
 	RUN(test_attention_split);
 	RUN(test_bad_shape);
 	RUN(test_suppress);
+	RUN(test_context_limit);
 	return t_done();
 }

@@ -3,13 +3,11 @@
  * files), Pillow's bicubic against the golden pixels, the resize rule. */
 #include <setjmp.h>
 #include <stdint.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <png.h>
 #include <jpeglib.h>
 
 #include "t.h"
+#include "tlimit.h"
 #include "err.h"
 #include "image.h"
 #include "sha256.h"
@@ -110,25 +108,30 @@ static void test_png_types(void)
 		{PNG_COLOR_TYPE_GRAY_ALPHA, 8, f8, "la8"}, {PNG_COLOR_TYPE_GRAY_ALPHA, 16, f16, "la16"},
 		{PNG_COLOR_TYPE_PALETTE, 8, f4, "pal8"}, {PNG_COLOR_TYPE_PALETTE, 4, f4, "pal4"},
 	};
-	const int w = 7, h = 5;
-	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
-		mbuf b = make_png(w, h, cases[k].ct, cases[k].bd, cases[k].f, 1);
+	/* each plain and interlaced (Adam7 is converted in its own buffer) */
+	const int w = 13, h = 11;
+	for (size_t k = 0; k < 2 * sizeof cases / sizeof cases[0]; k++) {
+		png_interlace = k & 1;
+		mbuf b = make_png(w, h, cases[k / 2].ct, cases[k / 2].bd, cases[k / 2].f, 1);
+		png_interlace = 0;
 		g4_image im;
-		int rc = g4_image_decode(b.p, b.n, cases[k].what, 0, &im);
-		CHECK(rc == 0, "%s: %s", cases[k].what, g4_errmsg());
+		char what[32];
+		snprintf(what, sizeof what, "%s%s", cases[k / 2].what, k & 1 ? " adam7" : "");
+		int rc = g4_image_decode(b.p, b.n, what, 0, &im);
+		CHECK(rc == 0, "%s: %s", what, g4_errmsg());
 		if (rc) { free(b.p); continue; }
-		CHECK(im.w == w && im.h == h, "%s: size %dx%d", cases[k].what, im.w, im.h);
+		CHECK(im.w == w && im.h == h, "%s: size %dx%d", what, im.w, im.h);
 		int bad = 0;
 		for (int y = 0; y < h; y++)
 			for (int x = 0; x < w; x++)
 				for (int c = 0; c < 3; c++) {
-					unsigned want, ct = (unsigned)cases[k].ct, bd = (unsigned)cases[k].bd;
+					unsigned want, ct = (unsigned)cases[k / 2].ct, bd = (unsigned)cases[k / 2].bd;
 					int sc = (ct == PNG_COLOR_TYPE_GRAY || ct == PNG_COLOR_TYPE_GRAY_ALPHA) ? 0 : c;
 					if (ct == PNG_COLOR_TYPE_PALETTE) {
-						unsigned i = cases[k].f(x, y, 0);
+						unsigned i = cases[k / 2].f(x, y, 0);
 						want = c == 0 ? i * 16 : c == 1 ? 255 - i * 16 : i * 7;
 					} else {
-						unsigned v = cases[k].f(x, y, sc);
+						unsigned v = cases[k / 2].f(x, y, sc);
 						want = bd == 16 ? v >> 8 : bd == 8 ? v : v * (255 / ((1u << bd) - 1));
 						if (bd == 16 && ct == PNG_COLOR_TYPE_GRAY)	/* Pillow's I;16 -> RGB */
 							want = v > 255 ? 255 : v;
@@ -136,7 +139,7 @@ static void test_png_types(void)
 					if (im.rgb[(y * w + x) * 3 + c] != want)
 						bad++;
 				}
-		CHECK(bad == 0, "%s: %d samples differ", cases[k].what, bad);
+		CHECK(bad == 0, "%s: %d samples differ", what, bad);
 		g4_image_free(&im);
 		free(b.p);
 	}
@@ -156,6 +159,18 @@ static void test_png_alpha(void)
 	int x = 3, a = 120, c = 100;
 	int want = (c * a + 255 * (255 - a) + 127) / 255;
 	CHECK(wh.rgb[x * 3] == want, "blend %d, wanted %d", wh.rgb[x * 3], want);
+	/* the same, interlaced */
+	png_interlace = 1;
+	mbuf bi = make_png(6, 3, PNG_COLOR_TYPE_RGB_ALPHA, 8, fa, 0);
+	png_interlace = 0;
+	g4_image imi, whi;
+	CHECK(g4_image_decode(bi.p, bi.n, "ai", 0, &imi) == 0, "%s", g4_errmsg());
+	CHECK(g4_image_decode(bi.p, bi.n, "ai", G4_IMG_ALPHA_WHITE, &whi) == 0, "%s", g4_errmsg());
+	CHECK(imi.rgb && whi.rgb && !memcmp(imi.rgb, im.rgb, 6 * 3 * 3) && !memcmp(whi.rgb, wh.rgb, 6 * 3 * 3),
+	      "interlaced RGBA decodes differently");
+	g4_image_free(&imi);
+	g4_image_free(&whi);
+	free(bi.p);
 	g4_image_free(&im);
 	g4_image_free(&wh);
 	free(b.p);
@@ -255,6 +270,8 @@ static void test_png_bad(void)
 /* A quality-100 JPEG of w x h with ncomp components: 1 gray, 3 RGB (flat
  * 8x8 blocks of distinct levels survive quality 100), 4 CMYK (one colour);
  * an Exif Orientation when orient != 0. */
+static int jpeg_progressive;
+
 static mbuf make_jpeg_n(int w, int h, int ncomp, int orient)
 {
 	struct jpeg_compress_struct c;
@@ -270,6 +287,8 @@ static mbuf make_jpeg_n(int w, int h, int ncomp, int orient)
 	c.in_color_space = ncomp == 1 ? JCS_GRAYSCALE : ncomp == 3 ? JCS_RGB : JCS_CMYK;
 	jpeg_set_defaults(&c);
 	jpeg_set_quality(&c, 100, TRUE);
+	if (jpeg_progressive)
+		jpeg_simple_progression(&c);
 	jpeg_start_compress(&c, TRUE);
 	if (orient) {
 		/* Exif, big-endian TIFF, one IFD entry: Orientation SHORT */
@@ -363,45 +382,26 @@ static mbuf hand_png(uint32_t w, uint32_t h, int depth, int ctype, int interlace
 	return b;
 }
 
+typedef struct {
+	const void *p;
+	size_t n;
+} forged;
+
+static int decode_job(void *arg, char *out, size_t cap)
+{
+	const forged *f = arg;
+	g4_image im;
+	int rc = g4_image_decode(f->p, f->n, "forged.png", 0, &im);
+	snprintf(out, cap, "%d %s", rc, rc < 0 ? g4_errmsg() : "");
+	return 0;
+}
+
 /* Decodes p[0..n) in a child process whose address space may grow by at
- * most 48 MiB (a decoder that allocates what a forged header claims fails
- * there: "out of memory", or under ASan an abort); msg gets "RC MESSAGE".
- * 0 if the child finished. */
+ * most 48 MiB; msg gets "RC MESSAGE".  0 if the child finished. */
 static int decode_limited(const void *p, size_t n, char *msg, size_t cap)
 {
-	int fd[2];
-	msg[0] = 0;
-	if (pipe(fd))
-		return -1;
-	fflush(stdout);
-	pid_t pid = fork();
-	if (pid == 0) {
-		close(fd[0]);
-		long pages = 0;
-		FILE *sm = fopen("/proc/self/statm", "r");
-		if (!sm || fscanf(sm, "%ld", &pages) != 1)
-			_exit(3);
-		fclose(sm);
-		struct rlimit rl;
-		rl.rlim_cur = rl.rlim_max = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + ((rlim_t)48 << 20);
-		if (setrlimit(RLIMIT_AS, &rl))
-			_exit(4);
-		g4_image im;
-		int rc = g4_image_decode(p, n, "forged.png", 0, &im);
-		char m[700];
-		int k = snprintf(m, sizeof m, "%d %s", rc, rc < 0 ? g4_errmsg() : "");
-		_exit(write(fd[1], m, (size_t)k) == k ? 0 : 5);
-	}
-	close(fd[1]);
-	size_t got = 0;
-	ssize_t r;
-	while (got + 1 < cap && (r = read(fd[0], msg + got, cap - 1 - got)) > 0)
-		got += (size_t)r;
-	msg[got] = 0;
-	close(fd[0]);
-	int st;
-	waitpid(pid, &st, 0);
-	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+	forged f = { p, n };
+	return t_run_limited((size_t)48 << 20, decode_job, &f, msg, cap);
 }
 
 /* A header claiming 20000 x 8000 pixels (under the pixel limit) over a few
@@ -442,6 +442,39 @@ static void test_png_forged(void)
 	g4_image_free(&im);
 	free(all);
 	free(b.p);
+}
+
+/* A JPEG of 64 x 64 whose frame header claims 6000 x 6000 (108 MB of
+ * pixels or, progressive, of coefficients), its end marker cut off:
+ * refused, or failing at the missing data, without allocating the picture
+ * first. */
+static void test_jpeg_forged(void)
+{
+	for (int prog = 0; prog < 2; prog++) {
+		jpeg_progressive = prog;
+		mbuf b = make_jpeg(64, 64, 0, 0);
+		jpeg_progressive = 0;
+		size_t i = 2;
+		while (i + 9 < b.n && !(b.p[i] == 0xff && b.p[i + 1] == (prog ? 0xc2 : 0xc0)))
+			i++;
+		CHECK(i + 9 < b.n, "no frame header");
+		if (i + 9 >= b.n) {
+			free(b.p);
+			continue;
+		}
+		b.p[i + 5] = 6000 >> 8;	/* Y, X: big-endian */
+		b.p[i + 6] = 6000 & 255;
+		b.p[i + 7] = 6000 >> 8;
+		b.p[i + 8] = 6000 & 255;
+		b.n -= 2;
+		char msg[800];
+		CHECK(decode_limited(b.p, b.n, msg, sizeof msg) == 0, "%s: the decoding process failed (%s)",
+		      prog ? "progressive" : "baseline", msg);
+		const char *want = prog ? "-1 forged.png: bad JPEG: its coefficients need more than the 67108864 bytes"
+					: "-1 forged.png: bad JPEG: truncated file";
+		CHECK(!strncmp(msg, want, strlen(want)), "%s: got '%s'", prog ? "progressive" : "baseline", msg);
+		free(b.p);
+	}
 }
 
 static void test_jpeg_cmyk(void)
@@ -626,6 +659,7 @@ int main(void)
 	RUN(test_png_forged);
 	RUN(test_jpeg);
 	RUN(test_jpeg_cmyk);
+	RUN(test_jpeg_forged);
 	RUN(test_exif_parse);
 	RUN(test_target_size);
 	RUN(test_resize_basic);

@@ -182,6 +182,24 @@ static void test_formats(void)
 		CHECK(e < (f ? 0.02 : 1e-3), "%s: rms error %.3g vs the tone", files[f], e);
 		free(x);
 	}
+	/* 5 channels at 44.1 kHz are read in shorter chunks than mono: the
+	 * same samples as the mono file of their mean */
+	enum { F5 = 40000 };
+	float *five = malloc(sizeof(float) * 5 * F5), *mean = malloc(sizeof(float) * F5), *y = NULL;
+	for (int i = 0; i < F5; i++)
+		for (int c = 0; c < 5; c++)
+			five[5 * i + c] = 0.1f * (float)sin(0.01 * i * (c + 1));
+	g4_audio_mixdown(five, F5, 5, mean);
+	const char *p5 = t_tmp("five.wav"), *p1 = t_tmp("mean.wav");
+	CHECK(write_wav(p5, 44100, 5, SF_FORMAT_WAV | SF_FORMAT_FLOAT, five, F5) == 0, "5 channels");
+	CHECK(write_wav(p1, 44100, 1, SF_FORMAT_WAV | SF_FORMAT_FLOAT, mean, F5) == 0, "mean");
+	size_t n1 = 0;
+	CHECK(g4_audio_load(p5, 0, &x, &n) == 0 && g4_audio_load(p1, 0, &y, &n1) == 0, "%s", g4_errmsg());
+	CHECK(x && y && n == n1 && !memcmp(x, y, n * sizeof *x), "5 channels: %zu samples, mono %zu, differ", n, n1);
+	free(x);
+	free(y);
+	free(five);
+	free(mean);
 	/* MP3, where this libsndfile has it (1.1+ with mpg123/lame) */
 	SF_INFO mi = { .samplerate = 44100, .channels = 1, .format = SF_FORMAT_MPEG | SF_FORMAT_MPEG_LAYER_III };
 	const char *mp = t_tmp("t.mp3");

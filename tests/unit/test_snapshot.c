@@ -3,12 +3,10 @@
  * bit flips, a foreign fingerprint, non-snapshot input, inconsistent
  * content built by hand (which also checks the documented byte layout). */
 #include <stdint.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <zstd.h>
 
 #include "t.h"
+#include "tlimit.h"
 #include "err.h"
 #include "model.h"
 #include "qtypes.h"
@@ -512,49 +510,45 @@ static size_t hand_frame(const unsigned char *c, size_t n, uint64_t fcs, unsigne
  * there (plain build: malloc returns NULL and the message is "out of
  * memory"; sanitizer build: the allocator aborts the child).  msg gets the
  * child's return value and message; returns -1 if the child did not finish. */
-#define HEADROOM (48l << 20)
+#define HEADROOM ((size_t)48 << 20)
+
+typedef struct {
+	const void *p;
+	size_t n;
+	int file;
+	const g4_snap_want *w;
+} forged;
+
+static int read_job(void *arg, char *out, size_t cap)
+{
+	const forged *a = arg;
+	FILE *f = a->file ? tmpfile() : fmemopen((void *)a->p, a->n, "r");
+	if (!f)
+		return 1;
+	if (a->file) {
+		fwrite(a->p, 1, a->n, f);
+		rewind(f);
+	}
+	g4_snap s;
+	int rc = g4_snap_read_want(f, &s, a->w, "forged");
+	snprintf(out, cap, "%d %s", rc, rc < 0 ? g4_errmsg() : "");
+	return 0;
+}
+
+/* Reads p[0..n) (from a file, or from memory) in a child process whose
+ * address space may grow by at most HEADROOM; msg gets "RC MESSAGE". */
 static int read_limited(const void *p, size_t n, int file, const g4_snap_want *w, char *msg, size_t cap)
 {
-	int fd[2];
-	msg[0] = 0;
-	if (pipe(fd))
-		return -1;
-	fflush(stdout);
-	pid_t pid = fork();
-	if (pid == 0) {
-		close(fd[0]);
-		FILE *f = file ? tmpfile() : fmemopen((void *)p, n, "r");
-		if (file && f) {
-			fwrite(p, 1, n, f);
-			rewind(f);
-		}
-		long pages = 0;
-		FILE *sm = fopen("/proc/self/statm", "r");
-		if (!f || !sm || fscanf(sm, "%ld", &pages) != 1)
-			_exit(3);
-		fclose(sm);
-		struct rlimit rl;
-		rl.rlim_cur = rl.rlim_max = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + (rlim_t)HEADROOM;
-		if (setrlimit(RLIMIT_AS, &rl))
-			_exit(4);
-		g4_snap s;
-		int rc = g4_snap_read_want(f, &s, w, "forged");
-		char m[700];
-		int k = snprintf(m, sizeof m, "%d %s", rc, rc < 0 ? g4_errmsg() : "");
-		if (write(fd[1], m, (size_t)k) != k)
-			_exit(5);
-		_exit(0);	/* no exit handlers: the snapshot read stays allocated */
-	}
-	close(fd[1]);
-	size_t got = 0;
-	ssize_t r;
-	while (got + 1 < cap && (r = read(fd[0], msg + got, cap - 1 - got)) > 0)
-		got += (size_t)r;
-	msg[got] = 0;
-	close(fd[0]);
-	int st;
-	waitpid(pid, &st, 0);
-	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+	forged f = { p, n, file, w };
+	return t_run_limited(HEADROOM, read_job, &f, msg, cap);
+}
+
+static int alloc_job(void *arg, char *out, size_t cap)
+{
+	(void)arg;
+	void *volatile big = getenv("G4_SANITIZED") ? NULL : malloc(256u << 20);
+	snprintf(out, cap, "%s", big ? "allocated" : "refused");
+	return 0;
 }
 
 /* A model of two KV layers: layer 0 global (2 heads of 64), layer 3
@@ -628,29 +622,8 @@ static void test_forged_headers(void)
 	}
 	/* the child's limit is real: a reader that does allocate fails there */
 	char msg[800];
-	int fd[2];
-	CHECK(pipe(fd) == 0, "pipe");
-	fflush(stdout);
-	pid_t pid = fork();
-	if (pid == 0) {
-		long pages = 0;
-		FILE *sm = fopen("/proc/self/statm", "r");
-		if (!sm || fscanf(sm, "%ld", &pages) != 1)
-			_exit(3);
-		fclose(sm);
-		struct rlimit rl;
-		rl.rlim_cur = rl.rlim_max = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + (rlim_t)HEADROOM;
-		if (setrlimit(RLIMIT_AS, &rl))
-			_exit(4);
-		void *volatile big = getenv("G4_SANITIZED") ? NULL : malloc(256u << 20);
-		_exit(big ? 1 : 0);
-	}
-	close(fd[0]);
-	close(fd[1]);
-	int st;
-	waitpid(pid, &st, 0);
-	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "256 MiB were allocated under the limit (status %d)", st);
-	(void)msg;
+	CHECK(t_run_limited(HEADROOM, alloc_job, NULL, msg, sizeof msg) == 0 && !strcmp(msg, "refused"),
+	      "256 MiB under the limit: %s", msg);
 }
 
 /* Against a real model (g4_snap_read_model): its fingerprint, context,

@@ -250,6 +250,19 @@ static void test_vocab_gguf(void)
 	CHECK(!g4_tok_load(t_data("mmproj-tiny-audio-f16.gguf")) && strstr(g4_errmsg(), "tokenizer"), "no tokenizer: %s", g4_errmsg());
 }
 
+/* tokenizer.json ids: one past Gemma's vocabulary and beyond what the file
+ * can hold is refused before anything is sized by it (it once cost 80 MB);
+ * a subset of Gemma's vocabulary keeps its ids (mini-tokenizer.json) */
+static void test_json_sparse_id(void)
+{
+	const char sparse[] = "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 4000000}, "
+			      "\"merges\": []}}";
+	g4_tokenizer *t = g4_tok_from_json(sparse, sizeof sparse - 1, "sparse.json");
+	CHECK(!t && strstr(g4_errmsg(), "sparse.json: token id 4000000") && strstr(g4_errmsg(), "can hold"),
+	      "sparse: %s", t ? "loaded" : g4_errmsg());
+	g4_tok_free(t);
+}
+
 /* many added tokens sharing prefixes: the trie grows many times while a
  * string is inserted (a stale pointer there once crashed on real files) */
 static void test_many_added(void)
@@ -299,6 +312,7 @@ int main(void)
 	RUN(test_invalid_utf8);
 	RUN(test_stream_decode);
 	RUN(test_many_added);
+	RUN(test_json_sparse_id);
 	RUN(test_micro_gguf);
 	RUN(test_vocab_gguf);
 	g4_tok_free(tok);
