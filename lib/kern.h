@@ -43,6 +43,39 @@ float g4_blk32_step(uint32_t t, const uint8_t *wb, const uint8_t *ab, float sum)
  * types each path implements; only called when the CPU supports the path.
  * A type whose tab entry changes without an mtab entry gets the generic
  * loop over tab. */
+/* The two entry points of a dot kernel family (kern_avx2.c, kern_avx512.c):
+ * name (one activation row) and name_m (nact rows, RM at a time, then one
+ * at a time).  `call` computes R rows from ap (astride apart) into o
+ * (ostride apart); ATTR is the function's target attribute. */
+#define G4_ROWS_FNS(ATTR, RM, name, call) \
+ATTR static float name(int64_t n, const void *w, const void *a) \
+{ \
+	float out; \
+	const int R = 1; \
+	const uint8_t *ap = a; \
+	size_t astride = 0, ostride = 1; \
+	float *o = &out; \
+	call; \
+	return out; \
+} \
+ATTR static void name##_m(int64_t n, const void *w, const void *act, size_t astride, int64_t nact, \
+			  float *out, size_t ostride) \
+{ \
+	int64_t j = 0; \
+	for (; j + RM <= nact; j += RM) { \
+		const int R = RM; \
+		const uint8_t *ap = (const uint8_t *)act + j * astride; \
+		float *o = out + j * ostride; \
+		call; \
+	} \
+	for (; j < nact; j++) { \
+		const int R = 1; \
+		const uint8_t *ap = (const uint8_t *)act + j * astride; \
+		float *o = out + j * ostride; \
+		call; \
+	} \
+}
+
 void g4_kern_avx2(g4_dot_fn tab[G4_NTYPES], g4_dotm_fn mtab[G4_NTYPES]);
 void g4_kern_avx512(g4_dot_fn tab[G4_NTYPES], g4_dotm_fn mtab[G4_NTYPES]);
 

@@ -16,133 +16,26 @@
 #define T5 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")))
 #define T5I static inline __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c"), always_inline))
 
-T2I __m256 exp8(__m256 y)
-{
-	y = _mm256_min_ps(_mm256_max_ps(y, _mm256_set1_ps(G4_EXP_LO)), _mm256_set1_ps(G4_EXP_HI));
-	const __m256 magic = _mm256_set1_ps(G4_RINT_MAGIC);
-	__m256 k = _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(y, _mm256_set1_ps(G4_LOG2E)), magic), magic);
-	__m256 r = _mm256_fmadd_ps(k, _mm256_set1_ps(-G4_LN2_HI), y);
-	r = _mm256_fmadd_ps(k, _mm256_set1_ps(-G4_LN2_LO), r);
-	__m256 p = _mm256_set1_ps(G4_EXP_C7);
-	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(G4_EXP_C6));
-	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(G4_EXP_C5));
-	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(G4_EXP_C4));
-	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(G4_EXP_C3));
-	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(G4_EXP_C2));
-	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-	__m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
-	return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
-}
+/* gelu_mul, softcap, exp_shift, axpy: one source for both widths */
+#define VW 8
+#define V __m256
+#define VI __m256i
+#define VOP(op) _mm256_##op
+#define VCAST_PS _mm256_castsi256_ps
+#define VNAME(f) f##_avx2
+#define VT T2
+#define VTI T2I
+#include "kern_act_w.inc"
 
-T5I __m512 exp16(__m512 y)
-{
-	y = _mm512_min_ps(_mm512_max_ps(y, _mm512_set1_ps(G4_EXP_LO)), _mm512_set1_ps(G4_EXP_HI));
-	const __m512 magic = _mm512_set1_ps(G4_RINT_MAGIC);
-	__m512 k = _mm512_sub_ps(_mm512_add_ps(_mm512_mul_ps(y, _mm512_set1_ps(G4_LOG2E)), magic), magic);
-	__m512 r = _mm512_fmadd_ps(k, _mm512_set1_ps(-G4_LN2_HI), y);
-	r = _mm512_fmadd_ps(k, _mm512_set1_ps(-G4_LN2_LO), r);
-	__m512 p = _mm512_set1_ps(G4_EXP_C7);
-	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(G4_EXP_C6));
-	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(G4_EXP_C5));
-	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(G4_EXP_C4));
-	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(G4_EXP_C3));
-	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(G4_EXP_C2));
-	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-	__m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(k), _mm512_set1_epi32(127)), 23);
-	return _mm512_mul_ps(p, _mm512_castsi512_ps(e));
-}
-
-T2 void g4_gelu_mul_avx2(float *out, const float *gate, const float *up, int64_t n)
-{
-	int64_t i = 0;
-	for (; i + 8 <= n; i += 8) {
-		__m256 x = _mm256_loadu_ps(gate + i);
-		__m256 b = _mm256_fmadd_ps(_mm256_mul_ps(x, x), _mm256_set1_ps(G4_GELU_K1), _mm256_set1_ps(G4_GELU_K0));
-		__m256 e = exp8(_mm256_mul_ps(_mm256_set1_ps(-2.0f), _mm256_mul_ps(x, b)));
-		__m256 g = _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
-		_mm256_storeu_ps(out + i, _mm256_mul_ps(g, _mm256_loadu_ps(up + i)));
-	}
-	for (; i < n; i++)
-		out[i] = g4_gelu1(gate[i]) * up[i];
-}
-
-T5 void g4_gelu_mul_avx512(float *out, const float *gate, const float *up, int64_t n)
-{
-	int64_t i = 0;
-	for (; i + 16 <= n; i += 16) {
-		__m512 x = _mm512_loadu_ps(gate + i);
-		__m512 b = _mm512_fmadd_ps(_mm512_mul_ps(x, x), _mm512_set1_ps(G4_GELU_K1), _mm512_set1_ps(G4_GELU_K0));
-		__m512 e = exp16(_mm512_mul_ps(_mm512_set1_ps(-2.0f), _mm512_mul_ps(x, b)));
-		__m512 g = _mm512_div_ps(x, _mm512_add_ps(_mm512_set1_ps(1.0f), e));
-		_mm512_storeu_ps(out + i, _mm512_mul_ps(g, _mm512_loadu_ps(up + i)));
-	}
-	for (; i < n; i++)
-		out[i] = g4_gelu1(gate[i]) * up[i];
-}
-
-T2 void g4_softcap_avx2(float *x, int64_t n, float c)
-{
-	const __m256 cv = _mm256_set1_ps(c), one = _mm256_set1_ps(1.0f);
-	int64_t i = 0;
-	for (; i + 8 <= n; i += 8) {
-		__m256 e = exp8(_mm256_mul_ps(_mm256_set1_ps(-2.0f), _mm256_div_ps(_mm256_loadu_ps(x + i), cv)));
-		_mm256_storeu_ps(x + i, _mm256_mul_ps(cv, _mm256_div_ps(_mm256_sub_ps(one, e), _mm256_add_ps(one, e))));
-	}
-	for (; i < n; i++)
-		x[i] = g4_softcap1(x[i], c);
-}
-
-T5 void g4_softcap_avx512(float *x, int64_t n, float c)
-{
-	const __m512 cv = _mm512_set1_ps(c), one = _mm512_set1_ps(1.0f);
-	int64_t i = 0;
-	for (; i + 16 <= n; i += 16) {
-		__m512 e = exp16(_mm512_mul_ps(_mm512_set1_ps(-2.0f), _mm512_div_ps(_mm512_loadu_ps(x + i), cv)));
-		_mm512_storeu_ps(x + i, _mm512_mul_ps(cv, _mm512_div_ps(_mm512_sub_ps(one, e), _mm512_add_ps(one, e))));
-	}
-	for (; i < n; i++)
-		x[i] = g4_softcap1(x[i], c);
-}
-
-T2 void g4_exp_shift_avx2(float *x, int64_t n, float m)
-{
-	int64_t i = 0;
-	for (; i + 8 <= n; i += 8)
-		_mm256_storeu_ps(x + i, exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), _mm256_set1_ps(m))));
-	for (; i < n; i++)
-		x[i] = g4_exp1(x[i] - m);
-}
-
-T5 void g4_exp_shift_avx512(float *x, int64_t n, float m)
-{
-	int64_t i = 0;
-	for (; i + 16 <= n; i += 16)
-		_mm512_storeu_ps(x + i, exp16(_mm512_sub_ps(_mm512_loadu_ps(x + i), _mm512_set1_ps(m))));
-	for (; i < n; i++)
-		x[i] = g4_exp1(x[i] - m);
-}
-
-T2 void g4_axpy_avx2(int64_t n, float a, const float *x, float *y)
-{
-	const __m256 av = _mm256_set1_ps(a);
-	int64_t i = 0;
-	for (; i + 8 <= n; i += 8)
-		_mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_loadu_ps(y + i), _mm256_mul_ps(av, _mm256_loadu_ps(x + i))));
-	for (; i < n; i++)
-		y[i] = y[i] + a * x[i];
-}
-
-T5 void g4_axpy_avx512(int64_t n, float a, const float *x, float *y)
-{
-	const __m512 av = _mm512_set1_ps(a);
-	int64_t i = 0;
-	for (; i + 16 <= n; i += 16)
-		_mm512_storeu_ps(y + i, _mm512_add_ps(_mm512_loadu_ps(y + i), _mm512_mul_ps(av, _mm512_loadu_ps(x + i))));
-	for (; i < n; i++)
-		y[i] = y[i] + a * x[i];
-}
+#define VW 16
+#define V __m512
+#define VI __m512i
+#define VOP(op) _mm512_##op
+#define VCAST_PS _mm512_castsi512_ps
+#define VNAME(f) f##_avx512
+#define VT T5
+#define VTI T5I
+#include "kern_act_w.inc"
 
 /* Q8_0 activation blocks with the reference quantiser's bits (quantize.c
  * q8_x): d = amax/127, id = 1/d, q = round half away from zero of x*id

@@ -419,34 +419,7 @@ T2 static float dot_q8_K(int64_t n, const void *w, const void *act)
 
 /* ---- entry points: one row, and two activation rows at a time ---- */
 
-#define ROWS_FNS(name, call) \
-T2 static float name(int64_t n, const void *w, const void *a) \
-{ \
-	float out; \
-	const int R = 1; \
-	const uint8_t *ap = a; \
-	size_t astride = 0, ostride = 1; \
-	float *o = &out; \
-	call; \
-	return out; \
-} \
-T2 static void name##_m(int64_t n, const void *w, const void *act, size_t astride, int64_t nact, \
-			float *out, size_t ostride) \
-{ \
-	int64_t j = 0; \
-	for (; j + 2 <= nact; j += 2) { \
-		const int R = 2; \
-		const uint8_t *ap = (const uint8_t *)act + j * astride; \
-		float *o = out + j * ostride; \
-		call; \
-	} \
-	if (j < nact) { \
-		const int R = 1; \
-		const uint8_t *ap = (const uint8_t *)act + j * astride; \
-		float *o = out + j * ostride; \
-		call; \
-	} \
-}
+#define ROWS_FNS(name, call) G4_ROWS_FNS(T2, 2, name, call)
 
 ROWS_FNS(dot_q4_0, b32_rows(G4_Q4_0, R, n, w, ap, astride, o, ostride))
 ROWS_FNS(dot_q4_1, b32_rows(G4_Q4_1, R, n, w, ap, astride, o, ostride))

@@ -367,34 +367,7 @@ T5I void iq4_xs_rows(int R, int64_t n, const uint8_t *w, const uint8_t *act, siz
 
 /* ---- entry points: one row, and R activation rows at a time ---- */
 
-#define ROWS_FNS(name, call) \
-T5 static float name(int64_t n, const void *w, const void *a) \
-{ \
-	float out; \
-	const int R = 1; \
-	const uint8_t *ap = a; \
-	size_t astride = 0, ostride = 1; \
-	float *o = &out; \
-	call; \
-	return out; \
-} \
-T5 static void name##_m(int64_t n, const void *w, const void *act, size_t astride, int64_t nact, \
-			float *out, size_t ostride) \
-{ \
-	int64_t j = 0; \
-	for (; j + 4 <= nact; j += 4) { \
-		const int R = 4; \
-		const uint8_t *ap = (const uint8_t *)act + j * astride; \
-		float *o = out + j * ostride; \
-		call; \
-	} \
-	for (; j < nact; j++) { \
-		const int R = 1; \
-		const uint8_t *ap = (const uint8_t *)act + j * astride; \
-		float *o = out + j * ostride; \
-		call; \
-	} \
-}
+#define ROWS_FNS(name, call) G4_ROWS_FNS(T5, 4, name, call)
 
 ROWS_FNS(dot_f32, flt_rows(G4_F32, R, n, w, ap, astride, o, ostride))
 ROWS_FNS(dot_f16, flt_rows(G4_F16, R, n, w, ap, astride, o, ostride))

@@ -349,49 +349,6 @@ T5I __m512i dot4(int NA, __m512i acc, __m512i w0, __m512i w1, __m512i w2, __m512
 	return _mm512_add_epi32(acc, acc2);
 }
 
-/* NA (1..TILE) activation rows against one Q6_K group over nsb
- * super-blocks.  Record (3392 bytes): 16 f16 d, 16 x 16 int8 scales, 32
- * bytes of padding, the 16 x 3 chunk registers of q6k_pack_row: three
- * chunks take an and, the fourth three shifts, two bit-selects and an and. */
-T5I void tile_q6k(int NA, int pf, int64_t nsb, const uint8_t *grp, const uint8_t *const *ap,
-		  const kact *const *ax, __m512 *sum)
-{
-	const __m512i m3f = _mm512_set1_epi8(0x3F), m30 = _mm512_set1_epi8(0x30);
-	const __m512i m03 = _mm512_set1_epi8(3);
-	_Pragma("GCC unroll 8")
-	for (int j = 0; j < NA; j++)
-		sum[j] = _mm512_setzero_ps();
-	for (int64_t b = 0; b < nsb; b++) {
-		const uint8_t *o = grp + (size_t)b * Q6_REC;
-		pf_head(pf, o, Q6_QS);
-		__m512i S[TILE];
-		_Pragma("GCC unroll 8")
-		for (int j = 0; j < NA; j++)
-			S[j] = _mm512_setzero_si512();
-		for (int g = 0; g < 16; g++) {
-			const uint8_t *q = o + Q6_QS + 192 * g;
-			__m512i A = ldq(pf, q), B = ldq(pf, q + 64), C = ldq(pf, q + 128);
-			__m512i w0 = _mm512_and_si512(A, m3f), w1 = _mm512_and_si512(B, m3f),
-				w2 = _mm512_and_si512(C, m3f);
-			__m512i t = bsel(m30, _mm512_srli_epi16(A, 2), _mm512_srli_epi16(B, 4));
-			t = bsel(m03, _mm512_srli_epi16(C, 6), t);
-			__m512i w3 = _mm512_and_si512(t, m3f);
-			__m512i sc = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(o + 32 + 16 * g)));
-			_Pragma("GCC unroll 8")
-			for (int j = 0; j < NA; j++) {
-				const uint8_t *y = ap[j] + (size_t)b * ABYTES + 4 + 16 * g;
-				__m512i acc = dot4(NA, _mm512_set1_epi32(ax[j][b].st[g]), w0, w1, w2, w3, y);
-				S[j] = _mm512_add_epi32(S[j], _mm512_mullo_epi32(acc, sc));
-			}
-		}
-		__m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)o));
-		_Pragma("GCC unroll 8")
-		for (int j = 0; j < NA; j++)
-			sum[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(S[j]), _mm512_mul_ps(dw, _mm512_set1_ps(ax[j][b].d)),
-						 sum[j]);
-	}
-}
-
 /* 8 broadcast activation dwords at y into acc with the weights w[0..7] */
 T5I __m512i dot8(int NA, __m512i acc, const __m512i *w, const uint8_t *y)
 {
@@ -410,6 +367,88 @@ T5I __m512i dot8(int NA, __m512i acc, const __m512i *w, const uint8_t *y)
 	return _mm512_add_epi32(acc, acc2);
 }
 
+/* The parts every super-block tile shares.  S[j] += sc * (the dot of the
+ * weight registers with activation row j's values at byte off of
+ * super-block b, from the activation sum st (-1: from 0), >> shift). */
+T5I void sub4(int NA, __m512i w0, __m512i w1, __m512i w2, __m512i w3, const uint8_t *const *ap,
+	      const kact *const *ax, int64_t b, int off, int st, int shift, __m512i sc, __m512i *S)
+{
+	_Pragma("GCC unroll 8")
+	for (int j = 0; j < NA; j++) {
+		__m512i init = st >= 0 ? _mm512_set1_epi32(ax[j][b].st[st]) : _mm512_setzero_si512();
+		__m512i acc = dot4(NA, init, w0, w1, w2, w3, ap[j] + (size_t)b * ABYTES + 4 + off);
+		if (shift)
+			acc = _mm512_srai_epi32(acc, shift);
+		S[j] = _mm512_add_epi32(S[j], _mm512_mullo_epi32(acc, sc));
+	}
+}
+
+T5I void sub8(int NA, const __m512i *w, const uint8_t *const *ap, const kact *const *ax, int64_t b, int off,
+	      int st, int shift, __m512i sc, __m512i *S)
+{
+	_Pragma("GCC unroll 8")
+	for (int j = 0; j < NA; j++) {
+		__m512i init = st >= 0 ? _mm512_set1_epi32(ax[j][b].st[st]) : _mm512_setzero_si512();
+		__m512i acc = dot8(NA, init, w, ap[j] + (size_t)b * ABYTES + 4 + off);
+		if (shift)
+			acc = _mm512_srai_epi32(acc, shift);
+		S[j] = _mm512_add_epi32(S[j], _mm512_mullo_epi32(acc, sc));
+	}
+}
+
+T5I void zero_ps(int NA, __m512 *v)
+{
+	_Pragma("GCC unroll 8")
+	for (int j = 0; j < NA; j++)
+		v[j] = _mm512_setzero_ps();
+}
+
+T5I void zero_si(int NA, __m512i *v)
+{
+	_Pragma("GCC unroll 8")
+	for (int j = 0; j < NA; j++)
+		v[j] = _mm512_setzero_si512();
+}
+
+/* End of a super-block without mins (Q3_K, Q6_K, IQ4_XS; 16 f16 d at o):
+ * sum = fma(S, d_w * d_a, sum) */
+T5I void fin_d(int NA, const uint8_t *o, const kact *const *ax, int64_t b, const __m512i *S, __m512 *sum)
+{
+	__m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)o));
+	_Pragma("GCC unroll 8")
+	for (int j = 0; j < NA; j++)
+		sum[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(S[j]), _mm512_mul_ps(dw, _mm512_set1_ps(ax[j][b].d)),
+					 sum[j]);
+}
+
+/* NA (1..TILE) activation rows against one Q6_K group over nsb
+ * super-blocks.  Record (3392 bytes): 16 f16 d, 16 x 16 int8 scales, 32
+ * bytes of padding, the 16 x 3 chunk registers of q6k_pack_row: three
+ * chunks take an and, the fourth three shifts, two bit-selects and an and. */
+T5I void tile_q6k(int NA, int pf, int64_t nsb, const uint8_t *grp, const uint8_t *const *ap,
+		  const kact *const *ax, __m512 *sum)
+{
+	const __m512i m3f = _mm512_set1_epi8(0x3F), m30 = _mm512_set1_epi8(0x30);
+	const __m512i m03 = _mm512_set1_epi8(3);
+	zero_ps(NA, sum);
+	for (int64_t b = 0; b < nsb; b++) {
+		const uint8_t *o = grp + (size_t)b * Q6_REC;
+		pf_head(pf, o, Q6_QS);
+		__m512i S[TILE];
+		zero_si(NA, S);
+		for (int g = 0; g < 16; g++) {
+			const uint8_t *q = o + Q6_QS + 192 * g;
+			__m512i A = ldq(pf, q), B = ldq(pf, q + 64), C = ldq(pf, q + 128);
+			__m512i t = bsel(m30, _mm512_srli_epi16(A, 2), _mm512_srli_epi16(B, 4));
+			t = bsel(m03, _mm512_srli_epi16(C, 6), t);
+			__m512i sc = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(o + 32 + 16 * g)));
+			sub4(NA, _mm512_and_si512(A, m3f), _mm512_and_si512(B, m3f), _mm512_and_si512(C, m3f),
+			     _mm512_and_si512(t, m3f), ap, ax, b, 16 * g, g, 0, sc, S);
+		}
+		fin_d(NA, o, ax, b, S, sum);
+	}
+}
+
 /* per lane the pair (m, m) of int16 from 16 bytes m (row r: lane r) */
 T5I __m512i dup16(const uint8_t *p)
 {
@@ -419,6 +458,15 @@ T5I __m512i dup16(const uint8_t *p)
 		-1, 7, -1, 7, -1, 6, -1, 6, -1, 5, -1, 5, -1, 4, -1, 4,
 		-1, 3, -1, 3, -1, 2, -1, 2, -1, 1, -1, 1, -1, 0, -1, 0);
 	return _mm512_shuffle_epi8(_mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)p)), ctl);
+}
+
+/* the mins of a Q4_K/Q5_K super-block (8 x 16 bytes at o + 192) as fin_min
+ * takes them */
+T5I void mins8(const uint8_t *o, __m512i *mv)
+{
+	_Pragma("GCC unroll 8")
+	for (int k = 0; k < 8; k++)
+		mv[k] = dup16(o + 192 + 16 * k);
 }
 
 /* End of a super-block with mins (Q2_K, Q4_K, Q5_K; d, dmin at o, o + 32):
@@ -456,19 +504,13 @@ T5I void tile_q4k(int NA, int pf, int64_t nsb, const uint8_t *grp, const uint8_t
 		  const kact *const *ax, __m512 *sum)
 {
 	const __m512i m0f = _mm512_set1_epi8(0x0F), mf0 = _mm512_set1_epi8((char)0xF0);
-	_Pragma("GCC unroll 8")
-	for (int j = 0; j < NA; j++)
-		sum[j] = _mm512_setzero_ps();
+	zero_ps(NA, sum);
 	for (int64_t b = 0; b < nsb; b++) {
 		const uint8_t *o = grp + (size_t)b * Q4_REC;
 		pf_head(pf, o, Q4_QS);
 		__m512i S[TILE], mv[8];
-		_Pragma("GCC unroll 8")
-		for (int j = 0; j < NA; j++)
-			S[j] = _mm512_setzero_si512();
-		_Pragma("GCC unroll 8")
-		for (int k = 0; k < 8; k++)
-			mv[k] = dup16(o + 192 + 16 * k);
+		zero_si(NA, S);
+		mins8(o, mv);
 		for (int k = 0; k < 4; k++) {
 			const uint8_t *q = o + Q4_QS + 512 * k;
 			_Pragma("GCC unroll 2")
@@ -480,14 +522,7 @@ T5I void tile_q4k(int NA, int pf, int64_t nsb, const uint8_t *grp, const uint8_t
 								h ? mf0 : m0f);
 				const uint8_t *scp = o + 64 + 16 * (2 * k + h);
 				__m512i sc = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)scp));
-				_Pragma("GCC unroll 8")
-				for (int j = 0; j < NA; j++) {
-					const uint8_t *y = ap[j] + (size_t)b * ABYTES + 4 + 64 * k + 32 * h;
-					__m512i acc = dot8(NA, _mm512_setzero_si512(), w, y);
-					if (h)
-						acc = _mm512_srai_epi32(acc, 4);
-					S[j] = _mm512_add_epi32(S[j], _mm512_mullo_epi32(acc, sc));
-				}
+				sub8(NA, w, ap, ax, b, 64 * k + 32 * h, -1, h ? 4 : 0, sc, S);
 			}
 		}
 		fin_min(NA, o, mv, ap, ax, b, S, sum);
@@ -501,19 +536,13 @@ T5I void tile_q5k(int NA, int pf, int64_t nsb, const uint8_t *grp, const uint8_t
 {
 	const __m512i m1f = _mm512_set1_epi8(0x1F), m07 = _mm512_set1_epi8(7);
 	const __m512i m0f = _mm512_set1_epi8(0x0F);
-	_Pragma("GCC unroll 8")
-	for (int j = 0; j < NA; j++)
-		sum[j] = _mm512_setzero_ps();
+	zero_ps(NA, sum);
 	for (int64_t b = 0; b < nsb; b++) {
 		const uint8_t *o = grp + (size_t)b * Q5_REC;
 		pf_head(pf, o, Q5_QS);
 		__m512i S[TILE], mv[8];
-		_Pragma("GCC unroll 8")
-		for (int j = 0; j < NA; j++)
-			S[j] = _mm512_setzero_si512();
-		_Pragma("GCC unroll 8")
-		for (int k = 0; k < 8; k++)
-			mv[k] = dup16(o + 192 + 16 * k);
+		zero_si(NA, S);
+		mins8(o, mv);
 		for (int sbk = 0; sbk < 8; sbk++) {
 			const uint8_t *q = o + Q5_QS + 320 * sbk;
 			__m512i A[5], w[8];
@@ -527,12 +556,7 @@ T5I void tile_q5k(int NA, int pf, int64_t nsb, const uint8_t *grp, const uint8_t
 			__m512i t = bsel(m07, _mm512_srli_epi16(A[4], 5), _mm512_srli_epi16(A[1], 4));
 			w[7] = _mm512_and_si512(bsel(m0f, t, _mm512_srli_epi16(A[3], 3)), m1f);
 			__m512i sc = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(o + 64 + 16 * sbk)));
-			_Pragma("GCC unroll 8")
-			for (int j = 0; j < NA; j++) {
-				const uint8_t *y = ap[j] + (size_t)b * ABYTES + 4 + 32 * sbk;
-				__m512i acc = dot8(NA, _mm512_setzero_si512(), w, y);
-				S[j] = _mm512_add_epi32(S[j], _mm512_mullo_epi32(acc, sc));
-			}
+			sub8(NA, w, ap, ax, b, 32 * sbk, -1, 0, sc, S);
 		}
 		fin_min(NA, o, mv, ap, ax, b, S, sum);
 	}
@@ -545,16 +569,12 @@ T5I void tile_q3k(int NA, int pf, int64_t nsb, const uint8_t *grp, const uint8_t
 		  const kact *const *ax, __m512 *sum)
 {
 	const __m512i m7 = _mm512_set1_epi8(7), m3 = _mm512_set1_epi8(3);
-	_Pragma("GCC unroll 8")
-	for (int j = 0; j < NA; j++)
-		sum[j] = _mm512_setzero_ps();
+	zero_ps(NA, sum);
 	for (int64_t b = 0; b < nsb; b++) {
 		const uint8_t *o = grp + (size_t)b * Q3_REC;
 		pf_head(pf, o, Q3_QS);
 		__m512i S[TILE];
-		_Pragma("GCC unroll 8")
-		for (int j = 0; j < NA; j++)
-			S[j] = _mm512_setzero_si512();
+		zero_si(NA, S);
 		for (int p = 0; p < 8; p++) {
 			const uint8_t *q = o + Q3_QS + 192 * p;
 			__m512i A = ldq(pf, q), B = ldq(pf, q + 64), C = ldq(pf, q + 128);
@@ -565,20 +585,10 @@ T5I void tile_q3k(int NA, int pf, int64_t nsb, const uint8_t *grp, const uint8_t
 			__m512i w6 = _mm512_and_si512(C, m7), w7 = _mm512_and_si512(_mm512_srli_epi16(C, 3), m7);
 			__m512i sc0 = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(o + 32 + 32 * p)));
 			__m512i sc1 = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(o + 48 + 32 * p)));
-			_Pragma("GCC unroll 8")
-			for (int j = 0; j < NA; j++) {
-				const uint8_t *y = ap[j] + (size_t)b * ABYTES + 4 + 32 * p;
-				__m512i a0 = dot4(NA, _mm512_set1_epi32(ax[j][b].st[2 * p]), w0, w1, w2, w3, y);
-				__m512i a1 = dot4(NA, _mm512_set1_epi32(ax[j][b].st[2 * p + 1]), w4, w5, w6, w7, y + 16);
-				S[j] = _mm512_add_epi32(S[j], _mm512_mullo_epi32(a0, sc0));
-				S[j] = _mm512_add_epi32(S[j], _mm512_mullo_epi32(a1, sc1));
-			}
+			sub4(NA, w0, w1, w2, w3, ap, ax, b, 32 * p, 2 * p, 0, sc0, S);
+			sub4(NA, w4, w5, w6, w7, ap, ax, b, 32 * p + 16, 2 * p + 1, 0, sc1, S);
 		}
-		__m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)o));
-		_Pragma("GCC unroll 8")
-		for (int j = 0; j < NA; j++)
-			sum[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(S[j]), _mm512_mul_ps(dw, _mm512_set1_ps(ax[j][b].d)),
-						 sum[j]);
+		fin_d(NA, o, ax, b, S, sum);
 	}
 }
 
@@ -589,16 +599,12 @@ T5I void tile_q2k(int NA, int pf, int64_t nsb, const uint8_t *grp, const uint8_t
 		  const kact *const *ax, __m512 *sum)
 {
 	const __m512i m4 = _mm512_set1_epi32(15);
-	_Pragma("GCC unroll 8")
-	for (int j = 0; j < NA; j++)
-		sum[j] = _mm512_setzero_ps();
+	zero_ps(NA, sum);
 	for (int64_t b = 0; b < nsb; b++) {
 		const uint8_t *o = grp + (size_t)b * Q2_REC;
 		pf_head(pf, o, Q2_QS);
 		__m512i S[TILE], mv[8];
-		_Pragma("GCC unroll 8")
-		for (int j = 0; j < NA; j++)
-			S[j] = _mm512_setzero_si512();
+		zero_si(NA, S);
 		for (int G = 0; G < 4; G++) {
 			const uint8_t *q = o + Q2_QS + 256 * G;
 			__m512i Z0 = ldq(pf, q), Z1 = ldq(pf, q + 64), Z2 = ldq(pf, q + 128), Z3 = ldq(pf, q + 192);
@@ -615,16 +621,8 @@ T5I void tile_q2k(int NA, int pf, int64_t nsb, const uint8_t *grp, const uint8_t
 			_Pragma("GCC unroll 4")
 			for (int i = 0; i < 4; i++) {
 				const __m512i mk = _mm512_set1_epi8((char)(3 << (2 * i)));
-				__m512i w0 = _mm512_and_si512(Z0, mk), w1 = _mm512_and_si512(Z1, mk),
-					w2 = _mm512_and_si512(Z2, mk), w3 = _mm512_and_si512(Z3, mk);
-				_Pragma("GCC unroll 8")
-				for (int j = 0; j < NA; j++) {
-					const uint8_t *y = ap[j] + (size_t)b * ABYTES + 4 + 64 * G + 16 * i;
-					__m512i acc = dot4(NA, _mm512_setzero_si512(), w0, w1, w2, w3, y);
-					if (i)
-						acc = _mm512_srai_epi32(acc, 2 * i);
-					S[j] = _mm512_add_epi32(S[j], _mm512_mullo_epi32(acc, sc[i]));
-				}
+				sub4(NA, _mm512_and_si512(Z0, mk), _mm512_and_si512(Z1, mk), _mm512_and_si512(Z2, mk),
+				     _mm512_and_si512(Z3, mk), ap, ax, b, 64 * G + 16 * i, -1, 2 * i, sc[i], S);
 			}
 		}
 		fin_min(NA, o, mv, ap, ax, b, S, sum);
@@ -641,16 +639,12 @@ T5I void tile_iq4xs(int NA, int pf, int64_t nsb, const uint8_t *grp, const uint8
 	const __m512i m0f = _mm512_set1_epi8(0x0F);
 	const __m512i kv = _mm512_broadcast_i32x4(_mm_xor_si128(
 		_mm_loadu_si128((const __m128i *)g4_kvalues_iq4nl), _mm_set1_epi8((char)0x80)));
-	_Pragma("GCC unroll 8")
-	for (int j = 0; j < NA; j++)
-		sum[j] = _mm512_setzero_ps();
+	zero_ps(NA, sum);
 	for (int64_t b = 0; b < nsb; b++) {
 		const uint8_t *o = grp + (size_t)b * X4_REC;
 		pf_head(pf, o, X4_QS);
 		__m512i S[TILE];
-		_Pragma("GCC unroll 8")
-		for (int j = 0; j < NA; j++)
-			S[j] = _mm512_setzero_si512();
+		zero_si(NA, S);
 		for (int sbk = 0; sbk < 8; sbk++) {
 			const uint8_t *q = o + X4_QS + 256 * sbk;
 			__m512i w[8];
@@ -661,18 +655,9 @@ T5I void tile_iq4xs(int NA, int pf, int64_t nsb, const uint8_t *grp, const uint8
 				w[c + 4] = _mm512_shuffle_epi8(kv, _mm512_and_si512(_mm512_srli_epi16(x, 4), m0f));
 			}
 			__m512i sc = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(o + 32 + 16 * sbk)));
-			_Pragma("GCC unroll 8")
-			for (int j = 0; j < NA; j++) {
-				const uint8_t *y = ap[j] + (size_t)b * ABYTES + 4 + 32 * sbk;
-				__m512i acc = dot8(NA, _mm512_set1_epi32(ax[j][b].st[sbk]), w, y);
-				S[j] = _mm512_add_epi32(S[j], _mm512_mullo_epi32(acc, sc));
-			}
+			sub8(NA, w, ap, ax, b, 32 * sbk, sbk, 0, sc, S);
 		}
-		__m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)o));
-		_Pragma("GCC unroll 8")
-		for (int j = 0; j < NA; j++)
-			sum[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(S[j]), _mm512_mul_ps(dw, _mm512_set1_ps(ax[j][b].d)),
-						 sum[j]);
+		fin_d(NA, o, ax, b, S, sum);
 	}
 }
 
