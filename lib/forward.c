@@ -228,6 +228,7 @@ static size_t ws_layout(const g4_model *m, int64_t T, bufs *b, float *base)
 	}
 	const int64_t H = m->n_embd, LP = (int64_t)m->n_layer * m->n_ple;
 	const int64_t E = m->n_expert, K = m->n_expert_used, Fe = m->n_ff_exp;
+	const int64_t TE = T > K ? T : K;	/* expert rows: T tokens, or one token's K experts */
 	size_t off = 0;
 #define TAKE(field, count) do { \
 		size_t c_ = (size_t)(count); \
@@ -241,7 +242,7 @@ static size_t ws_layout(const g4_model *m, int64_t T, bufs *b, float *base)
 	TAKE(v, T * kvmax);
 	TAKE(att, T * qmax);
 	TAKE(o, T * H);
-	TAKE(g, T * (fmax > Fe ? fmax : Fe));
+	TAKE(g, T * fmax > TE * Fe ? T * fmax : TE * Fe);
 	TAKE(u, T * fmax);
 	TAKE(f, T * H);
 	TAKE(f2, T * H);
@@ -250,7 +251,7 @@ static size_t ws_layout(const g4_model *m, int64_t T, bufs *b, float *base)
 	TAKE(pt, T * (m->n_ple > 0 ? m->n_ple : 1));
 	TAKE(rl, T * E);
 	TAKE(ey, T * K * H);
-	TAKE(eg, T * 2 * Fe);
+	TAKE(eg, TE * 2 * Fe);
 	TAKE(ex, T * H);
 	TAKE(cs, T * hdmax);
 	TAKE(sn, T * hdmax);
@@ -470,6 +471,49 @@ static int attention(const g4_seq *s, const g4_layer *L, const g4_kvl *c, int64_
 	return rc;
 }
 
+/* The experts of one token (decode): all K selected experts' products in
+ * two parallel regions (gate/up, then down) instead of two or three per
+ * expert; expert k's output goes to b->ey row k, as the general path puts
+ * it.  The same bits: every product is the same.  0 when the layer's
+ * shapes do not fit one call (the caller takes the general path). */
+static int moe_token(const g4_model *m, const g4_layer *L, const float *xin, bufs *b)
+{
+	const int H = m->n_embd, K = m->n_expert_used, Fe = m->n_ff_exp;
+	const int fused = L->gate_up_exps.data != NULL;
+	if ((fused ? K : 2 * K) > G4_MATMUL_MAX)
+		return 0;
+	const g4_mat *w[G4_MATMUL_MAX];
+	const float *x[G4_MATMUL_MAX];
+	int64_t mats[G4_MATMUL_MAX], ldx[G4_MATMUL_MAX], ldy[G4_MATMUL_MAX];
+	float *y[G4_MATMUL_MAX];
+	/* gate and up of expert k: b->eg + k * 2Fe, gate first */
+	int n = 0;
+	for (int k = 0; k < K; k++) {
+		float *gk = b->eg + (int64_t)k * 2 * Fe;
+		for (int part = 0; part < (fused ? 1 : 2); part++, n++) {
+			w[n] = fused ? &L->gate_up_exps : part ? &L->up_exps : &L->gate_exps;
+			mats[n] = b->sel[k];
+			x[n] = xin;
+			ldx[n] = H;
+			y[n] = gk + part * Fe;
+			ldy[n] = fused ? 2 * Fe : Fe;
+		}
+	}
+	g4_matmul_n(n, w, mats, x, ldx, 1, y, ldy);
+	for (int k = 0; k < K; k++) {
+		const float *gk = b->eg + (int64_t)k * 2 * Fe;
+		g4_gelu_mul(b->g + (int64_t)k * Fe, gk, gk + Fe, Fe);
+		w[k] = &L->down_exps;
+		mats[k] = b->sel[k];
+		x[k] = b->g + (int64_t)k * Fe;
+		ldx[k] = Fe;
+		y[k] = b->ey + (int64_t)k * H;
+		ldy[k] = H;
+	}
+	g4_matmul_n(K, w, mats, x, ldx, 1, y, ldy);
+	return 1;
+}
+
 /* MoE branch (spec §2.6) for T rows: router input h (= attn_out), expert
  * input xin; result in out [T][H]. */
 static void moe(const g4_model *m, const g4_layer *L, int64_t T, const float *h,
@@ -513,6 +557,8 @@ static void moe(const g4_model *m, const g4_layer *L, int64_t T, const float *h,
 		for (int k = 0; k < K; k++)
 			w[k] = (float)((double)w[k] / wsum) * L->expert_scale[sel[k]];
 	}
+	if (T == 1 && moe_token(m, L, xin, b))
+		goto mix;
 	/* experts: gather the rows routed to each expert */
 	for (int e = 0; e < E; e++) {
 		int64_t ne = 0;
@@ -540,6 +586,7 @@ static void moe(const g4_model *m, const g4_layer *L, int64_t T, const float *h,
 		for (int64_t i = 0; i < ne; i++)
 			memcpy(b->ey + (size_t)b->etok[i] * H, b->f2 + i * H, (size_t)H * sizeof(float));
 	}
+mix:
 	for (int64_t t = 0; t < T; t++)
 		for (int i = 0; i < H; i++) {
 			float acc = 0.0f;
@@ -731,7 +778,8 @@ static int ubatch_rows(const part *pp, int np, const rowinfo *ri, int64_t T, buf
 			rope_angles(m, L, ri[t].pos, b.cs + t * hd, b.sn + t * hd);
 		{	/* q, k, v in one parallel sweep */
 			const g4_mat *w[3] = { &L->wq, &L->wk, &L->wv };
-			const int64_t mats[3] = { 0, 0, 0 }, ld[3] = { qw, kw, kw };
+			const int64_t mats[3] = { 0, 0, 0 }, ld[3] = { qw, kw, kw }, lda[3] = { H, H, H };
+			const float *const a[3] = { b.a, b.a, b.a };
 			float *const y[3] = { b.q, b.k, b.v };
 			int nmm = 1;
 			if (L->has_kv) {
@@ -740,7 +788,7 @@ static int ubatch_rows(const part *pp, int np, const rowinfo *ri, int64_t T, buf
 						return -1;
 				nmm = L->wv.data ? 3 : 2;
 			}
-			g4_matmul_n(nmm, w, mats, b.a, H, T, y, ld);
+			g4_matmul_n(nmm, w, mats, a, lda, T, y, ld);
 		}
 		for (int64_t t = 0; t < T; t++)
 			for (int n = 0; n < nh; n++) {
@@ -781,9 +829,10 @@ static int ubatch_rows(const part *pp, int np, const rowinfo *ri, int64_t T, buf
 			rmsnorm(b.a + t * H, b.x + t * H, L->ffn_norm, H, m->eps);
 		{	/* gate and up in one parallel sweep */
 			const g4_mat *w[2] = { &L->gate, &L->up };
-			const int64_t mats[2] = { 0, 0 }, ld[2] = { F, F };
+			const int64_t mats[2] = { 0, 0 }, ld[2] = { F, F }, lda[2] = { H, H };
+			const float *const a[2] = { b.a, b.a };
 			float *const y[2] = { b.g, b.u };
-			g4_matmul_n(2, w, mats, b.a, H, T, y, ld);
+			g4_matmul_n(2, w, mats, a, lda, T, y, ld);
 		}
 		gelu_mul(b.g, b.g, b.u, T * F);
 		g4_matmul(&L->down, 0, b.g, F, T, b.f, H);

@@ -63,11 +63,11 @@ void g4_matmul_prepare(g4_model *m)
 void g4_matmul(const g4_mat *w, int64_t mat, const float *x, int64_t ldx,
 	       int64_t T, float *y, int64_t ldy)
 {
-	g4_matmul_n(1, &w, &mat, x, ldx, T, &y, &ldy);
+	g4_matmul_n(1, &w, &mat, &x, &ldx, T, &y, &ldy);
 }
 
-void g4_matmul_n(int nm, const g4_mat *const *w, const int64_t *mat, const float *x,
-		 int64_t ldx, int64_t T, float *const *y, const int64_t *ldy)
+void g4_matmul_n(int nm, const g4_mat *const *w, const int64_t *mat, const float *const *x,
+		 const int64_t *ldx, int64_t T, float *const *y, const int64_t *ldy)
 {
 	/* per product: the row type dotted (t), the activations (act, astride,
 	 * or q[i] to fill with 8-bit rows), whether rows are dequantised first */
@@ -87,8 +87,8 @@ void g4_matmul_n(int nm, const g4_mat *const *w, const int64_t *mat, const float
 		work += (double)n * (double)w[i]->ne1 * (double)T;
 		if (n > nmax)
 			nmax = n;
-		act[i] = x;
-		astride[i] = (size_t)ldx * sizeof(float);
+		act[i] = x[i];
+		astride[i] = (size_t)ldx[i] * sizeof(float);
 		t[i] = direct ? w[i]->type : G4_F32;
 		q[i] = NULL;
 		rp[i] = direct ? g4_rp_get(w[i]) : NULL;	/* f32 rows either way */
@@ -112,7 +112,7 @@ void g4_matmul_n(int nm, const g4_mat *const *w, const int64_t *mat, const float
 		for (int i = 0; i < nm; i++)
 			if (q[i])
 				for (int64_t r = 0; r < T; r++)
-					g4_quantize_act(at[i], x + r * ldx, q[i] + (size_t)r * ab[i], w[i]->ne0);
+					g4_quantize_act(at[i], x[i] + r * ldx[i], q[i] + (size_t)r * ab[i], w[i]->ne0);
 #pragma omp parallel if (work > 262144.0)
 	{
 		if (anyq && qpar)
@@ -120,7 +120,7 @@ void g4_matmul_n(int nm, const g4_mat *const *w, const int64_t *mat, const float
 				if (q[i]) {
 #pragma omp for schedule(static)
 					for (int64_t r = 0; r < T; r++)
-						g4_quantize_act(at[i], x + r * ldx, q[i] + (size_t)r * ab[i], w[i]->ne0);
+						g4_quantize_act(at[i], x[i] + r * ldx[i], q[i] + (size_t)r * ab[i], w[i]->ne0);
 				}
 		/* exact path: rows dequantised a group at a time into buf and
 		 * multiplied by the F32 tile kernel when there is one (the same

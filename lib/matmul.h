@@ -20,13 +20,13 @@
 void g4_matmul(const g4_mat *w, int64_t mat, const float *x, int64_t ldx,
 	       int64_t T, float *y, int64_t ldy);
 
-/* Several products of the same activation rows x (each w[i]->ne0 ==
- * x's width) in one parallel region: y[i] as g4_matmul(w[i], mat[i], x,
- * ldx, T, y[i], ldy[i]) for i < n (n <= G4_MATMUL_MAX), the same bits, but
- * one fork/join instead of n (q/k/v, gate/up).  y[i] must not overlap x. */
-#define G4_MATMUL_MAX 4
-void g4_matmul_n(int n, const g4_mat *const *w, const int64_t *mat, const float *x,
-		 int64_t ldx, int64_t T, float *const *y, const int64_t *ldy);
+/* Several products of T activation rows each in one parallel region:
+ * y[i] as g4_matmul(w[i], mat[i], x[i], ldx[i], T, y[i], ldy[i]) for
+ * i < n (n <= G4_MATMUL_MAX), the same bits, but one fork/join instead of
+ * n (q/k/v, gate/up, the experts of a token).  No y[i] may overlap an x[j]. */
+#define G4_MATMUL_MAX 16
+void g4_matmul_n(int n, const g4_mat *const *w, const int64_t *mat, const float *const *x,
+		 const int64_t *ldx, int64_t T, float *const *y, const int64_t *ldy);
 
 /* Activation numerics for quantised weights (process-wide; set it before
  * computing).  G4_ACT_F32 (default): exact dequantised weights and f32

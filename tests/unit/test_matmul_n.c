@@ -1,7 +1,7 @@
-/* test_matmul_n.c - g4_matmul_n (several products of one input in one
- * parallel region) gives bitwise the outputs of separate g4_matmul calls,
- * for F32, BF16 and Q8_0 weights, f32 and 8-bit activations, 1 and 2
- * threads, one and several input rows. */
+/* test_matmul_n.c - g4_matmul_n (several products in one parallel region)
+ * gives bitwise the outputs of separate g4_matmul calls, for F32, BF16 and
+ * Q8_0 weights, shared and separate inputs, f32 and 8-bit activations, 1
+ * and 2 threads, one and several input rows, up to G4_MATMUL_MAX products. */
 #include <stdint.h>
 
 #include "t.h"
@@ -48,6 +48,8 @@ static g4_mat make(uint32_t type, int64_t rows)
 			 .row_bytes = rb, .mat_bytes = rb * (size_t)rows };
 }
 
+#define NP 12	/* products: the 3 matrices 4 times over, on 3 inputs */
+
 static void test_same_bits(void)
 {
 	const uint32_t types[3] = { G4_Q8_0, G4_BF16, G4_F32 };
@@ -55,44 +57,56 @@ static void test_same_bits(void)
 	g4_mat m[3];
 	for (int i = 0; i < 3; i++)
 		m[i] = make(types[i], rows[i]);
-	const g4_mat *w[3] = { &m[0], &m[1], &m[2] };
-	const int64_t mats[3] = { 0, 0, 0 };
-	const int64_t T = 3, ldx = N + 5;
-	float *x = malloc((size_t)(T * ldx) * sizeof *x);
-	for (int64_t i = 0; i < T * ldx; i++)
-		x[i] = rndf();
+	const int64_t T = 3, ldxs[3] = { N + 5, N, N + 9 };
+	float *xs[3];
+	for (int k = 0; k < 3; k++) {
+		xs[k] = malloc((size_t)(T * ldxs[k]) * sizeof *xs[k]);
+		for (int64_t i = 0; i < T * ldxs[k]; i++)
+			xs[k][i] = rndf();
+	}
+	const g4_mat *w[NP];
+	const float *x[NP];
+	int64_t mats[NP], ldx[NP], ld[NP];
+	for (int i = 0; i < NP; i++) {
+		w[i] = &m[i % 3];
+		mats[i] = 0;
+		x[i] = xs[i % 4 == 3 ? 0 : i % 4 % 3];	/* input 0 shared by several */
+		ldx[i] = ldxs[i % 4 == 3 ? 0 : i % 4 % 3];
+		ld[i] = rows[i % 3] + 3;
+	}
 	for (int act = 0; act < 2; act++)
 		for (int th = 1; th <= 2; th++)
-			for (int64_t nt = 1; nt <= T; nt += T - 1) {
-				g4_matmul_set_act(act ? G4_ACT_Q8 : G4_ACT_F32);
-				g4_set_threads(th);
-				float *a[3], *b[3];
-				int64_t ld[3];
-				for (int i = 0; i < 3; i++) {
-					ld[i] = rows[i] + 3;
-					a[i] = calloc((size_t)(nt * ld[i]), sizeof(float));
-					b[i] = calloc((size_t)(nt * ld[i]), sizeof(float));
-					g4_matmul(w[i], 0, x, ldx, nt, a[i], ld[i]);
+			for (int64_t nt = 1; nt <= T; nt += T - 1)
+				for (int np = 3; np <= NP; np += NP - 3) {
+					g4_matmul_set_act(act ? G4_ACT_Q8 : G4_ACT_F32);
+					g4_set_threads(th);
+					float *a[NP], *b[NP];
+					for (int i = 0; i < np; i++) {
+						a[i] = calloc((size_t)(nt * ld[i]), sizeof(float));
+						b[i] = calloc((size_t)(nt * ld[i]), sizeof(float));
+						g4_matmul(w[i], 0, x[i], ldx[i], nt, a[i], ld[i]);
+					}
+					g4_matmul_n(np, w, mats, x, ldx, nt, b, ld);
+					for (int i = 0; i < np; i++) {
+						CHECK(!memcmp(a[i], b[i], (size_t)(nt * ld[i]) * sizeof(float)),
+						      "product %d of %d differs (act %d, -t %d, T %lld)", i, np, act, th,
+						      (long long)nt);
+						float s = 0.0f;
+						for (int64_t j = 0; j < w[i]->ne1; j++)
+							s += fabsf(b[i][j]);
+						CHECK(s > 0.0f, "product %d is all zero", i);
+						free(a[i]);
+						free(b[i]);
+					}
 				}
-				g4_matmul_n(3, w, mats, x, ldx, nt, b, ld);
-				for (int i = 0; i < 3; i++) {
-					CHECK(!memcmp(a[i], b[i], (size_t)(nt * ld[i]) * sizeof(float)),
-					      "product %d differs (act %d, -t %d, T %lld)", i, act, th, (long long)nt);
-					float s = 0.0f;
-					for (int64_t j = 0; j < rows[i]; j++)
-						s += fabsf(b[i][j]);
-					CHECK(s > 0.0f, "product %d is all zero", i);
-					free(a[i]);
-					free(b[i]);
-				}
-			}
 	g4_matmul_set_act(G4_ACT_F32);
 	g4_set_threads(0);
 	for (int i = 0; i < 3; i++) {
 		g4_rp_release(&m[i]);
 		free((void *)m[i].data);
 	}
-	free(x);
+	for (int k = 0; k < 3; k++)
+		free(xs[k]);
 }
 
 int main(void)
