@@ -926,6 +926,40 @@ int g4_forward(g4_seq *s, const g4_batch *b, float *logits)
 
 /* ---- snapshots ------------------------------------------------------- */
 
+/* Layer l's part of a snapshot of s: the rows it keeps (sliding layers:
+ * the last window - 1), copied, or with borrow the cache itself when its
+ * rows are in order (full layers).  -1 when memory is short. */
+static int snap_layer(const g4_seq *s, int l, int borrow, g4_snap_layer *sl)
+{
+	const g4_model *m = s->m;
+	const g4_layer *L = &m->layers[l];
+	const g4_kvl *c = &s->kv[L->kv_slot];
+	int64_t keep = s->n_pos;
+	if (c->ring && keep > m->window - 1)
+		keep = m->window - 1;
+	sl->layer = (uint32_t)l;
+	sl->n_head_kv = (uint32_t)L->nkv;
+	sl->head_dim = (uint32_t)L->hd;
+	sl->pos0 = (uint64_t)(s->n_pos - keep);
+	sl->n_rows = (uint64_t)keep;
+	if (borrow && !c->ring) {	/* rows 0..n_pos-1 in place: no copy */
+		sl->k = c->k;
+		sl->v = c->v;
+		return 0;
+	}
+	size_t nb = (size_t)(keep ? keep : 1) * c->row_bytes;
+	sl->k = malloc(nb);
+	sl->v = malloc(nb);
+	if (!sl->k || !sl->v)
+		return -1;
+	for (int64_t i = 0; i < keep; i++) {
+		int64_t p = s->n_pos - keep + i;
+		memcpy((uint8_t *)sl->k + (size_t)i * c->row_bytes, kv_row(c, c->k, p), c->row_bytes);
+		memcpy((uint8_t *)sl->v + (size_t)i * c->row_bytes, kv_row(c, c->v, p), c->row_bytes);
+	}
+	return 0;
+}
+
 int g4_seq_to_snap(const g4_seq *s, g4_snap *out)
 {
 	const g4_model *m = s->m;
@@ -940,31 +974,9 @@ int g4_seq_to_snap(const g4_seq *s, g4_snap *out)
 		goto oom;
 	if (s->n_pos)
 		memcpy(out->tokens, s->hist, (size_t)s->n_pos * sizeof(int32_t));
-	for (int l = 0; l < m->n_layer; l++) {
-		const g4_layer *L = &m->layers[l];
-		if (!L->has_kv)
-			continue;
-		const g4_kvl *c = &s->kv[L->kv_slot];
-		g4_snap_layer *sl = &out->layers[L->kv_slot];
-		int64_t keep = s->n_pos;
-		if (c->ring && keep > m->window - 1)
-			keep = m->window - 1;
-		sl->layer = (uint32_t)l;
-		sl->n_head_kv = (uint32_t)L->nkv;
-		sl->head_dim = (uint32_t)L->hd;
-		sl->pos0 = (uint64_t)(s->n_pos - keep);
-		sl->n_rows = (uint64_t)keep;
-		size_t nb = (size_t)(keep ? keep : 1) * c->row_bytes;
-		sl->k = malloc(nb);
-		sl->v = malloc(nb);
-		if (!sl->k || !sl->v)
+	for (int l = 0; l < m->n_layer; l++)
+		if (m->layers[l].has_kv && snap_layer(s, l, 0, &out->layers[m->layers[l].kv_slot]) < 0)
 			goto oom;
-		for (int64_t i = 0; i < keep; i++) {
-			int64_t p = s->n_pos - keep + i;
-			memcpy((uint8_t *)sl->k + (size_t)i * c->row_bytes, kv_row(c, c->k, p), c->row_bytes);
-			memcpy((uint8_t *)sl->v + (size_t)i * c->row_bytes, kv_row(c, c->v, p), c->row_bytes);
-		}
-	}
 	if (s->have_logits) {
 		out->n_vocab = (uint32_t)m->n_vocab;
 		out->logits = malloc((size_t)m->n_vocab * sizeof(float));
@@ -992,38 +1004,9 @@ int g4_seq_write_snap(const g4_seq *s, FILE *f, const char *name)
 	if (!v.layers)
 		return g4_err("out of memory writing a snapshot");
 	int rc = 0;
-	for (int l = 0; l < m->n_layer && !rc; l++) {
-		const g4_layer *L = &m->layers[l];
-		if (!L->has_kv)
-			continue;
-		const g4_kvl *c = &s->kv[L->kv_slot];
-		g4_snap_layer *sl = &v.layers[L->kv_slot];
-		int64_t keep = s->n_pos;
-		if (c->ring && keep > m->window - 1)
-			keep = m->window - 1;
-		sl->layer = (uint32_t)l;
-		sl->n_head_kv = (uint32_t)L->nkv;
-		sl->head_dim = (uint32_t)L->hd;
-		sl->pos0 = (uint64_t)(s->n_pos - keep);
-		sl->n_rows = (uint64_t)keep;
-		if (!c->ring) {	/* rows 0..n_pos-1 in place: no copy */
-			sl->k = c->k;
-			sl->v = c->v;
-			continue;
-		}
-		size_t nb = (size_t)(keep ? keep : 1) * c->row_bytes;
-		sl->k = malloc(nb);
-		sl->v = malloc(nb);
-		if (!sl->k || !sl->v) {
+	for (int l = 0; l < m->n_layer && !rc; l++)
+		if (m->layers[l].has_kv && snap_layer(s, l, 1, &v.layers[m->layers[l].kv_slot]) < 0)
 			rc = g4_err("out of memory writing a snapshot");
-			break;
-		}
-		for (int64_t i = 0; i < keep; i++) {
-			int64_t p = s->n_pos - keep + i;
-			memcpy((uint8_t *)sl->k + (size_t)i * c->row_bytes, kv_row(c, c->k, p), c->row_bytes);
-			memcpy((uint8_t *)sl->v + (size_t)i * c->row_bytes, kv_row(c, c->v, p), c->row_bytes);
-		}
-	}
 	if (!rc && s->have_logits) {
 		v.n_vocab = (uint32_t)m->n_vocab;
 		v.logits = s->logits;
