@@ -191,28 +191,12 @@ static void dq_q3_K(const uint8_t *b, float *y, int64_t nb)
 	}
 }
 
-static void dq_q4_K(const uint8_t *b, float *y, int64_t nb)
+/* Q4_K (144-byte blocks) and Q5_K (176: a fifth bit per value in qh) */
+static void dq_q45_K(int five, const uint8_t *b, float *y, int64_t nb)
 {
-	for (int64_t i = 0; i < nb; i++, b += 144) {
+	for (int64_t i = 0; i < nb; i++, b += five ? 176 : 144) {
 		float d = g4_f16_to_f32(rd16(b)), dmin = g4_f16_to_f32(rd16(b + 2));
-		const uint8_t *sc = b + 4, *qs = b + 16;
-		for (int j = 0; j < 8; j++) {
-			int s, m;
-			g4_k4_scale_min(sc, j, &s, &m);
-			float d1 = d * (float)s, m1 = dmin * (float)m;
-			const uint8_t *q = qs + 32 * (j / 2);
-			int sh = 4 * (j & 1);
-			for (int l = 0; l < 32; l++)
-				*y++ = d1 * (float)((q[l] >> sh) & 15) - m1;
-		}
-	}
-}
-
-static void dq_q5_K(const uint8_t *b, float *y, int64_t nb)
-{
-	for (int64_t i = 0; i < nb; i++, b += 176) {
-		float d = g4_f16_to_f32(rd16(b)), dmin = g4_f16_to_f32(rd16(b + 2));
-		const uint8_t *sc = b + 4, *qh = b + 16, *qs = b + 48;
+		const uint8_t *sc = b + 4, *qh = b + 16, *qs = b + (five ? 48 : 16);
 		for (int j = 0; j < 8; j++) {
 			int s, m;
 			g4_k4_scale_min(sc, j, &s, &m);
@@ -220,7 +204,9 @@ static void dq_q5_K(const uint8_t *b, float *y, int64_t nb)
 			const uint8_t *q = qs + 32 * (j / 2);
 			int sh = 4 * (j & 1);
 			for (int l = 0; l < 32; l++) {
-				int v = ((q[l] >> sh) & 15) | ((qh[l] >> j) & 1) << 4;
+				int v = (q[l] >> sh) & 15;
+				if (five)
+					v |= ((qh[l] >> j) & 1) << 4;
 				*y++ = d1 * (float)v - m1;
 			}
 		}
@@ -296,8 +282,8 @@ void g4_dequant_row(uint32_t t, const void *src, float *dst, int64_t n)
 	case G4_Q8_0: dq_q8_0(b, dst, nb); break;
 	case G4_Q2_K: dq_q2_K(b, dst, nb); break;
 	case G4_Q3_K: dq_q3_K(b, dst, nb); break;
-	case G4_Q4_K: dq_q4_K(b, dst, nb); break;
-	case G4_Q5_K: dq_q5_K(b, dst, nb); break;
+	case G4_Q4_K: dq_q45_K(0, b, dst, nb); break;
+	case G4_Q5_K: dq_q45_K(1, b, dst, nb); break;
 	case G4_Q6_K: dq_q6_K(b, dst, nb); break;
 	case G4_Q8_K: dq_q8_K(b, dst, nb); break;
 	case G4_IQ4_NL: dq_iq4_nl(b, dst, nb); break;

@@ -146,25 +146,21 @@ static float dot_f32(int64_t n, const void *w, const void *a)
 	return g4_reduce32(acc);
 }
 
-static float dot_f16(int64_t n, const void *w, const void *a)
+/* F16 (bf = 0) and BF16 (bf = 1) rows */
+static inline float dot_half(int bf, int64_t n, const void *w, const void *a)
 {
 	const uint8_t *p = w;
 	const float *x = a;
 	float acc[32] = { 0 };
-	for (int64_t i = 0; i < n; i++)
-		acc[i & 31] = fmaf(g4_f16_to_f32(rd16(p + 2 * i)), x[i], acc[i & 31]);
+	for (int64_t i = 0; i < n; i++) {
+		uint16_t h = rd16(p + 2 * i);
+		acc[i & 31] = fmaf(bf ? g4_bf16_to_f32(h) : g4_f16_to_f32(h), x[i], acc[i & 31]);
+	}
 	return g4_reduce32(acc);
 }
 
-static float dot_bf16(int64_t n, const void *w, const void *a)
-{
-	const uint8_t *p = w;
-	const float *x = a;
-	float acc[32] = { 0 };
-	for (int64_t i = 0; i < n; i++)
-		acc[i & 31] = fmaf(g4_bf16_to_f32(rd16(p + 2 * i)), x[i], acc[i & 31]);
-	return g4_reduce32(acc);
-}
+static float dot_f16(int64_t n, const void *w, const void *a) { return dot_half(0, n, w, a); }
+static float dot_bf16(int64_t n, const void *w, const void *a) { return dot_half(1, n, w, a); }
 
 /* Super-blocks: signed weight integers q[256], per 16-group scale sc[16]
  * and min mn[16] (0 for types without mins), d and dmin (unmultiplied). */
