@@ -145,10 +145,9 @@ static void q6k_pack_row(const uint8_t *b, int r, uint8_t *o)
 	}
 }
 
-/* Q4_K: f16 d, dmin; scales and mins of the 8 sub-blocks; the 128 quant
- * bytes as they are (pair k of sub-blocks: bytes 32k..32k+31, low nibbles
- * sub-block 2k, high nibbles 2k+1) */
-static void q4k_pack_row(const uint8_t *b, int r, uint8_t *o)
+/* The header of a Q4_K/Q5_K record, row r: f16 d, dmin; the scales and
+ * mins of the 8 sub-blocks */
+static void k45_pack_head(const uint8_t *b, int r, uint8_t *o)
 {
 	wr16(o + 2 * r, rd16(b));
 	wr16(o + 32 + 2 * r, rd16(b + 2));
@@ -158,6 +157,14 @@ static void q4k_pack_row(const uint8_t *b, int r, uint8_t *o)
 		o[64 + 16 * j + r] = (uint8_t)sc;
 		o[192 + 16 * j + r] = (uint8_t)mn;
 	}
+}
+
+/* Q4_K: f16 d, dmin; scales and mins of the 8 sub-blocks; the 128 quant
+ * bytes as they are (pair k of sub-blocks: bytes 32k..32k+31, low nibbles
+ * sub-block 2k, high nibbles 2k+1) */
+static void q4k_pack_row(const uint8_t *b, int r, uint8_t *o)
+{
+	k45_pack_head(b, r, o);
 	for (int k = 0; k < 4; k++)
 		for (int c = 0; c < 8; c++)
 			memcpy(o + Q4_QS + 512 * k + 64 * c + 4 * r, b + 16 + 32 * k + 4 * c, 4);
@@ -169,14 +176,7 @@ static void q4k_pack_row(const uint8_t *b, int r, uint8_t *o)
  * A3 = c6 bits 3-4 and c7 bit 4, A4 = c7 bits 0-2 */
 static void q5k_pack_row(const uint8_t *b, int r, uint8_t *o)
 {
-	wr16(o + 2 * r, rd16(b));
-	wr16(o + 32 + 2 * r, rd16(b + 2));
-	for (int j = 0; j < 8; j++) {
-		int sc, mn;
-		g4_k4_scale_min(b + 4, j, &sc, &mn);
-		o[64 + 16 * j + r] = (uint8_t)sc;
-		o[192 + 16 * j + r] = (uint8_t)mn;
-	}
+	k45_pack_head(b, r, o);
 	uint8_t v[256];
 	planes4(b + 48, v);
 	plane1(b + 16, 4, v);
