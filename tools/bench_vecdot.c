@@ -1,6 +1,8 @@
 /* bench_vecdot - speed of g4_vecdot_rows (one thread) per weight type and
  * code path: a matrix-vector product of ROWS x COLS, reported as weight
- * GB/s and Gmul/s (multiply-adds per second), plus g4_quantize speed.
+ * GB/s and Gmul/s (multiply-adds per second), plus g4_quantize speed, and
+ * the f32 fused multiply-adds one thread can issue at most (the ceiling of
+ * F32/F16/BF16 prefill with f32 activations).
  *   build/bench/bench_vecdot [rows cols [reps]]   */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +22,30 @@ static double now(void)
 	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+
+/* Gmul/s of 24 independent chains of 16-lane fused multiply-adds */
+__attribute__((target("avx512f"))) static double fma_peak(void)
+{
+	__m512 a[24], m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
+	for (int k = 0; k < 24; k++)
+		a[k] = _mm512_set1_ps((float)k);
+	const long iters = 20000000;
+	double t0 = now();
+	for (long i = 0; i < iters; i++) {
+		_Pragma("GCC unroll 24")
+		for (int k = 0; k < 24; k++)
+			a[k] = _mm512_fmadd_ps(a[k], m, c);
+	}
+	double dt = now() - t0;
+	float s = 0;
+	for (int k = 0; k < 24; k++)
+		s += _mm512_reduce_add_ps(a[k]);
+	return s == 12345.0f ? 0 : (double)iters * 24 * 16 / dt / 1e9;
+}
+#endif
+
 int main(int argc, char **argv)
 {
 	int64_t rows = argc > 2 ? atoll(argv[1]) : 1024, cols = argc > 2 ? atoll(argv[2]) : 2560;
@@ -37,6 +63,10 @@ int main(int argc, char **argv)
 		x[i] = (float)rand() / RAND_MAX - 0.5f;
 	g4_set_threads(1);
 	const int isa0 = g4_isa();	/* the path in use (G4_ISA): the repacked columns' */
+#if defined(__x86_64__) || defined(__i386__)
+	if (__builtin_cpu_supports("avx512f"))
+		printf("f32 fma peak (avx512, 1 thread): %.1f Gmul/s\n", fma_peak());
+#endif
 	printf("matvec %lld x %lld, 1 thread\n", (long long)rows, (long long)cols);
 	printf("%-8s %10s", "type", "quant MB/s");
 	for (int isa = 0; isa <= 2; isa++)
