@@ -56,7 +56,7 @@ void g4_matmul_prepare(g4_model *m)
 	for (int i = 0, n = g4_model_mats(m); i < n; i++) {
 		const g4_mat *w = g4_model_mat(m, i);
 		if (w->data && g4_vecdot_act_type(w->type) >= 0 && g4_act_row_bytes(w->type, w->ne0))
-			g4_rp_get(w);
+			g4_rp_get(w, w->type);
 	}
 }
 
@@ -91,7 +91,7 @@ void g4_matmul_n(int nm, const g4_mat *const *w, const int64_t *mat, const float
 		astride[i] = (size_t)ldx * sizeof(float);
 		t[i] = direct ? w[i]->type : G4_F32;
 		q[i] = NULL;
-		rp[i] = direct ? g4_rp_get(w[i]) : NULL;	/* f32 rows either way */
+		rp[i] = direct ? g4_rp_get(w[i], w[i]->type) : NULL;	/* f32 rows either way */
 		if (!direct && act_mode == G4_ACT_Q8) {
 			const int a = g4_vecdot_act_type(w[i]->type);
 			ab[i] = g4_act_row_bytes(w[i]->type, n);
@@ -101,7 +101,7 @@ void g4_matmul_n(int nm, const g4_mat *const *w, const int64_t *mat, const float
 				astride[i] = ab[i];
 				t[i] = w[i]->type;
 				anyq = 1;
-				rp[i] = g4_rp_get(w[i]);
+				rp[i] = g4_rp_get(w[i], w[i]->type);
 			}
 		}
 		deq[i] = t[i] == G4_F32 && w[i]->type != G4_F32;
