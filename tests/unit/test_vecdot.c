@@ -388,9 +388,8 @@ static void test_repack(void)
 				g4_isa_set(isa);
 				free(w); free(a); free(g); free(x); free(want); free(got);
 			}
-			if (t == G4_DOT_BF16)
-				continue;	/* matmul does not use it yet */
-			/* through g4_matmul: two slices, 1 and 2 threads, T = 1 and 5 */
+			/* through g4_matmul: two slices, 1 and 2 threads, T = 1 and 5;
+			 * 8-bit mode but for BF16's f32-activation kernel */
 			int64_t n = sizes(t, 2), rows = 37, T = 5;
 			size_t rb = g4_row_bytes(wt(t), n);
 			uint8_t *d = malloc(rb * (size_t)rows * 2);
@@ -401,7 +400,7 @@ static void test_repack(void)
 			float *xs = malloc((size_t)(T * n) * sizeof *xs), *y0 = malloc((size_t)(T * rows) * sizeof *y0),
 			      *y1 = malloc((size_t)(T * rows) * sizeof *y1);
 			for (int64_t i = 0; i < T * n; i++) xs[i] = frnd();
-			g4_matmul_set_act(G4_ACT_Q8);
+			g4_matmul_set_act(t == G4_BF16 ? G4_ACT_F32 : G4_ACT_Q8);
 			for (int mat = 0; mat < 2; mat++)
 				for (int64_t nt = 1; nt <= T; nt += T - 1) {
 					g4_isa_set(G4_ISA_PORTABLE);
@@ -648,6 +647,139 @@ static void test_bf16_act(void)
 	g4_isa_set(G4_ISA_BEST);
 }
 
+/* g4_matmul of BF16 weights in 8-bit mode: every output is the portable
+ * BF16xBF16 dot of its row and bf16 activation row, bit for bit, for
+ * batches of 1, 7 and 64 rows, 1 and 2 threads and every path; a width
+ * that is no multiple of 32 keeps the f32 activations. */
+static void test_bf16_matmul(void)
+{
+	static const int64_t widths[] = { 256, 96, 48 };
+	for (size_t wi = 0; wi < sizeof widths / sizeof widths[0]; wi++) {
+		const int64_t n = widths[wi], rows = 45, T = 64;
+		const size_t rb = g4_row_bytes(G4_BF16, n);
+		uint8_t *d = malloc(rb * (size_t)rows * 2), *act = malloc((size_t)(T * n) * 2);
+		float *x = malloc((size_t)(T * n) * sizeof *x), *want = malloc((size_t)(T * rows) * sizeof *want),
+		      *y = malloc((size_t)(T * rows) * sizeof *y), *yf = malloc((size_t)(T * rows) * sizeof *yf);
+		for (int64_t r = 0; r < 2 * rows; r++)
+			make_weights(G4_DOT_BF16, n, d + (size_t)r * rb, r % 9 == 4);
+		for (int64_t i = 0; i < T * n; i++)
+			x[i] = frnd() * (i / n == 5 ? 1e-30f : 1.0f);
+		x[3 * n + 7] = NAN;
+		x[9 * n + 1] = INFINITY;
+		g4_mat m = { .data = d, .type = G4_BF16, .ne0 = n, .ne1 = rows, .ne2 = 2, .row_bytes = rb,
+			     .mat_bytes = rb * (size_t)rows };
+		const int bf = n % 32 == 0;
+		for (int mat = 0; mat < 2; mat++) {
+			g4_isa_set(G4_ISA_PORTABLE);
+			for (int64_t t = 0; t < T; t++) {
+				g4_quantize_act(G4_BF16, x + t * n, act + t * n * 2, n);
+				for (int64_t r = 0; r < rows; r++) {
+					const uint8_t *wr = d + (size_t)(mat * rows + r) * rb;
+					want[t * rows + r] = bf ? g4_vecdot(G4_DOT_BF16, n, wr, act + t * n * 2)
+								: g4_vecdot(G4_BF16, n, wr, x + t * n);
+				}
+			}
+			for (int isa = G4_ISA_PORTABLE; isa <= G4_ISA_AVX512; isa++) {
+				if (g4_isa_set(isa) < 0)
+					continue;
+				for (int th = 1; th <= 2; th++) {
+					g4_set_threads(th);
+					for (int64_t nt = 1; nt <= T; nt = nt == 1 ? 7 : nt == 7 ? T : T + 1) {
+						g4_matmul_set_act(G4_ACT_Q8);
+						for (int64_t t0 = 0; t0 < T; t0 += nt)
+							g4_matmul(&m, mat, x + t0 * n, n, T - t0 < nt ? T - t0 : nt, y + t0 * rows, rows);
+						CHECK(!memcmp(want, y, (size_t)(T * rows) * sizeof *y),
+						      "%s n %lld slice %d batch %lld -t %d: not the portable dots", g4_isa_name(isa),
+						      (long long)n, mat, (long long)nt, th);
+						g4_matmul_set_act(G4_ACT_F32);
+						g4_matmul(&m, mat, x, n, T, yf, rows);
+						if (bf) {	/* bf16 activations do change the results */
+							int same = 0;
+							for (int64_t i = 0; i < T * rows; i++)
+								same += y[i] == yf[i];
+							CHECK(same < T * rows / 2, "n %lld: %d of %lld outputs as with f32 activations",
+							      (long long)n, same, (long long)(T * rows));
+						} else
+							CHECK(!memcmp(y, yf, (size_t)(T * rows) * sizeof *y),
+							      "n %lld: 8-bit mode is not the f32 path", (long long)n);
+					}
+				}
+			}
+		}
+		g4_rp_release(&m);
+		g4_set_threads(0);
+		g4_isa_set(G4_ISA_BEST);
+		free(d); free(act); free(x); free(want); free(y); free(yf);
+	}
+}
+
+/* Products right at AVX2's bound (kern_rp_bf16.c): pairs whose two products
+ * differ by one unit of their 16th bit, w = (129, -128) x 2^ew and
+ * a = (129, 130) x 2^ea (8-bit mantissas), so each pair adds exactly
+ * 2^(ew + ea - 14): below 2^-126 (flushed by the instruction) when the
+ * exponent fields add up to less than 142, a normal number from 142 on.
+ * Every path gives the portable bits, one activation row and seven. */
+static void test_bf16_bound(void)
+{
+	const int64_t n = 128, rows = 20, T = 7;
+	const size_t rb = g4_row_bytes(G4_BF16, n);
+	uint8_t *d = malloc(rb * (size_t)rows), *act = malloc((size_t)n * 2);
+	float *x = malloc((size_t)(T * n) * sizeof *x), *y = malloc((size_t)(T * rows) * sizeof *y);
+	g4_mat m = { .data = d, .type = G4_BF16, .ne0 = n, .ne1 = rows, .ne2 = 1, .row_bytes = rb,
+		     .mat_bytes = rb * (size_t)rows };
+	int flushed = 0, kept = 0;
+	for (int ew = 66; ew <= 76; ew += 5) {
+		for (int64_t r = 0; r < rows; r++)
+			for (int64_t i = 0; i < n; i += 2) {
+				uint16_t sg = (uint16_t)(rnd() & 0x8000), e = (uint16_t)(ew << 7);
+				uint16_t w0 = sg | e | 1, w1 = (uint16_t)(sg ^ 0x8000) | e;	/* 129, -128 */
+				if ((i / 2 + r) % 5 == 0)
+					w0 = w1 = 0;
+				memcpy(d + (size_t)r * rb + 2 * i, &w0, 2);
+				memcpy(d + (size_t)r * rb + 2 * i + 2, &w1, 2);
+			}
+		for (int ea0 = 136 - ew; ea0 <= 148 - ew; ea0 += T) {
+			for (int64_t t = 0; t < T; t++)	/* exponent fields ea0 + t */
+				for (int64_t i = 0; i < n; i += 2) {
+					x[t * n + i] = bitsf((uint32_t)(ea0 + t) << 23 | 1u << 16);	/* 129 */
+					x[t * n + i + 1] = bitsf((uint32_t)(ea0 + t) << 23 | 2u << 16);	/* 130 */
+				}
+			g4_matmul_set_act(G4_ACT_Q8);
+			for (int isa = G4_ISA_PORTABLE; isa <= G4_ISA_AVX512; isa++) {
+				if (g4_isa_set(isa) < 0)
+					continue;
+				for (int64_t nt = 1; nt <= T; nt += T - 1) {
+					for (int64_t t0 = 0; t0 < T; t0 += nt)
+						g4_matmul(&m, 0, x + t0 * n, n, nt, y + t0 * rows, rows);
+					g4_isa_set(G4_ISA_PORTABLE);
+					for (int64_t t = 0; t < T; t++) {
+						g4_quantize_act(G4_BF16, x + t * n, act, n);
+						for (int64_t r = 0; r < rows; r++) {
+							float want = g4_vecdot(G4_DOT_BF16, n, d + (size_t)r * rb, act);
+							CHECK(!memcmp(&want, &y[t * rows + r], 4),
+							      "%s batch %lld fields %d + %lld row %lld: %a vs %a", g4_isa_name(isa),
+							      (long long)nt, ew, (long long)(ea0 + t), (long long)r, y[t * rows + r], want);
+							if (isa == G4_ISA_PORTABLE && nt == 1) {
+								if (ew + ea0 + t < 142)
+									flushed += want == 0.0f;
+								else
+									kept += want != 0.0f;
+							}
+						}
+					}
+					g4_isa_set(isa);
+				}
+			}
+			g4_rp_release(&m);
+		}
+	}
+	/* the flush does show: below the bound all products vanish */
+	CHECK(flushed > 100 && kept > 100, "%d flushed and %d kept outputs", flushed, kept);
+	g4_matmul_set_act(G4_ACT_F32);
+	g4_isa_set(G4_ISA_BEST);
+	free(d); free(act); free(x); free(y);
+}
+
 int main(void)
 {
 	printf("# vecdot path in use: %s\n", g4_isa_name(g4_isa()));
@@ -659,5 +791,7 @@ int main(void)
 	RUN(test_act_quant_paths);
 	RUN(test_bf16_step);
 	RUN(test_bf16_act);
+	RUN(test_bf16_matmul);
+	RUN(test_bf16_bound);
 	return t_done();
 }
