@@ -58,7 +58,8 @@ static void usage(FILE *f)
 		"  --presence-penalty F subtract F from each seen token (default 0)\n"
 		"  --seed S             random seed (default 0)\n"
 		"  --stop STR           stop when the text contains STR (repeatable)\n"
-		"  --act f32|q8         activations for quantised weights: f32 (default) or 8-bit\n"
+		"  --act f32|q8         activations for quantised and BF16 weights: f32 (default)\n"
+		"                       or 8-bit (bf16 for BF16 weights)\n"
 		"  -t N                 threads\n"
 		"  --help, --version\n");
 }

@@ -45,8 +45,9 @@ static void usage(FILE *f)
 		"  --score              print {\"doc\", \"n_tokens\", \"logprob\", \"ppl\"} per document\n"
 		"                       on stdout (no snapshot unless -o)\n"
 		"  --per-token          with --score: the log-probability of every token too\n"
-		"  --act f32|q8         activations for quantised weights: f32 (default, exact) or\n"
-		"                       8-bit (llama.cpp's CPU numerics)\n"
+		"  --act f32|q8         activations for quantised and BF16 weights: f32 (default,\n"
+		"                       exact) or 8-bit (bf16 for BF16 weights; llama.cpp's CPU\n"
+		"                       numerics)\n"
 		"  -t N                 threads\n"
 		"  --help, --version\n");
 }

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "qtypes.h"
+#include "vecdot.h"
 
 typedef float (*g4_dot_fn)(int64_t n, const void *w, const void *act);
 /* One weight row against nact activation rows (g4_vecdot_acts): must give
@@ -38,6 +39,11 @@ static inline __attribute__((target("avx512f,avx2"), always_inline)) float g4_re
 /* Portable: one step of the 32-element block chain (see vecdot.h):
  * returns sum after block wb (type t) x activation block ab. */
 float g4_blk32_step(uint32_t t, const uint8_t *wb, const uint8_t *ab, float sum);
+
+/* Portable BF16 x BF16 (G4_DOT_BF16, vecdot.h): one vdpbf16ps step
+ * acc + w*a, and an f32 activation value to bf16. */
+float g4_bf16_step(float acc, uint16_t w, uint16_t a);
+uint16_t g4_bf16_act(float x);
 
 /* Set tab[t] (and mtab[t], where there is a multi-row kernel) for the
  * types each path implements; only called when the CPU supports the path.
@@ -76,16 +82,19 @@ ATTR static void name##_m(int64_t n, const void *w, const void *act, size_t astr
 	} \
 }
 
-void g4_kern_avx2(g4_dot_fn tab[G4_NTYPES], g4_dotm_fn mtab[G4_NTYPES]);
-void g4_kern_avx512(g4_dot_fn tab[G4_NTYPES], g4_dotm_fn mtab[G4_NTYPES]);
+void g4_kern_avx2(g4_dot_fn tab[G4_NDOT], g4_dotm_fn mtab[G4_NDOT]);
+void g4_kern_avx512(g4_dot_fn tab[G4_NDOT], g4_dotm_fn mtab[G4_NDOT]);
 
 /* Repacked-weight kernels (repack.h): each file sets rtab[t] for the types
  * it has; g4_rp_table(t) is the entry of the path in use (or NULL). */
 struct g4_rp_kernel;
-void g4_rp_avx2(const struct g4_rp_kernel *rtab[G4_NTYPES]);
-void g4_rp_avx512_b32(const struct g4_rp_kernel *rtab[G4_NTYPES]);
-void g4_rp_avx512_k(const struct g4_rp_kernel *rtab[G4_NTYPES]);
-void g4_rp_avx512_flt(const struct g4_rp_kernel *rtab[G4_NTYPES]);
+void g4_rp_avx2(const struct g4_rp_kernel *rtab[G4_NDOT]);
+void g4_rp_avx512_b32(const struct g4_rp_kernel *rtab[G4_NDOT]);
+void g4_rp_avx512_k(const struct g4_rp_kernel *rtab[G4_NDOT]);
+void g4_rp_avx512_flt(const struct g4_rp_kernel *rtab[G4_NDOT]);
+/* G4_DOT_BF16 (kern_rp_bf16.c): AVX512-BF16, and AVX2's exact emulation */
+void g4_rp_avx512_bf16(const struct g4_rp_kernel *rtab[G4_NDOT]);
+void g4_rp_avx2_bf16(const struct g4_rp_kernel *rtab[G4_NDOT]);
 const struct g4_rp_kernel *g4_rp_table(uint32_t t);
 
 /* Elementwise functions (actfn.h): the constants and the scalar exp every
@@ -115,6 +124,8 @@ void g4_exp_shift_avx512(float *x, int64_t n, float m);
 void g4_axpy_avx2(int64_t n, float a, const float *x, float *y);
 void g4_axpy_avx512(int64_t n, float a, const float *x, float *y);
 void g4_quant_q8_0_avx512(const float *x, uint8_t *y, int64_t n);
+/* n activation values to bf16 (g4_bf16_act) with vcvtneps2bf16 */
+void g4_act_bf16_avx512(const float *x, uint8_t *y, int64_t n);
 /* n f16 (bf = 0) or bf16 (bf = 1) values at src to f32, AVX2 + F16C */
 void g4_half_to_f32_avx(int bf, const uint8_t *src, float *dst, int64_t n);
 /* nb blocks of type t at b to f32 (kern_dq.c); 0 if the type has no kernel */

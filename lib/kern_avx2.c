@@ -434,7 +434,7 @@ ROWS_FNS(dot_q4_K, q45_K_rows(0, R, n, w, ap, astride, o, ostride))
 ROWS_FNS(dot_q5_K, q45_K_rows(1, R, n, w, ap, astride, o, ostride))
 ROWS_FNS(dot_q6_K, q6_K_rows(R, n, w, ap, astride, o, ostride))
 
-void g4_kern_avx2(g4_dot_fn tab[G4_NTYPES], g4_dotm_fn mtab[G4_NTYPES])
+void g4_kern_avx2(g4_dot_fn tab[G4_NDOT], g4_dotm_fn mtab[G4_NDOT])
 {
 #define SET(T, f) (tab[T] = f, mtab[T] = f##_m)
 	SET(G4_F32, dot_f32);
@@ -458,7 +458,7 @@ void g4_kern_avx2(g4_dot_fn tab[G4_NTYPES], g4_dotm_fn mtab[G4_NTYPES])
 
 #else	/* not x86: the portable path only */
 
-void g4_kern_avx2(g4_dot_fn tab[G4_NTYPES], g4_dotm_fn mtab[G4_NTYPES])
+void g4_kern_avx2(g4_dot_fn tab[G4_NDOT], g4_dotm_fn mtab[G4_NDOT])
 {
 	(void)tab;
 	(void)mtab;

@@ -379,7 +379,7 @@ ROWS_FNS(dot_q2_K, q23_K_rows(0, R, n, w, ap, astride, o, ostride))
 ROWS_FNS(dot_q3_K, q23_K_rows(1, R, n, w, ap, astride, o, ostride))
 ROWS_FNS(dot_iq4_xs, iq4_xs_rows(R, n, w, ap, astride, o, ostride))
 
-void g4_kern_avx512(g4_dot_fn tab[G4_NTYPES], g4_dotm_fn mtab[G4_NTYPES])
+void g4_kern_avx512(g4_dot_fn tab[G4_NDOT], g4_dotm_fn mtab[G4_NDOT])
 {
 #define SET(T, f) (tab[T] = f, mtab[T] = f##_m)
 	SET(G4_F32, dot_f32);
@@ -396,7 +396,7 @@ void g4_kern_avx512(g4_dot_fn tab[G4_NTYPES], g4_dotm_fn mtab[G4_NTYPES])
 
 #else	/* not x86: the portable path only */
 
-void g4_kern_avx512(g4_dot_fn tab[G4_NTYPES], g4_dotm_fn mtab[G4_NTYPES])
+void g4_kern_avx512(g4_dot_fn tab[G4_NDOT], g4_dotm_fn mtab[G4_NDOT])
 {
 	(void)tab;
 	(void)mtab;

@@ -388,7 +388,7 @@ FLT_KERNEL(f32, G4_F32)
 FLT_KERNEL(f16, G4_F16)
 FLT_KERNEL(bf16, G4_BF16)
 
-void g4_rp_avx2(const g4_rp_kernel *rtab[G4_NTYPES])
+void g4_rp_avx2(const g4_rp_kernel *rtab[G4_NDOT])
 {
 	static const g4_rp_kernel *const all[] = {
 		&rp_q4_0, &rp_q4_1, &rp_q5_0, &rp_q5_1, &rp_q8_0, &rp_iq4_nl, &rp_f32, &rp_f16, &rp_bf16,
@@ -399,7 +399,7 @@ void g4_rp_avx2(const g4_rp_kernel *rtab[G4_NTYPES])
 
 #else	/* not x86 */
 
-void g4_rp_avx2(const g4_rp_kernel *rtab[G4_NTYPES])
+void g4_rp_avx2(const g4_rp_kernel *rtab[G4_NDOT])
 {
 	(void)rtab;
 }

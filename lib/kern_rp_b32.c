@@ -148,7 +148,7 @@ KERNEL(q5_1, G4_Q5_1)
 KERNEL(q8_0, G4_Q8_0)
 KERNEL(iq4_nl, G4_IQ4_NL)
 
-void g4_rp_avx512_b32(const g4_rp_kernel *rtab[G4_NTYPES])
+void g4_rp_avx512_b32(const g4_rp_kernel *rtab[G4_NDOT])
 {
 	rtab[G4_Q4_0] = &rp_q4_0;
 	rtab[G4_Q4_1] = &rp_q4_1;
@@ -160,7 +160,7 @@ void g4_rp_avx512_b32(const g4_rp_kernel *rtab[G4_NTYPES])
 
 #else	/* not x86 */
 
-void g4_rp_avx512_b32(const g4_rp_kernel *rtab[G4_NTYPES])
+void g4_rp_avx512_b32(const g4_rp_kernel *rtab[G4_NDOT])
 {
 	(void)rtab;
 }

@@ -125,7 +125,7 @@ KERNEL(rp_f32, G4_F32)
 KERNEL(rp_f16, G4_F16)
 KERNEL(rp_bf16, G4_BF16)
 
-void g4_rp_avx512_flt(const g4_rp_kernel *rtab[G4_NTYPES])
+void g4_rp_avx512_flt(const g4_rp_kernel *rtab[G4_NDOT])
 {
 	rtab[G4_F32] = &rp_f32;
 	rtab[G4_F16] = &rp_f16;
@@ -134,7 +134,7 @@ void g4_rp_avx512_flt(const g4_rp_kernel *rtab[G4_NTYPES])
 
 #else	/* not x86 */
 
-void g4_rp_avx512_flt(const g4_rp_kernel *rtab[G4_NTYPES])
+void g4_rp_avx512_flt(const g4_rp_kernel *rtab[G4_NDOT])
 {
 	(void)rtab;
 }

@@ -734,7 +734,7 @@ KERNEL(rp_q3_K, G4_Q3_K)
 KERNEL(rp_q2_K, G4_Q2_K)
 KERNEL(rp_iq4_xs, G4_IQ4_XS)
 
-void g4_rp_avx512_k(const g4_rp_kernel *rtab[G4_NTYPES])
+void g4_rp_avx512_k(const g4_rp_kernel *rtab[G4_NDOT])
 {
 	rtab[G4_Q6_K] = &rp_q6_K;
 	rtab[G4_Q4_K] = &rp_q4_K;
@@ -746,7 +746,7 @@ void g4_rp_avx512_k(const g4_rp_kernel *rtab[G4_NTYPES])
 
 #else	/* not x86 */
 
-void g4_rp_avx512_k(const g4_rp_kernel *rtab[G4_NTYPES])
+void g4_rp_avx512_k(const g4_rp_kernel *rtab[G4_NDOT])
 {
 	(void)rtab;
 }

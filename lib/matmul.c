@@ -8,7 +8,9 @@
  *     place; quantised rows are dequantised exactly (g4_dequant_row) first.
  *   G4_ACT_Q8: quantised rows are dotted in place with activations
  *     quantised to 8 bits once per call (llama.cpp's CPU numerics: Q8_0,
- *     Q8_1 or Q8_K blocks); F32/F16/BF16 rows as above. */
+ *     Q8_1 or Q8_K blocks); BF16 rows (width a multiple of 32) with
+ *     activations rounded to bf16 (G4_DOT_BF16: vdpbf16ps where the CPU has
+ *     it, the same bits in C elsewhere); F32/F16 rows as above. */
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,8 +57,9 @@ void g4_matmul_prepare(g4_model *m)
 		return;
 	for (int i = 0, n = g4_model_mats(m); i < n; i++) {
 		const g4_mat *w = g4_model_mat(m, i);
-		if (w->data && g4_vecdot_act_type(w->type) >= 0 && g4_act_row_bytes(w->type, w->ne0))
-			g4_rp_get(w);
+		const uint32_t dt = g4_vecdot_type_q8(w->type, w->ne0);
+		if (w->data && g4_vecdot_act_type(dt) >= 0 && g4_act_row_bytes(dt, w->ne0))
+			g4_rp_get(w, dt);
 	}
 }
 
@@ -83,25 +86,27 @@ void g4_matmul_n(int nm, const g4_mat *const *w, const int64_t *mat, const float
 		nm = G4_MATMUL_MAX;	/* callers pass constants; never reached */
 	for (int i = 0; i < nm; i++) {
 		const int64_t n = w[i]->ne0;
-		const int direct = w[i]->type == G4_F32 || w[i]->type == G4_F16 || w[i]->type == G4_BF16;
+		/* the dot type: the weight type, or G4_DOT_BF16 (8-bit mode) */
+		const uint32_t dt = act_mode == G4_ACT_Q8 ? g4_vecdot_type_q8(w[i]->type, n) : w[i]->type;
+		const int direct = dt == G4_F32 || dt == G4_F16 || dt == G4_BF16;
 		work += (double)n * (double)w[i]->ne1 * (double)T;
 		if (n > nmax)
 			nmax = n;
 		act[i] = x[i];
 		astride[i] = (size_t)ldx[i] * sizeof(float);
-		t[i] = direct ? w[i]->type : G4_F32;
+		t[i] = direct ? dt : G4_F32;
 		q[i] = NULL;
-		rp[i] = direct ? g4_rp_get(w[i]) : NULL;	/* f32 rows either way */
+		rp[i] = direct ? g4_rp_get(w[i], dt) : NULL;	/* f32 rows either way */
 		if (!direct && act_mode == G4_ACT_Q8) {
-			const int a = g4_vecdot_act_type(w[i]->type);
-			ab[i] = g4_act_row_bytes(w[i]->type, n);
+			const int a = g4_vecdot_act_type(dt);
+			ab[i] = g4_act_row_bytes(dt, n);
 			if (a >= 0 && ab[i] && (q[i] = malloc((size_t)T * ab[i]))) {
 				at[i] = (uint32_t)a;
 				act[i] = q[i];
 				astride[i] = ab[i];
-				t[i] = w[i]->type;
+				t[i] = dt;
 				anyq = 1;
-				rp[i] = g4_rp_get(w[i]);
+				rp[i] = g4_rp_get(w[i], dt);
 			}
 		}
 		deq[i] = t[i] == G4_F32 && w[i]->type != G4_F32;

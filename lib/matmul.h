@@ -28,10 +28,11 @@ void g4_matmul(const g4_mat *w, int64_t mat, const float *x, int64_t ldx,
 void g4_matmul_n(int n, const g4_mat *const *w, const int64_t *mat, const float *const *x,
 		 const int64_t *ldx, int64_t T, float *const *y, const int64_t *ldy);
 
-/* Activation numerics for quantised weights (process-wide; set it before
- * computing).  G4_ACT_F32 (default): exact dequantised weights and f32
- * activations, within 1e-3 of the float64 reference.  G4_ACT_Q8: 8-bit
- * activations as llama.cpp's CPU backend (faster; compare with llama.cpp). */
+/* Activation numerics for quantised and BF16 weights (process-wide; set it
+ * before computing).  G4_ACT_F32 (default): exact dequantised weights and
+ * f32 activations, within 1e-3 of the float64 reference.  G4_ACT_Q8: 8-bit
+ * activations as llama.cpp's CPU backend (faster; compare with llama.cpp),
+ * and BF16 weights with activations rounded to bf16 (as ggml's BF16 dot). */
 enum { G4_ACT_F32 = 0, G4_ACT_Q8 = 1 };
 void g4_matmul_set_act(int mode);
 int g4_matmul_act(void);

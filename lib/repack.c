@@ -87,9 +87,9 @@ static g4_rp *make(const g4_mat *w, const g4_rp_kernel *k)
 	return rp;
 }
 
-const g4_rp *g4_rp_get(const g4_mat *cw)
+const g4_rp *g4_rp_get(const g4_mat *cw, uint32_t t)
 {
-	const g4_rp_kernel *k = g4_rp_table(cw->type);
+	const g4_rp_kernel *k = t == cw->type || (t == G4_DOT_BF16 && cw->type == G4_BF16) ? g4_rp_table(t) : NULL;
 	g4_mat *w = (g4_mat *)cw;	/* the model owns its mats; the copy is a cache */
 	if (!k)
 		return NULL;
@@ -97,7 +97,7 @@ const g4_rp *g4_rp_get(const g4_mat *cw)
 #pragma omp critical(g4_repack)
 	{
 		if (w->rp && w->rp->k != k)
-			g4_rp_release(w);	/* made for another code path */
+			g4_rp_release(w);	/* made for another code path or dot type */
 		if (!w->rp)
 			w->rp = make(w, k);
 		rp = w->rp;

@@ -12,7 +12,9 @@
  * A group kernel computes, for a run of rows and a batch of activation rows
  * (g4_quantize_act rows of g4_vecdot_act_type(type)), exactly the bits of
  * g4_vecdot on the original rows: the layout changes, the numerics of
- * vecdot.h do not.  So repacked and plain products mix freely, and results
+ * vecdot.h do not.  Kernels are per dot type (vecdot.h): BF16 rows have one
+ * with f32 activations (in place) and one for G4_DOT_BF16 (bf16
+ * activations, repacked: vdpbf16ps, or its exact AVX2 emulation).  So repacked and plain products mix freely, and results
  * stay bitwise the same for any thread count and batch size. */
 #ifndef G4_REPACK_H
 #define G4_REPACK_H
@@ -22,7 +24,7 @@
 #include "model.h"
 
 typedef struct g4_rp_kernel {
-	uint32_t type;		/* weight type */
+	uint32_t type;		/* dot type (vecdot.h): weight type or G4_DOT_BF16 */
 	int rows;		/* rows per group */
 	/* bytes of one group of `rows` rows of n values (0: n unsupported) */
 	size_t (*group_bytes)(int64_t n);
@@ -42,7 +44,7 @@ typedef struct g4_rp_kernel {
  * r < nrows) set to NaN, so the failure cannot pass for a result. */
 void *g4_rp_scratch(size_t bytes, int64_t nact, int64_t nrows, float *y, size_t ldy);
 
-/* The kernel for weight type t on the code path in use, or NULL. */
+/* The kernel for dot type t on the code path in use, or NULL. */
 const g4_rp_kernel *g4_rp_kernel_for(uint32_t t);
 
 /* A repacked matrix (all ne2 slices of a g4_mat). */
@@ -54,10 +56,12 @@ typedef struct g4_rp {
 	int owned;		/* data is a copy (else the matrix's own rows) */
 } g4_rp;
 
-/* The repacked copy of w for the current code path, made (in parallel,
- * when called outside a parallel region) on first use; NULL when there is
- * no kernel for w's type or memory is short (callers use the plain rows). */
-const g4_rp *g4_rp_get(const g4_mat *w);
+/* The repacked copy of w for dot type t (w's type or, for BF16,
+ * G4_DOT_BF16) on the current code path, made (in parallel, when called
+ * outside a parallel region) on first use; NULL when there is no kernel for
+ * t or memory is short (callers use the plain rows).  One copy is kept per
+ * matrix: asking for another dot type replaces it. */
+const g4_rp *g4_rp_get(const g4_mat *w, uint32_t t);
 
 /* Frees w's copy (model free). */
 void g4_rp_release(g4_mat *w);

@@ -1,6 +1,7 @@
 /* vecdot.c - activation quantisation, the portable dot-product kernels
  * (the definition of the numerics, see vecdot.h) and the run-time choice
  * of the SIMD path. */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,21 +23,47 @@ int g4_vecdot_act_type(uint32_t t)
 		return G4_Q8_K;
 	case G4_F32: case G4_F16: case G4_BF16:
 		return G4_F32;
+	case G4_DOT_BF16:
+		return G4_BF16;
 	default:
 		return -1;
 	}
 }
 
+/* elements per block of a dot type (0: none) */
+static int dot_block(uint32_t t)
+{
+	return t == G4_DOT_BF16 ? 32 : t < G4_NTYPES ? g4_type_block(t) : 0;
+}
+
+uint32_t g4_vecdot_type_q8(uint32_t t, int64_t n)
+{
+	return t == G4_BF16 && n > 0 && n % 32 == 0 ? G4_DOT_BF16 : t;
+}
+
+const char *g4_dot_name(uint32_t t)
+{
+	const char *s = t == G4_DOT_BF16 ? "bf16xbf16" : g4_type_name(t);
+	return s ? s : "?";
+}
+
 size_t g4_act_row_bytes(uint32_t t, int64_t n)
 {
 	int at = g4_vecdot_act_type(t);
-	return at < 0 ? 0 : g4_row_bytes((uint32_t)at, n);
+	return at < 0 || n % dot_block(t) ? 0 : g4_row_bytes((uint32_t)at, n);
 }
 
 void g4_quantize_act(uint32_t at, const float *x, void *dst, int64_t n)
 {
 	if (at == G4_F32)
 		memcpy(dst, x, (size_t)n * sizeof *x);
+	else if (at == G4_BF16 && g4_isa_bf16())
+		g4_act_bf16_avx512(x, dst, n);	/* the same bytes */
+	else if (at == G4_BF16)
+		for (int64_t i = 0; i < n; i++) {
+			uint16_t h = g4_bf16_act(x[i]);
+			memcpy((uint8_t *)dst + 2 * i, &h, 2);
+		}
 	else if (at == G4_Q8_0 && g4_isa() >= G4_ISA_AVX512 && n % 32 == 0)
 		g4_quant_q8_0_avx512(x, dst, n);	/* the same bytes */
 	else
@@ -162,6 +189,80 @@ static inline float dot_half(int bf, int64_t n, const void *w, const void *a)
 static float dot_f16(int64_t n, const void *w, const void *a) { return dot_half(0, n, w, a); }
 static float dot_bf16(int64_t n, const void *w, const void *a) { return dot_half(1, n, w, a); }
 
+/* BF16 x BF16: vdpbf16ps in C (vecdot.h has the semantics and how they
+ * were found) */
+
+static float f32_bits(uint32_t u)
+{
+	float f;
+	memcpy(&f, &u, 4);
+	return f;
+}
+
+uint16_t g4_bf16_act(float x)
+{
+	uint32_t u;
+	memcpy(&u, &x, 4);
+	if (!(u & 0x7F800000))	/* zero or denormal: a zero of its sign */
+		return (uint16_t)(u >> 16 & 0x8000);
+	return g4_f32_to_bf16(x);	/* rounded to nearest even; NaN made quiet */
+}
+
+/* a NaN made quiet */
+static float quiet(uint32_t u)
+{
+	return f32_bits(u | 0x00400000);
+}
+
+float g4_bf16_step(float acc, uint16_t w, uint16_t a)
+{
+	uint32_t wu = (uint32_t)w << 16, au = (uint32_t)a << 16, cu;
+	memcpy(&cu, &acc, 4);
+	/* denormal inputs read as zeros of their sign */
+	if (!(wu & 0x7F800000))
+		wu &= 0x80000000u;
+	if (!(au & 0x7F800000))
+		au &= 0x80000000u;
+	if (!(cu & 0x7F800000))
+		cu &= 0x80000000u;
+	const float W = f32_bits(wu), A = f32_bits(au), C = f32_bits(cu);
+	/* one rounding of the exact acc + w*a; C's gradual underflow differs
+	 * from the instruction only for results of at most 2^-126 */
+	const float r = fmaf(W, A, C);
+	if (fabsf(r) > FLT_MIN || r == 0.0f)
+		return r;
+	if (r != r) {
+		if ((wu & 0x7FFFFFFF) > 0x7F800000)
+			return quiet(wu);
+		if ((au & 0x7FFFFFFF) > 0x7F800000)
+			return quiet(au);
+		if ((cu & 0x7FFFFFFF) > 0x7F800000)
+			return quiet(cu);
+		return f32_bits(0xFFC00000u);
+	}
+	if (W == 0.0f || A == 0.0f)
+		return r;	/* r is C, +-2^-126 */
+	/* 0 < |r| <= 2^-126 with a nonzero product: then |C| and |w*a| are
+	 * below 2^-99 and |W| below 2^27 (a has at least 2^-126), so scaling
+	 * by 2^64 is exact and lifts the rounding clear of the denormals: the
+	 * unbounded exponent's rounding, then the flush */
+	const float s = fmaf(W * 0x1p64f, A, C * 0x1p64f);
+	return fabsf(s) < 0x1p-62f ? copysignf(0.0f, s) : s * 0x1p-64f;
+}
+
+static float dot_bf16x(int64_t n, const void *w, const void *a)
+{
+	const uint8_t *p = w, *q = a;
+	float s[4] = { 0 };
+	for (int64_t k = 0; k < n / 2; k++) {
+		float *acc = &s[k & 3];
+		*acc = g4_bf16_step(*acc, rd16(p + 4 * k + 2), rd16(q + 4 * k + 2));
+		*acc = g4_bf16_step(*acc, rd16(p + 4 * k), rd16(q + 4 * k));
+	}
+	const float r = (s[0] + s[1]) + (s[2] + s[3]);
+	return r != r ? NAN : r;
+}
+
 /* Super-blocks: signed weight integers q[256], per 16-group scale sc[16]
  * and min mn[16] (0 for types without mins), d and dmin (unmultiplied). */
 static void sb_decode(uint32_t t, const uint8_t *b, int q[256], int sc[16], int mn[16],
@@ -278,9 +379,9 @@ DEF_SB(dot_iq4_xs, G4_IQ4_XS)
 
 /* ---- dispatch ---- */
 
-static void fill_portable(g4_dot_fn tab[G4_NTYPES])
+static void fill_portable(g4_dot_fn tab[G4_NDOT])
 {
-	memset(tab, 0, G4_NTYPES * sizeof *tab);
+	memset(tab, 0, G4_NDOT * sizeof *tab);
 	tab[G4_F32] = dot_f32;
 	tab[G4_F16] = dot_f16;
 	tab[G4_BF16] = dot_bf16;
@@ -297,12 +398,13 @@ static void fill_portable(g4_dot_fn tab[G4_NTYPES])
 	tab[G4_Q6_K] = dot_q6_K;
 	tab[G4_Q8_K] = dot_q8_K;
 	tab[G4_IQ4_XS] = dot_iq4_xs;
+	tab[G4_DOT_BF16] = dot_bf16x;
 }
 
-static g4_dot_fn table[G4_NTYPES];
-static g4_dotm_fn mtable[G4_NTYPES];
-static const struct g4_rp_kernel *rptable[G4_NTYPES];
-static int cur_isa = -1;
+static g4_dot_fn table[G4_NDOT];
+static g4_dotm_fn mtable[G4_NDOT];
+static const struct g4_rp_kernel *rptable[G4_NDOT];
+static int cur_isa = -1, cur_bf16;
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
@@ -316,6 +418,20 @@ static int cpuid_bit(unsigned leaf, int bit)
 	if (!__get_cpuid_count(leaf, 0, &a, &b, &c, &d))
 		return 0;
 	return (c >> bit) & 1;
+}
+
+/* AVX512-BF16: CPUID 7 sub-leaf 1, EAX bit 5 (asked after avx512f) */
+static int cpu_bf16(void)
+{
+	unsigned a, b, c, d;
+	if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || a < 1 || !__get_cpuid_count(7, 1, &a, &b, &c, &d))
+		return 0;
+	return (a >> 5) & 1;
+}
+#else
+static int cpu_bf16(void)
+{
+	return 0;
 }
 #endif
 
@@ -354,13 +470,15 @@ int g4_isa_set(int isa)
 		return -1;
 	/* every path gives the same bits, so kernels of different paths mix
 	 * freely: each path overrides the entries it has */
-	g4_dot_fn tab[G4_NTYPES];
-	g4_dotm_fn mtab[G4_NTYPES] = { 0 };
-	const struct g4_rp_kernel *rtab[G4_NTYPES] = { 0 };
+	g4_dot_fn tab[G4_NDOT];
+	g4_dotm_fn mtab[G4_NDOT] = { 0 };
+	const struct g4_rp_kernel *rtab[G4_NDOT] = { 0 };
+	const int bf16 = isa >= G4_ISA_AVX512 && cpu_bf16();
 	fill_portable(tab);
 	if (isa >= G4_ISA_AVX2) {
 		g4_kern_avx2(tab, mtab);
 		g4_rp_avx2(rtab);
+		g4_rp_avx2_bf16(rtab);
 	}
 	if (isa >= G4_ISA_AVX512) {
 		g4_kern_avx512(tab, mtab);
@@ -368,10 +486,13 @@ int g4_isa_set(int isa)
 		g4_rp_avx512_k(rtab);
 		g4_rp_avx512_flt(rtab);
 	}
+	if (bf16)
+		g4_rp_avx512_bf16(rtab);
 	memcpy(table, tab, sizeof tab);
 	memcpy(mtable, mtab, sizeof mtab);
 	memcpy(rptable, rtab, sizeof rtab);
 	cur_isa = isa;
+	cur_bf16 = bf16;
 	return 0;
 }
 
@@ -396,13 +517,19 @@ __attribute__((constructor)) static void vecdot_init(void)
 const struct g4_rp_kernel *g4_rp_table(uint32_t t)
 {
 	init();
-	return t < G4_NTYPES ? rptable[t] : NULL;
+	return t < G4_NDOT ? rptable[t] : NULL;
 }
 
 int g4_isa(void)
 {
 	init();
 	return cur_isa;
+}
+
+int g4_isa_bf16(void)
+{
+	init();
+	return cur_bf16;
 }
 
 const char *g4_isa_name(int isa)
@@ -414,8 +541,8 @@ const char *g4_isa_name(int isa)
 float g4_vecdot(uint32_t t, int64_t n, const void *w, const void *a)
 {
 	init();
-	int b = g4_type_block(t);
-	if (t >= G4_NTYPES || !table[t] || n < 0 || n % b)
+	int b = dot_block(t);
+	if (t >= G4_NDOT || !table[t] || n < 0 || n % b)
 		return NAN;
 	return table[t](n, w, a);
 }
@@ -424,8 +551,8 @@ void g4_vecdot_acts(uint32_t t, int64_t n, const void *w, const void *act, size_
 		    int64_t nact, float *out, size_t ostride)
 {
 	init();
-	int b = g4_type_block(t);
-	if (t >= G4_NTYPES || !table[t] || n < 0 || n % b) {
+	int b = dot_block(t);
+	if (t >= G4_NDOT || !table[t] || n < 0 || n % b) {
 		for (int64_t j = 0; j < nact; j++)
 			out[j * ostride] = NAN;
 		return;
@@ -443,8 +570,8 @@ void g4_vecdot_rows(uint32_t t, int64_t n, int64_t nrows, const void *w, size_t 
 		    const void *a, float *out)
 {
 	init();
-	int b = g4_type_block(t);
-	if (t >= G4_NTYPES || !table[t] || n < 0 || n % b) {
+	int b = dot_block(t);
+	if (t >= G4_NDOT || !table[t] || n < 0 || n % b) {
 		for (int64_t r = 0; r < nrows; r++)
 			out[r] = NAN;
 		return;

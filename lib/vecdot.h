@@ -9,6 +9,7 @@
  *   Q4_1 Q5_1                            Q8_1  (36 bytes: Q8_0 + f16 s = d*sum(q))
  *   Q2_K Q3_K Q4_K Q5_K Q6_K Q8_K IQ4_XS Q8_K  (292 bytes: f32 d, 256 q, 16 bsums)
  *   F32 F16 BF16                         F32   (the activations themselves)
+ *   BF16 as G4_DOT_BF16 (below)          BF16  (x rounded to bf16)
  *
  * The activation quantisers are ggml's reference ones (quantize_row_q8_0_ref,
  * _q8_1_ref, _q8_K_ref; Q8_K's bsums are zeroed for an all-zero block), the
@@ -54,14 +55,65 @@
  *    sum = fma((float)S, d, sum); sum = fma(-(float)M, dmin, sum) with
  *    d = f16(w.d) * a.d and dmin = f16(w.dmin) * a.d (Q8_K weights: f32 d).
  * fma is a fused multiply-add (C fmaf); all integer sums are exact.
+ *
+ * BF16 weights with BF16 activations (G4_DOT_BF16, matmul's 8-bit-activation
+ * mode; ggml's vec_dot_type for BF16 is BF16 too).  The numerics are those
+ * of AVX512-BF16's vdpbf16ps, found by comparing the instruction on an AMD
+ * EPYC (Zen 4) with emulations over 2*10^8 random and adversarial lanes and
+ * hand-made cases (the SDM's text says DAZ, FTZ, round to nearest even,
+ * odd element first; the rest is what this CPU does, and test_vecdot
+ * checks it against the instruction wherever it runs):
+ *  - activations: x -> bf16 rounded to nearest even; a NaN keeps its sign
+ *    and top payload bits and becomes quiet (bit 6 of the bf16 set); f32
+ *    denormals become a zero of their sign (vcvtneps2bf16 exactly: checked
+ *    on all 2^32 inputs).  So an activation is never a bf16 denormal.
+ *  - one step acc' = step(acc, w, a), w and a bf16: denormal w, a and acc
+ *    are read as zeros of their sign; acc + w*a is rounded once (the
+ *    product is exact, never rounded nor flushed by itself: a fused
+ *    multiply-add), to nearest even, as if the exponent were unbounded;
+ *    a result below 2^-126 in magnitude after that rounding becomes a zero
+ *    of its sign (so 2^-126 - 2^-150 flushes where C's gradual underflow
+ *    would round up to 2^-126); overflow gives +-inf.  NaN: if w (the
+ *    first source operand, where the kernels put the weights) is NaN, w
+ *    made quiet; else a's; else acc's; an invalid operation (inf * 0,
+ *    inf - inf) gives the default NaN 0xffc00000.  The MXCSR is not used.
+ *  - per 32-bit lane of vdpbf16ps, for the bf16 pair k (elements 2k and
+ *    2k+1): acc = step(step(acc, w[2k+1], a[2k+1]), w[2k], a[2k]) (odd
+ *    element first, as the SDM says; checked: the order shows in
+ *    rounding).
+ *  - the dot: pair k goes into partial s[k % 4], each from 0.0f; the dot
+ *    is (s0 + s1) + (s2 + s3) in ordinary f32 arithmetic (gradual
+ *    underflow), and a NaN result is returned as the quiet NaN 0x7fc00000
+ *    (its payload would depend on how a compiler orders those additions).
+ *    n must be a multiple of 32.
+ * Four chains per row let a kernel overlap the instruction's latency with
+ * one activation row; the structure does not depend on the batch, so the
+ * bits do not either.
  */
 #ifndef G4_VECDOT_H
 #define G4_VECDOT_H
 #include <stddef.h>
 #include <stdint.h>
 
-/* The activation format for a weight type (G4_Q8_0, G4_Q8_1, G4_Q8_K or
- * G4_F32); -1 if the weight type cannot be dotted. */
+#include "qtypes.h"
+
+/* Dot types: every weight type libg4 dots (its rows with activations of
+ * g4_vecdot_act_type), and G4_DOT_BF16: BF16 rows with BF16 activations,
+ * the numerics above.  The functions below that take a weight type take
+ * any dot type. */
+enum { G4_DOT_BF16 = G4_NTYPES, G4_NDOT };
+
+/* The dot type of matmul's 8-bit-activation mode (G4_ACT_Q8) for rows of
+ * weight type wtype and width n: G4_DOT_BF16 for BF16 rows with n a
+ * multiple of 32, else wtype itself (F32, F16 and other BF16 rows keep f32
+ * activations). */
+uint32_t g4_vecdot_type_q8(uint32_t wtype, int64_t n);
+
+/* A name for messages: the type's, or "bf16xbf16". */
+const char *g4_dot_name(uint32_t t);
+
+/* The activation format for a dot type (G4_Q8_0, G4_Q8_1, G4_Q8_K, G4_BF16
+ * or G4_F32); -1 if the weight type cannot be dotted. */
 int g4_vecdot_act_type(uint32_t wtype);
 
 /* Bytes of a quantised activation row of n elements for this weight type
@@ -69,7 +121,7 @@ int g4_vecdot_act_type(uint32_t wtype);
 size_t g4_act_row_bytes(uint32_t wtype, int64_t n);
 
 /* Quantises n floats (a multiple of the act type's block) to act_type
- * (G4_Q8_0, G4_Q8_1, G4_Q8_K or G4_F32).  Single-threaded. */
+ * (G4_Q8_0, G4_Q8_1, G4_Q8_K, G4_BF16 or G4_F32).  Single-threaded. */
 void g4_quantize_act(uint32_t act_type, const float *x, void *dst, int64_t n);
 
 /* Dot product of a weight row of n elements with an activation row made by
@@ -94,11 +146,13 @@ void g4_vecdot_acts(uint32_t wtype, int64_t n, const void *w, const void *act, s
  * CPU runs it); tests and benchmarks can force one (not while other
  * threads compute).  Every path
  * gives the same bits.  AVX2 needs FMA and F16C; AVX-512 needs F, BW, VL
- * and VNNI (types without an AVX-512 kernel use the AVX2 one). */
+ * and VNNI (types without an AVX-512 kernel use the AVX2 one); where the
+ * CPU also has AVX512-BF16, that path dots G4_DOT_BF16 with vdpbf16ps. */
 enum { G4_ISA_BEST = -1, G4_ISA_PORTABLE = 0, G4_ISA_AVX2 = 1, G4_ISA_AVX512 = 2 };
 int g4_isa_available(int isa);	/* 1 if this CPU runs that path */
 int g4_isa_set(int isa);	/* -1 if not available; else 0; G4_ISA_BEST: the best */
 int g4_isa(void);		/* the path in use */
 const char *g4_isa_name(int isa);
+int g4_isa_bf16(void);		/* 1 if the path in use has vdpbf16ps */
 
 #endif

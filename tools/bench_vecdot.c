@@ -3,6 +3,7 @@
  * GB/s and Gmul/s (multiply-adds per second), plus g4_quantize speed, and
  * the f32 fused multiply-adds one thread can issue at most (the ceiling of
  * F32/F16/BF16 prefill with f32 activations).
+ * "bf16xbf16" is BF16 weights with bf16 activations (8-bit mode's dot).
  *   build/bench/bench_vecdot [rows cols [reps]]   */
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,7 +53,7 @@ int main(int argc, char **argv)
 	int reps = argc > 3 ? atoi(argv[3]) : 20;
 	static const uint32_t types[] = {
 		G4_F32, G4_F16, G4_BF16, G4_Q8_0, G4_Q4_0, G4_Q4_1, G4_Q5_0, G4_Q5_1, G4_IQ4_NL,
-		G4_Q2_K, G4_Q3_K, G4_Q4_K, G4_Q5_K, G4_Q6_K, G4_IQ4_XS,
+		G4_Q2_K, G4_Q3_K, G4_Q4_K, G4_Q5_K, G4_Q6_K, G4_IQ4_XS, G4_DOT_BF16,
 	};
 	float *x = malloc((size_t)(rows * cols) * sizeof *x), *out = malloc((size_t)rows * sizeof *out);
 	uint8_t *w = malloc((size_t)(rows * cols) * 4), *act = malloc((size_t)cols * 4);
@@ -68,25 +69,26 @@ int main(int argc, char **argv)
 		printf("f32 fma peak (avx512, 1 thread): %.1f Gmul/s\n", fma_peak());
 #endif
 	printf("matvec %lld x %lld, 1 thread\n", (long long)rows, (long long)cols);
-	printf("%-8s %10s", "type", "quant MB/s");
+	printf("%-9s %10s", "type", "quant MB/s");
 	for (int isa = 0; isa <= 2; isa++)
 		if (g4_isa_available(isa))
 			printf(" %9s GB/s Gmul/s", g4_isa_name(isa));
-	printf("  batch8 Gmul/s: avx2 avx512  repacked (%s): GB/s Gmul/s batch64 Gmul/s\n", g4_isa_name(isa0));
+	printf("  batch8 Gmul/s: avx2 avx512  repacked (%s%s): GB/s Gmul/s batch64 Gmul/s\n", g4_isa_name(isa0),
+	       g4_isa_bf16() ? "+bf16" : "");
 	for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
-		uint32_t t = types[k];
+		const uint32_t t = types[k], wt = t == G4_DOT_BF16 ? G4_BF16 : t;
 		int64_t qr = rows < 64 ? rows : 64;
 		double t0 = now();
-		g4_quantize(t, x, w, qr, cols, NULL);
+		g4_quantize(wt, x, w, qr, cols, NULL);
 		double tq = now() - t0;
-		g4_quantize(t, x, w, rows, cols, NULL);
+		g4_quantize(wt, x, w, rows, cols, NULL);
 		g4_quantize_act((uint32_t)g4_vecdot_act_type(t), x, act, cols);
-		size_t rb = g4_row_bytes(t, cols);
-		printf("%-8s %10.1f", g4_type_name(t), (double)(qr * cols * 4) / tq / 1e6);
+		size_t rb = g4_row_bytes(wt, cols);
+		printf("%-9s %10.1f", g4_dot_name(t), (double)(qr * cols * 4) / tq / 1e6);
 		for (int isa = 0; isa <= 2; isa++) {
 			if (g4_isa_set(isa) < 0)
 				continue;
-			int r = t == G4_F32 || t == G4_F16 || t == G4_BF16 || isa == 0 ? (reps + 3) / 4 : reps;
+			int r = t == G4_F32 || t == G4_F16 || t == G4_BF16 || t == G4_DOT_BF16 || isa == 0 ? (reps + 3) / 4 : reps;
 			g4_vecdot_rows(t, cols, rows, w, rb, act, out);
 			t0 = now();
 			for (int i = 0; i < r; i++)

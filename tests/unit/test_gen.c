@@ -9,6 +9,7 @@
 #include "batch.h"
 #include "forward.h"
 #include "gen_model.h"
+#include "matmul.h"
 #include "model.h"
 #include "par.h"
 #include "qtypes.h"
@@ -144,6 +145,68 @@ static void test_12b_bf16(void)
 	c.window = 32;
 	c.seed = 13;
 	check_model("12b-bf16", &c, G4_BF16);
+}
+
+/* BF16 weights in 8-bit-activation mode (bf16 activations, vdpbf16ps's
+ * numerics; every width a multiple of 32): the
+ * consistency checks above, and logits near those of f32 activations. */
+static void test_bf16_q8(void)
+{
+	gen_cfg c = GEN_DEFAULTS;
+	c.n_layer = 6;
+	c.pattern = "SSSSSF";
+	c.n_embd = 64;
+	c.n_head = 4;
+	c.nkv_swa = 2;
+	c.hd_swa = 32;
+	c.hd_full = 64;
+	c.ff = 160;
+	c.double_wide = 1;	/* the shared layers' FFN: 320 */
+	c.untied = 1;
+	c.wtype = G4_BF16;
+	c.window = 32;
+	c.seed = 16;
+	g4_matmul_set_act(G4_ACT_Q8);
+	check_model("bf16-q8", &c, G4_F16);
+	g4_model *m = g4_model_load(t_tmp("gen.gguf"));
+	CHECK(m != NULL, "load: %s", g4_errmsg());
+	if (!m) {
+		g4_matmul_set_act(G4_ACT_F32);
+		return;
+	}
+	const int V = m->n_vocab, n = 200;
+	int32_t *ids = random_ids(n, V, 7);
+	float *q8 = one_pass(m, G4_F16, ids, n);
+	g4_matmul_set_act(G4_ACT_F32);
+	float *f32 = one_pass(m, G4_F16, ids, n);
+	double mx = 0, sum = 0, mag = 0;
+	int same_top = 0;
+	for (int t = 0; t < n; t++) {
+		int a = 0, b = 0;
+		for (int v = 0; v < V; v++) {
+			const size_t i = (size_t)t * V + v;
+			const double d = fabs((double)q8[i] - f32[i]);
+			mx = d > mx ? d : mx;
+			sum += d;
+			mag += fabs(f32[i]);
+			a = q8[i] > q8[(size_t)t * V + a] ? v : a;
+			b = f32[i] > f32[(size_t)t * V + b] ? v : b;
+		}
+		same_top += a == b;
+	}
+	printf("  bf16 activations vs f32: max |d| %.3g, mean |d| %.3g (mean |logit| %.3g), same top-1 at %d of %d\n",
+	       mx, sum / ((double)n * V), mag / ((double)n * V), same_top, n);
+	CHECK(sum > 0, "8-bit mode gave the f32 logits: BF16 still has f32 activations");
+	/* bf16 rounds an activation by up to 2^-9 of it; this random model
+	 * amplifies input changes ~500 times (1e-6 moves its logits by 4e-4):
+	 * ~2% of the mean logit, 0.14 at most */
+	CHECK(sum <= 0.05 * mag && mx <= 0.5, "logits too far from f32 activations' (mean %.3g, max %.3g)",
+	      sum / ((double)n * V), mx);
+	CHECK(same_top >= n * 9 / 10, "top-1 differs at %d of %d positions", n - same_top, n);
+	free(q8);
+	free(f32);
+	free(ids);
+	g4_model_free(m);
 }
 
 /* 26B layout with separate gate/up expert tensors. */
@@ -353,6 +416,7 @@ int main(void)
 	RUN(test_e4b);
 	RUN(test_e2b_f16);
 	RUN(test_12b_bf16);
+	RUN(test_bf16_q8);
 	RUN(test_moe_separate);
 	RUN(test_attention_split);
 	RUN(test_bad_shape);
