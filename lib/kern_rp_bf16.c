@@ -20,7 +20,7 @@
  * compute-bound): activation rows 64 at a time; for each group, tiles of up
  * to 6 activation rows (6 x 4 = 24 accumulators: 8 would need 32) share
  * every weight register loaded; the first tile's pass prefetches the group.
- * bench_vecdot on the 2-core Zen 4 VM, one thread, CPU time, other
+ * bench_vecdot on the 2-core AMD EPYC VM, one thread, CPU time, other
  * processes on the cores (ranges of 5 runs; in brackets the f32-activation
  * BF16 tile, kern_rp_flt.c): 1024 x 2560 (5 MB, from L3), 1 activation
  * row 43-53 Gmul/s (37-42), 64 rows 190-209 (75-88); 16384 x 2560 (80 MB,

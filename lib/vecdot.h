@@ -59,7 +59,7 @@
  * BF16 weights with BF16 activations (G4_DOT_BF16, matmul's 8-bit-activation
  * mode; ggml's vec_dot_type for BF16 is BF16 too).  The numerics are those
  * of AVX512-BF16's vdpbf16ps, found by comparing the instruction on an AMD
- * EPYC (Zen 4) with emulations over 2*10^8 random and adversarial lanes and
+ * EPYC with emulations over 2*10^8 random and adversarial lanes and
  * hand-made cases (the SDM's text says DAZ, FTZ, round to nearest even,
  * odd element first; the rest is what this CPU does, and test_vecdot
  * checks it against the instruction wherever it runs):
