@@ -18,6 +18,7 @@
 #include "par.h"
 #include "qtypes.h"
 #include "quantize.h"
+#include "repack.h"
 #include "vecdot.h"
 
 #define UBATCH 256
@@ -358,12 +359,32 @@ static void attend(const kvsrc *ks, const g4_layer *L, int64_t p0, int64_t T, co
 			rows[j] = kv_ptr(ks, 0, lo + j) + (size_t)g * hd * es;
 			rows[nk + j] = kv_ptr(ks, 1, lo + j);
 		}
+	/* keys side by side (one KV head, no wrap of the ring in between) go
+	 * through the matmul tile kernel of their type, a run per thread */
+	const g4_rp_kernel *tk = kt >= 0 && L->nkv == 1 ? g4_rp_kernel_for((uint32_t)kt) : NULL;
+	if (tk && !tk->pack) {
+#pragma omp parallel if (wide)
+		{
+			int64_t j = nk * omp_get_thread_num() / omp_get_num_threads();
+			const int64_t jz = nk * (omp_get_thread_num() + 1) / omp_get_num_threads();
+			while (j < jz) {
+				int64_t r = 1;
+				while (j + r < jz && (const uint8_t *)rows[j + r] == (const uint8_t *)rows[j] + r * hd * es)
+					r++;
+				tk->gemm(hd, rows[j], r, (const uint8_t *)qg, (size_t)hd * sizeof(float), grp, sc + j,
+					 (size_t)nk);
+				j += r;
+			}
+		}
+	} else {
 #pragma omp parallel for schedule(static) if (wide)
-	for (int64_t j = 0; j < nk; j++) {
-		float buf[MAX_HD];
-		const void *kj = kt >= 0 ? rows[j] : kv_get(ks, 0, lo + j, g * hd, hd, buf);
-		/* the grp query heads against key j: g4_dot_f32's bits each */
-		g4_vecdot_acts(kt >= 0 ? (uint32_t)kt : G4_F32, hd, kj, qg, (size_t)hd * sizeof(float), grp, sc + j, (size_t)nk);
+		for (int64_t j = 0; j < nk; j++) {
+			float buf[MAX_HD];
+			const void *kj = kt >= 0 ? rows[j] : kv_get(ks, 0, lo + j, g * hd, hd, buf);
+			/* the grp query heads against key j: g4_dot_f32's bits each */
+			g4_vecdot_acts(kt >= 0 ? (uint32_t)kt : G4_F32, hd, kj, qg, (size_t)hd * sizeof(float), grp,
+				       sc + j, (size_t)nk);
+		}
 	}
 	for (int n = 0; n < grp; n++) {
 		float *sh = sc + (size_t)n * nk;
