@@ -15,8 +15,9 @@
  * numerics vecdot.h defines (and vecdot.c computes in C).  Pair k goes to
  * chain k % 4, so each row has four independent accumulators; they are
  * added as (s0 + s1) + (s2 + s3) and a NaN becomes 0x7fc00000.  One
- * activation row (decode, memory-bound): two groups at a time, eight chains
- * in flight, each group's stream prefetched 4 KB ahead.  A batch (prefill,
+ * activation row (decode, memory-bound): a group at a time, one stream
+ * prefetched 4 KB ahead (two groups side by side, two streams, were slower:
+ * E2B BF16 decode 12.4 against 15.1 tok/s at 78 GB/s).  A batch (prefill,
  * compute-bound): activation rows 64 at a time; for each group, tiles of up
  * to 6 activation rows (6 x 4 = 24 accumulators: 8 would need 32) share
  * every weight register loaded; the first tile's pass prefetches the group.
@@ -187,9 +188,7 @@ TB static void gemm(int64_t n, const uint8_t *groups, int64_t nrows, const uint8
 	const size_t gb = group_bytes(n);
 	if (nact == 1) {
 		int64_t g = 0;
-		for (; g + 2 <= ng; g += 2)
-			decode(2, n, groups + (size_t)g * gb, gb, act, y + g * ROWS, nrows - g * ROWS);
-		if (g < ng)
+		for (; g < ng; g++)
 			decode(1, n, groups + (size_t)g * gb, gb, act, y + g * ROWS, nrows - g * ROWS);
 		return;
 	}
