@@ -110,14 +110,6 @@ static void exact_rows(int64_t n, const uint8_t *grp, int nr, const uint8_t *a, 
 
 /* ---- AVX512-BF16 ---- */
 
-/* acc + the pair at w (16 rows) x the activation pair at a */
-TBI __m512 dp(__m512 acc, const uint8_t *w, const uint8_t *a)
-{
-	int32_t v;
-	memcpy(&v, a, 4);
-	return _mm512_dpbf16_ps(acc, (__m512bh)_mm512_loadu_si512(w), (__m512bh)_mm512_set1_epi32(v));
-}
-
 /* the four chains' sum, a NaN as 0x7fc00000, stored for the rows kept */
 TBI void finish(const __m512 *s, float *y, __mmask16 keep)
 {
@@ -129,28 +121,6 @@ TBI void finish(const __m512 *s, float *y, __mmask16 keep)
 static __mmask16 keep_of(int64_t left)
 {
 	return left >= ROWS ? 0xFFFF : (__mmask16)((1u << left) - 1);
-}
-
-/* one activation row: NG (1 or 2) consecutive groups */
-TBI void decode(int NG, int64_t n, const uint8_t *grp, size_t gb, const uint8_t *a, float *y, int64_t left)
-{
-	__m512 s[2][CHAINS];
-	for (int g = 0; g < NG; g++)
-		for (int c = 0; c < CHAINS; c++)
-			s[g][c] = _mm512_setzero_ps();
-	for (int64_t k = 0; k < n / 2; k += CHAINS) {
-		_Pragma("GCC unroll 2")
-		for (int g = 0; g < NG; g++) {
-			const uint8_t *w = grp + (size_t)g * gb + HEAD + (size_t)k * 64;
-			for (int l = 0; l < 64 * CHAINS; l += 64)
-				_mm_prefetch((const char *)w + PREFETCH + l, _MM_HINT_T0);
-			_Pragma("GCC unroll 4")
-			for (int c = 0; c < CHAINS; c++)
-				s[g][c] = dp(s[g][c], w + 64 * c, a + 4 * (k + c));
-		}
-	}
-	for (int g = 0; g < NG; g++)
-		finish(s[g], y + ROWS * g, keep_of(left - ROWS * g));
 }
 
 /* NA (1..TILE) activation rows (ap) against one group */
@@ -186,10 +156,9 @@ TB static void gemm(int64_t n, const uint8_t *groups, int64_t nrows, const uint8
 {
 	const int64_t ng = (nrows + ROWS - 1) / ROWS;
 	const size_t gb = group_bytes(n);
-	if (nact == 1) {
-		int64_t g = 0;
-		for (; g < ng; g++)
-			decode(1, n, groups + (size_t)g * gb, gb, act, y + g * ROWS, nrows - g * ROWS);
+	if (nact == 1) {	/* decode: a group at a time, prefetched */
+		for (int64_t g = 0; g < ng; g++)
+			tile(1, n, groups + (size_t)g * gb, &act, y + g * ROWS, ldy, keep_of(nrows - g * ROWS), 1);
 		return;
 	}
 	for (int64_t j0 = 0; j0 < nact; j0 += ACHUNK) {
