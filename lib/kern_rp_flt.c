@@ -8,10 +8,10 @@
  * activations for every weight row).  A tile runs lanes 0..15 and then
  * 16..31, so its 24 accumulators, 3 activation vectors and a weight vector
  * fit the registers (4 x 2 tiles converted a weight vector for every 2
- * fmas).  In a batch, the next group's rows are prefetched a slice per
- * tile.  E2B F16 prefill (--act q8, 2 threads): 66 tok/s with 4 x 2 tiles,
- * 72 with 4 x 3, 75 with the prefetch; 8 x 3 tiles: 57-62; converting a
- * group to f32 first: 45.  One activation row (decode) reads the rows one
+ * fmas).  E2B F16 prefill (--act q8, 2 threads): 66 tok/s with 4 x 2
+ * tiles, 72 with 4 x 3; 8 x 3 tiles: 57-62; converting a group to f32
+ * first: 45; tiles of 3 x 4, 2 x 6, or of one half of the lanes over the
+ * whole row (4 x 6, 6 x 4): slower.  One activation row (decode) reads the rows one
  * after another, a single stream: 11.5-12.5 tok/s, where 4 rows side by
  * side (4 streams) gave 7.8 (at 48 GB/s). */
 #include "kern.h"
@@ -25,7 +25,7 @@
 #define T5 __attribute__((target(TGT)))
 #define T5I static inline __attribute__((target(TGT), always_inline))
 
-enum { ROWS = 4, ACTS = 3, PREFETCH = 2048 };
+enum { ROWS = 4, ACTS = 3, PREFETCH = 2048, BLOCK = 128, SLICE = 2048 };
 
 static int esize(uint32_t t)
 {
@@ -42,17 +42,20 @@ T5I __m512 wload(uint32_t t, const uint8_t *p)
 	return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
 
-/* R weight rows (wstride bytes apart) x A activation rows */
-T5I void tile(uint32_t t, int R, int A, int64_t n, const uint8_t *w, size_t wstride, const float *const *x,
-	      float *y, size_t ldy)
+/* R weight rows (wstride bytes apart) x A activation rows, elements
+ * [k0, k1) of n: the accumulators start at zero (k0 == 0) or from keep,
+ * and end in y (k1 == n) or in keep (k1 a multiple of 32) */
+T5I void tile(uint32_t t, int R, int A, int64_t n, int64_t k0, int64_t k1, const uint8_t *w, size_t wstride,
+	      const float *const *x, __m512 *keep, float *y, size_t ldy)
 {
 	const int es = esize(t);
 	__m512 acc[ROWS][ACTS][2];
 	for (int r = 0; r < R; r++)
 		for (int a = 0; a < A; a++)
-			acc[r][a][0] = acc[r][a][1] = _mm512_setzero_ps();
-	int64_t i = 0;
-	for (; i + 32 <= n; i += 32) {
+			for (int h = 0; h < 2; h++)
+				acc[r][a][h] = k0 ? keep[(r * ACTS + a) * 2 + h] : _mm512_setzero_ps();
+	int64_t i = k0;
+	for (; i + 32 <= k1; i += 32) {
 		if (A == 1)	/* decode streams the rows once: ask ahead */
 			for (int r = 0; r < R; r++)
 				for (int l = 0; l < 32 * es; l += 64)
@@ -76,6 +79,13 @@ T5I void tile(uint32_t t, int R, int A, int64_t n, const uint8_t *w, size_t wstr
 			}
 		}
 	}
+	if (k1 < n) {
+		for (int r = 0; r < R; r++)
+			for (int a = 0; a < A; a++)
+				for (int h = 0; h < 2; h++)
+					keep[(r * ACTS + a) * 2 + h] = acc[r][a][h];
+		return;
+	}
 	if (i == n) {	/* no tail: the fixed reduction of vecdot.h in registers */
 		for (int r = 0; r < R; r++)
 			for (int a = 0; a < A; a++)
@@ -96,42 +106,52 @@ T5I void tile(uint32_t t, int R, int A, int64_t n, const uint8_t *w, size_t wstr
 	}
 }
 
+/* One activation row (decode): the rows one after another, one stream. */
+T5I void gemv(uint32_t t, int64_t n, const uint8_t *rows, int64_t nrows, const float *x, float *y)
+{
+	const size_t wstride = (size_t)n * esize(t);
+	for (int64_t r = 0; r < nrows; r++)
+		tile(t, 1, 1, n, 0, n, rows + (size_t)r * wstride, wstride, &x, NULL, y + r, 1);
+}
+
+/* A batch: blocks of BLOCK rows stay in L2 while every tile of 3
+ * activation rows passes over them, the tile's rows in L1 (their slices
+ * of SLICE values, with the accumulators of the block's groups kept
+ * between slices, when rows are longer).  Each weight byte comes from
+ * memory once per product and the activations, twice the bytes of F16
+ * weights, from L1.  F16 tiles of 4 x 3 on one core: 104 -> 110 Gmul/s
+ * at width 1536, 71 -> 84-91 at 12288 (E2B's wide down projection),
+ * where rows in L1 and activations from L2 re-read every weight a
+ * chunk of activation rows. */
 T5I void gemm(uint32_t t, int64_t n, const uint8_t *rows, int64_t nrows, const uint8_t *act, size_t astride,
 	      int64_t nact, float *y, size_t ldy)
 {
 	const size_t wstride = (size_t)n * esize(t);
-	/* activation rows in chunks that stay in L2 while every row group
-	 * passes over them (f32 rows are big: re-reading all of them for each
-	 * group of 4 weight rows made prefill memory-bound) */
-	int64_t chunk = (int64_t)(((size_t)512 << 10) / ((size_t)n * sizeof(float)));
-	chunk = chunk < ACTS ? ACTS : chunk / ACTS * ACTS;
-	for (int64_t j0 = 0; j0 < nact; j0 += chunk)
-	for (int64_t r0 = 0; r0 < nrows; r0 += ROWS) {
-		const int R = nrows - r0 < ROWS ? (int)(nrows - r0) : ROWS;
-		const uint8_t *w = rows + (size_t)r0 * wstride;
-		/* the next group's rows, a slice each tile: they come from
-		 * memory while this group's come from L1 */
-		const int64_t jn = (nact < j0 + chunk ? nact : j0 + chunk) - j0, ntiles = (jn + ACTS - 1) / ACTS;
-		const size_t gbytes = (size_t)ROWS * wstride, slice = (gbytes / 64 + ntiles - 1) / ntiles * 64;
-		const uint8_t *next = r0 + 2 * ROWS <= nrows ? w + gbytes : NULL;
-		for (int64_t j = j0; j < nact && j < j0 + chunk; j += ACTS) {
+	__m512 keep[BLOCK / ROWS][ROWS * ACTS * 2];
+	if (nact == 1) {
+		gemv(t, n, rows, nrows, (const float *)act, y);
+		return;
+	}
+	for (int64_t b0 = 0; b0 < nrows; b0 += BLOCK) {
+		const int64_t b1 = nrows - b0 < BLOCK ? nrows : b0 + BLOCK;
+		for (int64_t j = 0; j < nact; j += ACTS) {
 			const int A = nact - j < ACTS ? (int)(nact - j) : ACTS;
-			if (next && A > 1)
-				for (size_t l = (size_t)((j - j0) / ACTS) * slice, e = l + slice; l < e && l < gbytes; l += 64)
-					_mm_prefetch((const char *)next + l, _MM_HINT_T0);
 			const float *x[ACTS];
 			for (int a = 0; a < ACTS; a++)
 				x[a] = (const float *)(act + (size_t)(j + (a < A ? a : A - 1)) * astride);
-			float *o = y + (size_t)j * ldy + r0;
-			if (R == ROWS && A == 3)
-				tile(t, ROWS, 3, n, w, wstride, x, o, ldy);
-			else if (R == ROWS && A == 2)
-				tile(t, ROWS, 2, n, w, wstride, x, o, ldy);
-			else if (R == ROWS)	/* one activation row: the rows in order, one stream */
-				for (int r = 0; r < ROWS; r++)
-					tile(t, 1, 1, n, w + (size_t)r * wstride, wstride, x, o + r, ldy);
-			else
-				tile(t, R, A, n, w, wstride, x, o, ldy);
+			for (int64_t k0 = 0; k0 < n; k0 += SLICE) {
+				const int64_t k1 = n - k0 <= SLICE ? n : k0 + SLICE;
+				for (int64_t r0 = b0; r0 < b1; r0 += ROWS) {
+					const int R = b1 - r0 < ROWS ? (int)(b1 - r0) : ROWS;
+					const uint8_t *w = rows + (size_t)r0 * wstride;
+					__m512 *kp = keep[(r0 - b0) / ROWS];
+					float *o = y + (size_t)j * ldy + r0;
+					if (R == ROWS && A == ACTS)
+						tile(t, ROWS, ACTS, n, k0, k1, w, wstride, x, kp, o, ldy);
+					else
+						tile(t, R, A, n, k0, k1, w, wstride, x, kp, o, ldy);
+				}
+			}
 		}
 	}
 }

@@ -780,6 +780,50 @@ static void test_bf16_bound(void)
 	free(d); free(act); free(x); free(y);
 }
 
+/* F32/F16/BF16 tile kernels in a batch go over blocks of rows and, for long
+ * rows, slices of a row with the accumulators kept between slices: rows
+ * over several blocks (the last one short, its last group short), widths
+ * of one slice, several slices, several with a tail; activation rows not
+ * a multiple of the tile.  The same bits as portable g4_vecdot. */
+static void test_flt_blocks(void)
+{
+	static const uint32_t ft[] = { G4_F32, G4_F16, G4_BF16 };
+	static const int64_t widths[] = { 2048, 4096, 4133, 6150 };
+	const int R = 263, A = 7;
+	for (int isa = G4_ISA_PORTABLE; isa <= G4_ISA_AVX512; isa++) {
+		if (!g4_isa_available(isa))
+			continue;
+		for (size_t k = 0; k < sizeof ft / sizeof ft[0]; k++)
+			for (size_t v = 0; v < sizeof widths / sizeof widths[0]; v++) {
+				const uint32_t t = ft[k];
+				const int64_t n = widths[v];
+				g4_isa_set(isa);
+				const g4_rp_kernel *kr = g4_rp_kernel_for(t);
+				if (!kr || kr->pack)
+					continue;
+				const size_t rb = g4_row_bytes(t, n);
+				uint8_t *w = malloc(rb * R);
+				float *x = malloc((size_t)(A * n) * sizeof *x), *got = malloc((size_t)(A * R) * sizeof *got);
+				for (int r = 0; r < R; r++)
+					make_weights(t, n, w + (size_t)r * rb, 0);
+				for (int64_t i = 0; i < A * n; i++)
+					x[i] = frnd();
+				kr->gemm(n, w, R, (const uint8_t *)x, (size_t)n * sizeof *x, A, got, R);
+				g4_isa_set(G4_ISA_PORTABLE);
+				int bad = 0;
+				for (int j = 0; j < A; j++)
+					for (int r = 0; r < R; r++) {
+						float want = g4_vecdot(t, n, w + (size_t)r * rb, x + (size_t)j * n);
+						bad += memcmp(&want, &got[j * R + r], 4) != 0;
+					}
+				CHECK(!bad, "%s %s n=%lld: %d of %d products differ from portable", g4_isa_name(isa),
+				      g4_type_name(t), (long long)n, bad, A * R);
+				free(w); free(x); free(got);
+			}
+	}
+	g4_isa_set(G4_ISA_BEST);
+}
+
 int main(void)
 {
 	printf("# vecdot path in use: %s\n", g4_isa_name(g4_isa()));
@@ -788,6 +832,7 @@ int main(void)
 	RUN(test_simd_bitwise);
 	RUN(test_acts);
 	RUN(test_repack);
+	RUN(test_flt_blocks);
 	RUN(test_act_quant_paths);
 	RUN(test_bf16_step);
 	RUN(test_bf16_act);
