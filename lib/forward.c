@@ -135,7 +135,9 @@ static int kv_reserve(g4_seq *s, g4_kvl *c, int64_t T)
 		cap = 16;
 	if ((uint64_t)cap > ((uint64_t)1 << 40) / c->row_bytes)
 		return g4_err("KV cache of %lld rows is too large", (long long)cap);
-	uint8_t *k = malloc((size_t)cap * c->row_bytes), *v = malloc((size_t)cap * c->row_bytes);
+	/* aligned as the scratch: rows of keys go through the matmul tiles */
+	const size_t bytes = ((size_t)cap * c->row_bytes + 63) & ~(size_t)63;
+	uint8_t *k = aligned_alloc(64, bytes), *v = aligned_alloc(64, bytes);
 	if (!k || !v) {
 		free(k);
 		free(v);
@@ -267,7 +269,10 @@ static int ensure_ws(g4_seq *s, int64_t T, bufs *b)
 {
 	size_t need = ws_layout(s->m, T, NULL, NULL);
 	if (need > s->ws_cap) {
-		float *p = malloc(need * sizeof *p);
+		/* 64-byte aligned (each buffer starts a multiple of 16 floats
+		 * in): a matmul's activation rows split no cache line.  E2B
+		 * F16 prefill 78 -> 85 tok/s over malloc's 16 bytes */
+		float *p = aligned_alloc(64, need * sizeof *p);
 		if (!p)
 			return g4_err("out of memory for %zu MB of scratch", need * 4 >> 20);
 		free(s->ws);
