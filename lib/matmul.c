@@ -100,7 +100,7 @@ void g4_matmul_n(int nm, const g4_mat *const *w, const int64_t *mat, const float
 		if (!direct && act_mode == G4_ACT_Q8) {
 			const int a = g4_vecdot_act_type(dt);
 			ab[i] = g4_act_row_bytes(dt, n);
-			if (a >= 0 && ab[i] && (q[i] = malloc((size_t)T * ab[i]))) {
+			if (a >= 0 && ab[i] && (q[i] = aligned_alloc(64, ((size_t)T * ab[i] + 63) & ~(size_t)63))) {
 				at[i] = (uint32_t)a;
 				act[i] = q[i];
 				astride[i] = ab[i];
