@@ -51,12 +51,14 @@ T5I void tile(uint32_t t, int NA, int64_t nb, const uint8_t *grp, const uint8_t 
 	for (int64_t b = 0; b < nb; b++) {
 		const uint8_t *o = grp + (size_t)b * bb, *q = o + (mins ? 64 : 32);
 		if (pf)	/* the group's first pass streams it from memory: ask ~6 KB ahead */
+			_Pragma("GCC unroll 8")
 			for (size_t l = 0; l < bb; l += 64)
 				_mm_prefetch((const char *)o + PREFETCH + l, _MM_HINT_T0);
 		__m512 wd = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)o));
 		__m512 wm = mins ? _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(o + 32))) : wd;
 		__m512i w[8];
 		if (nib) {
+			_Pragma("GCC unroll 4")
 			for (int c = 0; c < 4; c++) {
 				__m512i v = _mm512_loadu_si512(q + 64 * c);
 				w[c] = _mm512_and_si512(v, m4);
@@ -67,6 +69,7 @@ T5I void tile(uint32_t t, int NA, int64_t nb, const uint8_t *grp, const uint8_t 
 				}
 			}
 		} else {
+			_Pragma("GCC unroll 8")
 			for (int g = 0; g < 8; g++)
 				w[g] = _mm512_loadu_si512(q + 64 * g);
 		}
