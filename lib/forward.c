@@ -724,6 +724,13 @@ static int attention_parts(const part *pp, int np, const g4_layer *L, const floa
 	return failed ? g4_err("out of memory for attention scores") : 0;
 }
 
+/* The per-token steps between a batch's matmuls (norms, RoPE, residuals,
+ * KV stores) split over the threads: a token's values are computed the
+ * same way on any thread, so the same bits.  A few tokens stay on the
+ * calling thread (a parallel region costs more than their steps).  E2B
+ * Q4_0 prefill 205 -> 217 tok/s over one thread doing them. */
+#define PER_TOKEN _Pragma("omp parallel for schedule(static) if (T >= 4)")
+
 static int ubatch_parts(const part *pp, int np, int64_t T)
 {
 	bufs b;
@@ -798,10 +805,11 @@ static int ubatch_rows(const part *pp, int np, const rowinfo *ri, int64_t T, buf
 		const int hd = L->hd, qw = nh * hd, kw = L->nkv * hd;
 
 		/* attention (§2.4 step 1, §2.5) */
-		for (int64_t t = 0; t < T; t++)
+		PER_TOKEN
+		for (int64_t t = 0; t < T; t++) {
 			rmsnorm(b.a + t * H, b.x + t * H, L->attn_norm, H, m->eps);
-		for (int64_t t = 0; t < T; t++)
 			rope_angles(m, L, ri[t].pos, b.cs + t * hd, b.sn + t * hd);
+		}
 		{	/* q, k, v in one parallel sweep */
 			const g4_mat *w[3] = { &L->wq, &L->wk, &L->wv };
 			const int64_t mats[3] = { 0, 0, 0 }, ld[3] = { qw, kw, kw }, lda[3] = { H, H, H };
@@ -816,6 +824,7 @@ static int ubatch_rows(const part *pp, int np, const rowinfo *ri, int64_t T, buf
 			}
 			g4_matmul_n(nmm, w, mats, a, lda, T, y, ld);
 		}
+		PER_TOKEN
 		for (int64_t t = 0; t < T; t++)
 			for (int n = 0; n < nh; n++) {
 				float *qh = b.q + t * qw + n * hd;
@@ -825,6 +834,7 @@ static int ubatch_rows(const part *pp, int np, const rowinfo *ri, int64_t T, buf
 		if (L->has_kv) {
 			if (!L->wv.data)
 				memcpy(b.v, b.k, (size_t)(T * kw) * sizeof(float));
+			PER_TOKEN
 			for (int64_t t = 0; t < T; t++) {
 				for (int n = 0; n < L->nkv; n++) {
 					float *kh = b.k + t * kw + n * hd, *vh = b.v + t * kw + n * hd;
@@ -843,16 +853,15 @@ static int ubatch_rows(const part *pp, int np, const rowinfo *ri, int64_t T, buf
 		if (attention_parts(pp, np, L, b.q, b.att, qw) < 0)
 			return -1;
 		g4_matmul(&L->wo, 0, b.att, qw, T, b.o, H);
+		/* then the feed-forward's input norm (§2.4 step 2 / 2') */
+		PER_TOKEN
 		for (int64_t t = 0; t < T; t++) {
 			rmsnorm(b.o + t * H, b.o + t * H, L->post_attn_norm, H, m->eps);
 			for (int i = 0; i < H; i++)
 				b.x[t * H + i] += b.o[t * H + i];
-		}
-
-		/* feed-forward (§2.4 step 2 / 2') */
-		const int F = L->ff;
-		for (int64_t t = 0; t < T; t++)
 			rmsnorm(b.a + t * H, b.x + t * H, L->ffn_norm, H, m->eps);
+		}
+		const int F = L->ff;
 		{	/* gate and up in one parallel sweep */
 			const g4_mat *w[2] = { &L->gate, &L->up };
 			const int64_t mats[2] = { 0, 0 }, ld[2] = { F, F }, lda[2] = { H, H };
@@ -863,17 +872,20 @@ static int ubatch_rows(const part *pp, int np, const rowinfo *ri, int64_t T, buf
 		gelu_mul(b.g, b.g, b.u, T * F);
 		g4_matmul(&L->down, 0, b.g, F, T, b.f, H);
 		if (L->moe) {
+			PER_TOKEN
 			for (int64_t t = 0; t < T; t++) {
 				rmsnorm(b.f + t * H, b.f + t * H, L->post_ffw_norm_1, H, m->eps);
 				rmsnorm(b.xin + t * H, b.x + t * H, L->pre_ffw_norm_2, H, m->eps);
 			}
 			moe(m, L, T, b.x, b.xin, &b, b.o);
+			PER_TOKEN
 			for (int64_t t = 0; t < T; t++) {
 				rmsnorm(b.o + t * H, b.o + t * H, L->post_ffw_norm_2, H, m->eps);
 				for (int i = 0; i < H; i++)
 					b.f[t * H + i] += b.o[t * H + i];
 			}
 		}
+		PER_TOKEN
 		for (int64_t t = 0; t < T; t++) {
 			rmsnorm(b.f + t * H, b.f + t * H, L->post_ffw_norm, H, m->eps);
 			for (int i = 0; i < H; i++)
@@ -883,11 +895,13 @@ static int ubatch_rows(const part *pp, int np, const rowinfo *ri, int64_t T, buf
 		/* per-layer embedding (§2.3, step 3) */
 		if (P > 0) {
 			g4_matmul(&L->inp_gate, 0, b.x, H, T, b.pt, P);
+			PER_TOKEN
 			for (int64_t t = 0; t < T; t++) {
 				const float *pl = b.ple + t * (int64_t)NL * P + (int64_t)l * P;
 				g4_gelu_mul(b.pt + t * P, b.pt + t * P, pl, P);
 			}
 			g4_matmul(&L->proj, 0, b.pt, P, T, b.o, H);
+			PER_TOKEN
 			for (int64_t t = 0; t < T; t++) {
 				rmsnorm(b.o + t * H, b.o + t * H, L->ple_post_norm, H, m->eps);
 				for (int i = 0; i < H; i++)
