@@ -10,9 +10,9 @@
  * per lane, the chain of vecdot.h: sum = fma((float)p, dw*da, sum) (and
  * fma(m, s, sum) for types with mins), the same bits as g4_vecdot.
  *
- * A call works through its rows group by group; in each group it keeps
- * the unpacked weights of a block in registers for a tile of up to 8
- * activation rows. */
+ * A call works through its rows group by group (kern_rp_drv.inc); in each
+ * group it keeps the unpacked weights of a block in registers for a tile
+ * of up to 8 activation rows. */
 #include "kern.h"
 #include "repack.h"
 
@@ -38,8 +38,8 @@ T5I int32_t ld32(const uint8_t *p)
 }
 
 /* NA (1..TILE) activation rows against one group over all nb blocks */
-T5I void tile(uint32_t t, int NA, int64_t nb, const uint8_t *grp, const uint8_t *const *ap,
-	      const g4_rp32_act *const *ax, __m512 *sum, int pf)
+T5I void tile(uint32_t t, int NA, int pf, int64_t nb, const uint8_t *grp, const uint8_t *const *ap,
+	      const g4_rp32_act *const *ax, __m512 *sum)
 {
 	const int mins = g4_rp32_has_min(t), nib = g4_rp32_nibbles(t), qo = mins ? 4 : 2;
 	const size_t bb = g4_rp32_blk_bytes(t), ab = mins ? 36 : 34;
@@ -94,54 +94,14 @@ T5I void tile(uint32_t t, int NA, int64_t nb, const uint8_t *grp, const uint8_t 
 	}
 }
 
-T5I void gemm(uint32_t t, int64_t n, const uint8_t *groups, int64_t nrows, const uint8_t *act,
-	      size_t astride, int64_t nact, float *y, size_t ldy)
-{
-	const int64_t nb = n / 32, ng = (nrows + ROWS - 1) / ROWS;
-	const size_t gb = g4_rp32_group_bytes(t, n);
-	int64_t chunk = nact < ACHUNK ? nact : ACHUNK;
-	g4_rp32_act *ax = g4_rp32_act_alloc(nb, nact, nrows, y, ldy);
-	if (!ax)
-		return;
-	for (int64_t j0 = 0; j0 < nact; j0 += chunk) {
-		int64_t na = nact - j0 < chunk ? nact - j0 : chunk;
-		for (int64_t j = 0; j < na; j++)
-			g4_rp32_act_blocks(t, act + (size_t)(j0 + j) * astride, nb, ax + j * nb);
-		for (int64_t g = 0; g < ng; g++) {
-			const uint8_t *grp = groups + (size_t)g * gb;
-			int64_t r0 = g * ROWS, left = nrows - r0;
-			__mmask16 keep = left >= ROWS ? 0xFFFF : (__mmask16)((1u << left) - 1);
-			for (int64_t j = 0; j < na; j += TILE) {
-				int k = na - j < TILE ? (int)(na - j) : TILE;
-				const uint8_t *ap[TILE];
-				const g4_rp32_act *xp[TILE];
-				__m512 sum[TILE];
-				for (int i = 0; i < k; i++) {
-					ap[i] = act + (size_t)(j0 + j + i) * astride;
-					xp[i] = ax + (j + i) * nb;
-				}
-				switch (k) {
-				case 8: tile(t, 8, nb, grp, ap, xp, sum, j == 0); break;
-				case 7: tile(t, 7, nb, grp, ap, xp, sum, j == 0); break;
-				case 6: tile(t, 6, nb, grp, ap, xp, sum, j == 0); break;
-				case 5: tile(t, 5, nb, grp, ap, xp, sum, j == 0); break;
-				case 4: tile(t, 4, nb, grp, ap, xp, sum, j == 0); break;
-				case 3: tile(t, 3, nb, grp, ap, xp, sum, j == 0); break;
-				case 2: tile(t, 2, nb, grp, ap, xp, sum, j == 0); break;
-				default: tile(t, 1, nb, grp, ap, xp, sum, j == 0); break;
-				}
-				for (int i = 0; i < k; i++)
-					_mm512_mask_storeu_ps(y + (size_t)(j0 + j + i) * ldy + r0, keep, sum[i]);
-			}
-		}
-	}
-	free(ax);
-}
+#define DRV_ACT g4_rp32_act
+#define drv_prep g4_rp32_act_blocks
+#include "kern_rp_drv.inc"
 
 #define KERNEL(name, T) \
 T5 static void name##_gemm(int64_t n, const uint8_t *groups, int64_t nrows, const uint8_t *act, \
 			   size_t astride, int64_t nact, float *y, size_t ldy) \
-{ gemm(T, n, groups, nrows, act, astride, nact, y, ldy); } \
+{ drive(T, n / 32, g4_rp32_group_bytes(T, n), groups, nrows, act, astride, nact, y, ldy); } \
 static const g4_rp_kernel rp_##name = { T, ROWS, g4_rp32_gb_##name, g4_rp32_pack_##name, name##_gemm };
 
 KERNEL(q4_0, G4_Q4_0)

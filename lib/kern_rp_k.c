@@ -674,49 +674,9 @@ T5I void tile(uint32_t t, int NA, int pf, int64_t nsb, const uint8_t *grp, const
 	}
 }
 
-T5I void gemm(uint32_t t, int64_t n, const uint8_t *groups, int64_t nrows, const uint8_t *act,
-	      size_t astride, int64_t nact, float *y, size_t ldy)
-{
-	const int64_t nsb = n / 256, ng = (nrows + ROWS - 1) / ROWS;
-	const size_t gb = group_bytes(t, n);
-	int64_t chunk = nact < ACHUNK ? nact : ACHUNK;
-	kact *ax = g4_rp_scratch((size_t)(chunk * nsb) * sizeof *ax, nact, nrows, y, ldy);
-	if (!ax)
-		return;
-	for (int64_t j0 = 0; j0 < nact; j0 += chunk) {
-		int64_t na = nact - j0 < chunk ? nact - j0 : chunk;
-		for (int64_t j = 0; j < na; j++)
-			act_prep(t, act + (size_t)(j0 + j) * astride, nsb, ax + j * nsb);
-		for (int64_t g = 0; g < ng; g++) {
-			const uint8_t *grp = groups + (size_t)g * gb;
-			int64_t r0 = g * ROWS, left = nrows - r0;
-			__mmask16 keep = left >= ROWS ? 0xFFFF : (__mmask16)((1u << left) - 1);
-			for (int64_t j = 0; j < na; j += TILE) {
-				int k = na - j < TILE ? (int)(na - j) : TILE;
-				const uint8_t *ap[TILE];
-				const kact *xp[TILE];
-				__m512 sum[TILE];
-				for (int i = 0; i < k; i++) {
-					ap[i] = act + (size_t)(j0 + j + i) * astride;
-					xp[i] = ax + (j + i) * nsb;
-				}
-				switch (k) {
-				case 8: tile(t, 8, j == 0, nsb, grp, ap, xp, sum); break;
-				case 7: tile(t, 7, j == 0, nsb, grp, ap, xp, sum); break;
-				case 6: tile(t, 6, j == 0, nsb, grp, ap, xp, sum); break;
-				case 5: tile(t, 5, j == 0, nsb, grp, ap, xp, sum); break;
-				case 4: tile(t, 4, j == 0, nsb, grp, ap, xp, sum); break;
-				case 3: tile(t, 3, j == 0, nsb, grp, ap, xp, sum); break;
-				case 2: tile(t, 2, j == 0, nsb, grp, ap, xp, sum); break;
-				default: tile(t, 1, j == 0, nsb, grp, ap, xp, sum); break;
-				}
-				for (int i = 0; i < k; i++)
-					_mm512_mask_storeu_ps(y + (size_t)(j0 + j + i) * ldy + r0, keep, sum[i]);
-			}
-		}
-	}
-	free(ax);
-}
+#define DRV_ACT kact
+#define drv_prep act_prep
+#include "kern_rp_drv.inc"
 
 #define KERNEL(name, T) \
 static size_t name##_gb(int64_t n) { return group_bytes(T, n); } \
@@ -724,7 +684,7 @@ static void name##_pack(int64_t n, const uint8_t *src, size_t sstride, int nrows
 { pack(T, n, src, sstride, nrows, dst); } \
 T5 static void name##_gemm(int64_t n, const uint8_t *groups, int64_t nrows, const uint8_t *act, \
 			   size_t astride, int64_t nact, float *y, size_t ldy) \
-{ gemm(T, n, groups, nrows, act, astride, nact, y, ldy); } \
+{ drive(T, n / 256, group_bytes(T, n), groups, nrows, act, astride, nact, y, ldy); } \
 static const g4_rp_kernel name = { T, ROWS, name##_gb, name##_pack, name##_gemm };
 
 KERNEL(rp_q6_K, G4_Q6_K)
