@@ -25,11 +25,6 @@
 #define T5 __attribute__((target(TGT)))
 #define T5I static inline __attribute__((target(TGT), always_inline))
 
-T5I float h2f(const uint8_t *p)
-{
-	return _cvtsh_ss(rd16(p));
-}
-
 T5I __m256i load32(const void *p)
 {
 	return _mm256_loadu_si256((const __m256i *)p);
@@ -154,7 +149,7 @@ T5I void q45_K_rows(int five, int R, int64_t n, const uint8_t *w, const uint8_t 
 				acc[r] = _mm512_dpwssd_epi32(acc[r], _mm512_maddubs_epi16(wq, _mm512_loadu_si512(y + 64 * j)), sv);
 			}
 		}
-		float dw = h2f(b), dmw = h2f(b + 2);
+		float dw = g4_h2f(b), dmw = g4_h2f(b + 2);
 		for (int r = 0; r < R; r++) {
 			const uint8_t *a = act + r * astride + 292 * i;
 			__m256i mp = _mm256_madd_epi16(load32(a + 260), m16);
@@ -212,7 +207,7 @@ T5I void q6_K_rows(int R, int64_t n, const uint8_t *w, const uint8_t *act, size_
 				}
 			}
 		}
-		float dw = h2f(b + 208);
+		float dw = g4_h2f(b + 208);
 		for (int r = 0; r < R; r++) {
 			const uint8_t *a = act + r * astride + 292 * i;
 			/* stored q + 32: subtract 32 * sum_g sc_g * bsum_g */
@@ -297,7 +292,7 @@ T5I void q23_K_rows(int three, int R, int64_t n, const uint8_t *w, const uint8_t
 				}
 			}
 		}
-		float dw = h2f(b + (three ? 108 : 80)), dmw = three ? 0 : h2f(b + 82);
+		float dw = g4_h2f(b + (three ? 108 : 80)), dmw = three ? 0 : g4_h2f(b + 82);
 		for (int r = 0; r < R; r++) {
 			const uint8_t *a = act + r * astride + 292 * i;
 			__m256i bs = load32(a + 260);
@@ -352,7 +347,7 @@ T5I void iq4_xs_rows(int R, int64_t n, const uint8_t *w, const uint8_t *act, siz
 				acc[r] = _mm512_add_epi32(acc[r], _mm512_mullo_epi32(p, sv));
 			}
 		}
-		float dw = h2f(b);
+		float dw = g4_h2f(b);
 		for (int r = 0; r < R; r++) {
 			const uint8_t *a = act + r * astride + 292 * i;
 			int32_t S = hsum512(acc[r]) - 128 * hsum256(_mm256_madd_epi16(load32(a + 260), l16));

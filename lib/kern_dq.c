@@ -25,7 +25,7 @@ T5 static void q4_0(const uint8_t *b, float *y, int64_t nb)
 {
 	const __m128i m = _mm_set1_epi8(15), e8 = _mm_set1_epi8(8);
 	for (int64_t i = 0; i < nb; i++, b += 18, y += 32) {
-		__m512 d = _mm512_set1_ps(g4_f16_to_f32(rd16(b)));
+		__m512 d = _mm512_set1_ps(g4_h2f(b));
 		__m128i q = _mm_loadu_si128((const __m128i *)(b + 2));
 		__m128i lo = _mm_sub_epi8(_mm_and_si128(q, m), e8), hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(q, 4), m), e8);
 		_mm512_storeu_ps(y, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(lo)), d));
@@ -36,7 +36,7 @@ T5 static void q4_0(const uint8_t *b, float *y, int64_t nb)
 T5 static void q8_0(const uint8_t *b, float *y, int64_t nb)
 {
 	for (int64_t i = 0; i < nb; i++, b += 34, y += 32) {
-		__m512 d = _mm512_set1_ps(g4_f16_to_f32(rd16(b)));
+		__m512 d = _mm512_set1_ps(g4_h2f(b));
 		for (int h = 0; h < 2; h++) {
 			__m128i q = _mm_loadu_si128((const __m128i *)(b + 2 + 16 * h));
 			_mm512_storeu_ps(y + 16 * h, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)), d));
@@ -50,7 +50,7 @@ T5 static void q45_K(int five, const uint8_t *b, float *y, int64_t nb)
 	const __m128i m = _mm_set1_epi8(15), one = _mm_set1_epi8(1);
 	const size_t bytes = five ? 176 : 144;
 	for (int64_t i = 0; i < nb; i++, b += bytes) {
-		float d = g4_f16_to_f32(rd16(b)), dmin = g4_f16_to_f32(rd16(b + 2));
+		float d = g4_h2f(b), dmin = g4_h2f(b + 2);
 		const uint8_t *sc = b + 4, *qh = b + 16, *qs = b + (five ? 48 : 16);
 		for (int j = 0; j < 8; j++, y += 32) {
 			int s, mn;
@@ -78,7 +78,7 @@ T5 static void q6_K(const uint8_t *b, float *y, int64_t nb)
 	for (int64_t i = 0; i < nb; i++, b += 210) {
 		const uint8_t *ql = b, *qh = b + 128;
 		const int8_t *sc = (const int8_t *)(b + 192);
-		float d = g4_f16_to_f32(rd16(b + 208));
+		float d = g4_h2f(b + 208);
 		for (int e = 0; e < 256; e += 16, y += 16) {
 			int h = e / 128, g = (e % 128) / 32, l = e % 32;
 			__m128i lo = _mm_loadu_si128((const __m128i *)(ql + 64 * h + l + 32 * (g & 1)));

@@ -131,7 +131,7 @@ void g4_matmul_n(int nm, const g4_mat *const *w, const int64_t *mat, const float
 		 * multiplied by the F32 tile kernel when there is one (the same
 		 * bits as one row at a time: vecdot.h) */
 		const g4_rp_kernel *fk = anydeq ? g4_rp_kernel_for(G4_F32) : NULL;
-		const int fr = fk && !fk->pack && T > 1 ? fk->rows : 1;
+		const int fr = fk && !fk->pack ? fk->rows : 1;
 		float *buf = anydeq ? malloc((size_t)fr * (size_t)nmax * sizeof *buf) : NULL;
 		for (int i = 0; i < nm; i++) {
 			const int64_t n = w[i]->ne0, rows = w[i]->ne1;

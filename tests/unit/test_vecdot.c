@@ -824,6 +824,53 @@ static void test_flt_blocks(void)
 	g4_isa_set(G4_ISA_BEST);
 }
 
+/* The exact path (f32 activations): quantised rows dequantised a group at
+ * a time and multiplied by the F32 tiles, for one activation row too, give
+ * on every path and thread count the portable dot of each dequantised row
+ * (rows not a multiple of the group, so a short last group). */
+static void test_exact_matmul(void)
+{
+	static const uint32_t qt[] = { G4_Q4_0, G4_Q8_0, G4_Q4_K, G4_Q6_K, G4_Q2_K };
+	const int64_t n = 512, rows = 37, T = 5;
+	for (size_t k = 0; k < sizeof qt / sizeof qt[0]; k++) {
+		const uint32_t t = qt[k];
+		const size_t rb = g4_row_bytes(t, n);
+		uint8_t *d = malloc(rb * rows);
+		float *x = malloc((size_t)(T * n) * sizeof *x), *row = malloc((size_t)n * sizeof *row),
+		      *want = malloc((size_t)(T * rows) * sizeof *want), *y = malloc((size_t)(T * rows) * sizeof *y);
+		for (int64_t r = 0; r < rows; r++)
+			make_weights(t, n, d + (size_t)r * rb, 0);
+		for (int64_t i = 0; i < T * n; i++)
+			x[i] = frnd();
+		g4_mat m = { .data = d, .type = t, .ne0 = n, .ne1 = rows, .ne2 = 1, .row_bytes = rb,
+			     .mat_bytes = rb * (size_t)rows };
+		g4_isa_set(G4_ISA_PORTABLE);
+		for (int64_t r = 0; r < rows; r++) {
+			g4_dequant_row(t, d + (size_t)r * rb, row, n);
+			for (int64_t j = 0; j < T; j++)
+				want[j * rows + r] = g4_vecdot(G4_F32, n, row, x + j * n);
+		}
+		g4_matmul_set_act(G4_ACT_F32);
+		for (int isa = G4_ISA_PORTABLE; isa <= G4_ISA_AVX512; isa++) {
+			if (g4_isa_set(isa) < 0)
+				continue;
+			for (int th = 1; th <= 2; th++)
+				for (int64_t nt = 1; nt <= T; nt += 2) {
+					g4_set_threads(th);
+					for (int64_t i = 0; i < T * rows; i++)
+						y[i] = -1.0f;
+					g4_matmul(&m, 0, x, n, nt, y, rows);
+					CHECK(!memcmp(want, y, (size_t)(nt * rows) * sizeof *y),
+					      "%s %s T %lld -t %d: not the portable dots of the dequantised rows",
+					      g4_isa_name(isa), g4_type_name(t), (long long)nt, th);
+				}
+		}
+		g4_set_threads(0);
+		g4_isa_set(G4_ISA_BEST);
+		free(d); free(x); free(row); free(want); free(y);
+	}
+}
+
 int main(void)
 {
 	printf("# vecdot path in use: %s\n", g4_isa_name(g4_isa()));
@@ -833,6 +880,7 @@ int main(void)
 	RUN(test_acts);
 	RUN(test_repack);
 	RUN(test_flt_blocks);
+	RUN(test_exact_matmul);
 	RUN(test_act_quant_paths);
 	RUN(test_bf16_step);
 	RUN(test_bf16_act);
