@@ -139,6 +139,10 @@ void g4_act_bf16_avx512(const float *x, uint8_t *y, int64_t n);
 void g4_half_to_f32_avx(int bf, const uint8_t *src, float *dst, int64_t n);
 /* nb blocks of type t at b to f32 (kern_dq.c); 0 if the type has no kernel */
 int g4_dequant_avx512(uint32_t t, const uint8_t *b, float *y, int64_t nb);
+/* y[r] = g4_vecdot(G4_F32, n, row r dequantised, x) for nrows (1..4) rows
+ * of type t, rb bytes apart, without storing the values (kern_dq.c); 0 if
+ * the type has no kernel */
+int g4_exact_rows_avx512(uint32_t t, int nrows, int64_t n, const uint8_t *w, size_t rb, const float *x, float *y);
 void g4_wsum_rows_avx512(uint32_t type, int nh, int64_t nk, int64_t dn, const float *p, int64_t pstride,
 			 const void *const *rows, int64_t off, float *o, int64_t ostride);
 

@@ -4,7 +4,12 @@
  * order (int -> float conversions are exact; each product and difference
  * is the one dequant.c rounds), so the same bits.  g4_dequant_row uses
  * them on the AVX-512 path; the exact-activation matmul dequantises every
- * weight row it multiplies, so this is its inner loop. */
+ * weight row it multiplies, so this is its inner loop.
+ *
+ * For one activation row (decode) the exact matmul does not store the
+ * values: g4_exact_rows_avx512 takes 32 values of each of up to 4 rows
+ * into registers (the same per-32 functions) and straight into the rows'
+ * fma chains, the order of g4_vecdot(G4_F32) on the dequantised rows. */
 #include "kern.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -21,55 +26,108 @@ T5I __m512 u8f(__m128i v)
 	return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(v));
 }
 
-T5 static void q4_0(const uint8_t *b, float *y, int64_t nb)
+/* The 32 values of a block or sub-block in two vectors (lo: the first
+ * 16).  Q4_0: (q - 8) * d */
+T5I void v_q4_0(const uint8_t *b, __m512 *lo, __m512 *hi)
 {
 	const __m128i m = _mm_set1_epi8(15), e8 = _mm_set1_epi8(8);
-	for (int64_t i = 0; i < nb; i++, b += 18, y += 32) {
-		__m512 d = _mm512_set1_ps(g4_h2f(b));
-		__m128i q = _mm_loadu_si128((const __m128i *)(b + 2));
-		__m128i lo = _mm_sub_epi8(_mm_and_si128(q, m), e8), hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(q, 4), m), e8);
-		_mm512_storeu_ps(y, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(lo)), d));
-		_mm512_storeu_ps(y + 16, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(hi)), d));
-	}
+	const __m512 d = _mm512_set1_ps(g4_h2f(b));
+	const __m128i q = _mm_loadu_si128((const __m128i *)(b + 2));
+	*lo = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_sub_epi8(_mm_and_si128(q, m), e8))), d);
+	*hi = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(q, 4), m), e8))),
+			    d);
 }
 
-T5 static void q8_0(const uint8_t *b, float *y, int64_t nb)
+/* Q8_0: q * d */
+T5I void v_q8_0(const uint8_t *b, __m512 *lo, __m512 *hi)
 {
-	for (int64_t i = 0; i < nb; i++, b += 34, y += 32) {
-		__m512 d = _mm512_set1_ps(g4_h2f(b));
-		for (int h = 0; h < 2; h++) {
-			__m128i q = _mm_loadu_si128((const __m128i *)(b + 2 + 16 * h));
-			_mm512_storeu_ps(y + 16 * h, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)), d));
-		}
-	}
+	const __m512 d = _mm512_set1_ps(g4_h2f(b));
+	*lo = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(b + 2)))), d);
+	*hi = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(b + 18)))), d);
 }
 
-/* Q4_K (five = 0) and Q5_K: d1 * q - m1 per 32-value sub-block */
-T5 static void q45_K(int five, const uint8_t *b, float *y, int64_t nb)
+/* Q4_K (five = 0) and Q5_K, sub-block j of the super-block at b (whose
+ * scales are d and dmin): d1 * q - m1 */
+T5I void v_q45_K(int five, const uint8_t *b, int j, float d, float dmin, __m512 *lo, __m512 *hi)
 {
 	const __m128i m = _mm_set1_epi8(15), one = _mm_set1_epi8(1);
-	const size_t bytes = five ? 176 : 144;
-	for (int64_t i = 0; i < nb; i++, b += bytes) {
-		float d = g4_h2f(b), dmin = g4_h2f(b + 2);
-		const uint8_t *sc = b + 4, *qh = b + 16, *qs = b + (five ? 48 : 16);
+	const uint8_t *qh = b + 16, *q = b + (five ? 48 : 16) + 32 * (j / 2);
+	int sc, mn;
+	g4_k4_scale_min(b + 4, j, &sc, &mn);
+	const __m512 d1 = _mm512_set1_ps(d * (float)sc), m1 = _mm512_set1_ps(dmin * (float)mn);
+	__m512 v[2];
+	for (int h = 0; h < 2; h++) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(q + 16 * h));
+		x = _mm_and_si128(j & 1 ? _mm_srli_epi16(x, 4) : x, m);
+		if (five) {
+			__m128i hb = _mm_loadu_si128((const __m128i *)(qh + 16 * h));
+			hb = _mm_and_si128(_mm_srl_epi16(hb, _mm_cvtsi32_si128(j)), one);
+			x = _mm_or_si128(x, _mm_slli_epi16(hb, 4));
+		}
+		v[h] = _mm512_sub_ps(_mm512_mul_ps(d1, u8f(x)), m1);
+	}
+	*lo = v[0];
+	*hi = v[1];
+}
+
+/* Q6_K, values 32s .. 32s + 31 of the super-block at b: (d * sc) * (q - 32),
+ * a scale each 16 */
+T5I void v_q6_K(const uint8_t *b, int s, __m512 *lo, __m512 *hi)
+{
+	const int h = s / 4, g = s % 4;
+	const __m256i l = _mm256_loadu_si256((const __m256i *)(b + 64 * h + 32 * (g & 1)));
+	const __m256i qh = _mm256_loadu_si256((const __m256i *)(b + 128 + 32 * h));
+	const __m256i lo4 = _mm256_and_si256(g >> 1 ? _mm256_srli_epi16(l, 4) : l, _mm256_set1_epi8(15));
+	const __m256i hi2 = _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * g)), _mm256_set1_epi8(3));
+	const __m256i q = _mm256_sub_epi8(_mm256_or_si256(lo4, _mm256_slli_epi16(hi2, 4)), _mm256_set1_epi8(32));
+	const int8_t *sc = (const int8_t *)(b + 192) + 2 * s;
+	const float d = g4_h2f(b + 208);
+	*lo = _mm512_mul_ps(_mm512_set1_ps(d * (float)sc[0]), _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_castsi256_si128(q))));
+	*hi = _mm512_mul_ps(_mm512_set1_ps(d * (float)sc[1]),
+			    _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_extracti128_si256(q, 1))));
+}
+
+/* Values 32k .. 32k + 31 of a row of type t */
+T5I void v32(uint32_t t, const uint8_t *row, int64_t k, __m512 *lo, __m512 *hi)
+{
+	switch (t) {
+	case G4_Q4_0: v_q4_0(row + 18 * k, lo, hi); break;
+	case G4_Q8_0: v_q8_0(row + 34 * k, lo, hi); break;
+	case G4_Q4_K:
+	case G4_Q5_K: {
+		const uint8_t *b = row + (t == G4_Q5_K ? 176 : 144) * (k / 8);
+		v_q45_K(t == G4_Q5_K, b, (int)(k % 8), g4_h2f(b), g4_h2f(b + 2), lo, hi);
+		break;
+	}
+	default: v_q6_K(row + 210 * (k / 8), (int)(k % 8), lo, hi); break;
+	}
+}
+
+/* Whole rows: nb blocks of Q4_0 or Q8_0, nb super-blocks of Q4_K or Q5_K */
+T5I void rows(uint32_t t, const uint8_t *b, float *y, int64_t nb)
+{
+	__m512 lo, hi;
+	for (int64_t k = 0; k < nb; k++) {
+		if (t == G4_Q4_0 || t == G4_Q8_0) {
+			v32(t, b, k, &lo, &hi);
+			_mm512_storeu_ps(y, lo);
+			_mm512_storeu_ps(y + 16, hi);
+			y += 32;
+			continue;
+		}
+		const uint8_t *s = b + (t == G4_Q5_K ? 176 : 144) * k;
+		const float d = g4_h2f(s), dmin = g4_h2f(s + 2);	/* once a super-block */
 		for (int j = 0; j < 8; j++, y += 32) {
-			int s, mn;
-			g4_k4_scale_min(sc, j, &s, &mn);
-			__m512 d1 = _mm512_set1_ps(d * (float)s), m1 = _mm512_set1_ps(dmin * (float)mn);
-			const uint8_t *q = qs + 32 * (j / 2);
-			for (int h = 0; h < 2; h++) {
-				__m128i v = _mm_loadu_si128((const __m128i *)(q + 16 * h));
-				v = _mm_and_si128(j & 1 ? _mm_srli_epi16(v, 4) : v, m);
-				if (five) {
-					__m128i hb = _mm_loadu_si128((const __m128i *)(qh + 16 * h));
-					hb = _mm_and_si128(_mm_srl_epi16(hb, _mm_cvtsi32_si128(j)), one);
-					v = _mm_or_si128(v, _mm_slli_epi16(hb, 4));
-				}
-				_mm512_storeu_ps(y + 16 * h, _mm512_sub_ps(_mm512_mul_ps(d1, u8f(v)), m1));
-			}
+			v_q45_K(t == G4_Q5_K, s, j, d, dmin, &lo, &hi);
+			_mm512_storeu_ps(y, lo);
+			_mm512_storeu_ps(y + 16, hi);
 		}
 	}
 }
+
+T5 static void q4_0(const uint8_t *b, float *y, int64_t nb) { rows(G4_Q4_0, b, y, nb); }
+T5 static void q8_0(const uint8_t *b, float *y, int64_t nb) { rows(G4_Q8_0, b, y, nb); }
+T5 static void q45_K(int five, const uint8_t *b, float *y, int64_t nb) { rows(five ? G4_Q5_K : G4_Q4_K, b, y, nb); }
 
 /* Q6_K: (d * sc) * (q - 32), 64 values at a time: for half h of the
  * block, the 64 low-nibble bytes give values 0..63 (their low nibbles)
@@ -111,6 +169,53 @@ T5 static void q6_K(const uint8_t *b, float *y, int64_t nb)
 	}
 }
 
+/* R (1..4) rows, rb bytes apart, dotted with x over n values */
+T5I void xrows(uint32_t t, int R, int64_t n, const uint8_t *w, size_t rb, const float *x, float *y)
+{
+	__m512 acc[4][2];
+	for (int r = 0; r < R; r++)
+		acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+	for (int64_t k = 0; k < n / 32; k++) {
+		const __m512 x0 = _mm512_loadu_ps(x + 32 * k), x1 = _mm512_loadu_ps(x + 32 * k + 16);
+		_Pragma("GCC unroll 4")
+		for (int r = 0; r < R; r++) {
+			__m512 lo, hi;
+			v32(t, w + (size_t)r * rb, k, &lo, &hi);
+			acc[r][0] = _mm512_fmadd_ps(lo, x0, acc[r][0]);
+			acc[r][1] = _mm512_fmadd_ps(hi, x1, acc[r][1]);
+		}
+	}
+	for (int r = 0; r < R; r++)
+		y[r] = g4_reduce32_zmm(acc[r][0], acc[r][1]);
+}
+
+#define XROWS(name, T) \
+T5 static void name(int R, int64_t n, const uint8_t *w, size_t rb, const float *x, float *y) \
+{ \
+	if (R == 4) \
+		xrows(T, 4, n, w, rb, x, y); \
+	else \
+		for (int r = 0; r < R; r++) \
+			xrows(T, 1, n, w + (size_t)r * rb, rb, x, y + r); \
+}
+XROWS(x_q4_0, G4_Q4_0)
+XROWS(x_q8_0, G4_Q8_0)
+XROWS(x_q4_K, G4_Q4_K)
+XROWS(x_q5_K, G4_Q5_K)
+XROWS(x_q6_K, G4_Q6_K)
+
+int g4_exact_rows_avx512(uint32_t t, int nrows, int64_t n, const uint8_t *w, size_t rb, const float *x, float *y)
+{
+	switch (t) {
+	case G4_Q4_0: x_q4_0(nrows, n, w, rb, x, y); return 1;
+	case G4_Q8_0: x_q8_0(nrows, n, w, rb, x, y); return 1;
+	case G4_Q4_K: x_q4_K(nrows, n, w, rb, x, y); return 1;
+	case G4_Q5_K: x_q5_K(nrows, n, w, rb, x, y); return 1;
+	case G4_Q6_K: x_q6_K(nrows, n, w, rb, x, y); return 1;
+	default: return 0;
+	}
+}
+
 int g4_dequant_avx512(uint32_t t, const uint8_t *b, float *y, int64_t nb)
 {
 	switch (t) {
@@ -128,6 +233,12 @@ int g4_dequant_avx512(uint32_t t, const uint8_t *b, float *y, int64_t nb)
 int g4_dequant_avx512(uint32_t t, const uint8_t *b, float *y, int64_t nb)
 {
 	(void)t; (void)b; (void)y; (void)nb;
+	return 0;
+}
+
+int g4_exact_rows_avx512(uint32_t t, int nrows, int64_t n, const uint8_t *w, size_t rb, const float *x, float *y)
+{
+	(void)t; (void)nrows; (void)n; (void)w; (void)rb; (void)x; (void)y;
 	return 0;
 }
 

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kern.h"
 #include "matmul.h"
 #include "qtypes.h"
 #include "repack.h"
@@ -131,7 +132,7 @@ void g4_matmul_n(int nm, const g4_mat *const *w, const int64_t *mat, const float
 		 * multiplied by the F32 tile kernel when there is one (the same
 		 * bits as one row at a time: vecdot.h) */
 		const g4_rp_kernel *fk = anydeq ? g4_rp_kernel_for(G4_F32) : NULL;
-		const int fr = fk && !fk->pack ? fk->rows : 1;
+		const int fr = fk && !fk->pack ? fk->rows : 1, xr = g4_isa() >= G4_ISA_AVX512;
 		float *buf = anydeq ? malloc((size_t)fr * (size_t)nmax * sizeof *buf) : NULL;
 		for (int i = 0; i < nm; i++) {
 			const int64_t n = w[i]->ne0, rows = w[i]->ne1;
@@ -158,6 +159,12 @@ void g4_matmul_n(int nm, const g4_mat *const *w, const int64_t *mat, const float
 						for (size_t l = 0; l < (size_t)fr * w[i]->row_bytes; l += 64)
 							__builtin_prefetch(p + l);
 					}
+					/* one activation row: the values go from registers
+					 * into the dots where there is a kernel */
+					if (T == 1 && xr &&
+					    g4_exact_rows_avx512(w[i]->type, (int)nr, n, g4_mat_row(w[i], mat[i], r0),
+								 w[i]->row_bytes, act[i], y[i] + r0))
+						continue;
 					for (int64_t k = 0; k < nr; k++)
 						g4_dequant_row(w[i]->type, g4_mat_row(w[i], mat[i], r0 + k), buf + k * n, n);
 					fk->gemm(n, (const uint8_t *)buf, nr, act[i], astride[i], T, y[i] + r0, (size_t)ldy[i]);

@@ -825,12 +825,13 @@ static void test_flt_blocks(void)
 }
 
 /* The exact path (f32 activations): quantised rows dequantised a group at
- * a time and multiplied by the F32 tiles, for one activation row too, give
- * on every path and thread count the portable dot of each dequantised row
- * (rows not a multiple of the group, so a short last group). */
+ * a time and multiplied by the F32 tiles, or for one activation row taken
+ * from registers into the dots (kern_dq.c), give on every path and thread
+ * count the portable dot of each dequantised row (rows not a multiple of
+ * the group, so a short last group). */
 static void test_exact_matmul(void)
 {
-	static const uint32_t qt[] = { G4_Q4_0, G4_Q8_0, G4_Q4_K, G4_Q6_K, G4_Q2_K };
+	static const uint32_t qt[] = { G4_Q4_0, G4_Q8_0, G4_Q4_K, G4_Q5_K, G4_Q6_K, G4_Q2_K };
 	const int64_t n = 512, rows = 37, T = 5;
 	for (size_t k = 0; k < sizeof qt / sizeof qt[0]; k++) {
 		const uint32_t t = qt[k];
