@@ -9,7 +9,8 @@
 #           26B-A4B-shaped MoE (6 layers) in each of G4_BENCH_MOE_TYPES; for
 #           each: prefill tok/s (G4_BENCH_P-token prompt), decode tok/s
 #           (G4_BENCH_N tokens), decode as % of the read-bandwidth roofline
-#           (weight bytes per token / bandwidth measured in the same run),
+#           (weight bytes per token / the higher of the bandwidths measured
+#           just before and just after each run; median of the runs),
 #           peak RSS, snapshot size and write/read MB/s.  Median of
 #           G4_BENCH_RUNS runs; the bandwidth is measured before every run.
 #           With LLAMA_BENCH=/path/to/llama-bench its runs alternate with
@@ -80,12 +81,21 @@ model_file() {		# kind type
 bench_one() {		# kind type
 	f=$(model_file "$1" "$2") || { echo "$1 $2: generating the model failed"; return; }
 	tmp=${TMPDIR:-/tmp}/g4bench.$$
-	: > "$tmp.g4"; : > "$tmp.bw"; : > "$tmp.lpp"; : > "$tmp.ltg"
+	: > "$tmp.g4"; : > "$tmp.bw"; : > "$tmp.lpp"; : > "$tmp.ltg"; : > "$tmp.roof"
 	i=0
 	while [ "$i" -lt "$RUNS" ]; do
 		"$B/bench_bw" -t "$TH" 1024 3 | field read_gbps >> "$tmp.bw"
 		"$B/bench_model" "$f" -t "$TH" -p "$NP" -n "$ND" --act "$ACT" >> "$tmp.g4" ||
 			echo "$1 $2: bench_model failed" >&2
+		# this run's decode against the higher of the bandwidths measured
+		# just before and just after it (the VM's bandwidth changes from
+		# minute to minute)
+		b0=$(tail -n 1 "$tmp.bw")
+		b1=$("$B/bench_bw" -t "$TH" 1024 3 | field read_gbps)
+		awk -v b="$(echo "$b0 $b1" | awk '{ print ($1 > $2 ? $1 : $2) }')" '{ t = w = ""; for (i = 1; i <= NF; i++) {
+			if ($i ~ /^decode_tps=/) { t = $i; sub(/.*=/, "", t) }
+			if ($i ~ /^weight_mb_per_token=/) { w = $i; sub(/.*=/, "", w) } }
+			if (t != "" && w != "" && b > 0) printf "%.1f\n", 100 * t * w / 1000 / b }' "$tmp.g4" | tail -n 1 >> "$tmp.roof"
 		if [ -n "$LLAMA_BENCH" ]; then
 			"$LLAMA_BENCH" -m "$f" -p "$NP" -n "$ND" -t "$TH" -r 1 -o csv > "$tmp.csv" 2>/dev/null ||
 				echo "$1 $2: llama-bench failed" >&2
@@ -104,15 +114,14 @@ bench_one() {		# kind type
 	sr=$(field snap_r_mbps < "$tmp.g4" | median)
 	ppc=$(awk -v n="$NP" '{ for (i = 1; i <= NF; i++) if ($i ~ /^prefill_cpu_s=/) { sub(/.*=/, "", $i); if ($i > 0) printf "%.2f\n", n / $i } }' "$tmp.g4" | median)
 	tgc=$(awk -v n="$ND" '{ for (i = 1; i <= NF; i++) if ($i ~ /^decode_cpu_s=/) { sub(/.*=/, "", $i); if ($i > 0) printf "%.2f\n", n / $i } }' "$tmp.g4" | median)
-	roof=$(awk -v t="$tg" -v w="$wmb" -v b="$bw" 'BEGIN { if (t == "-" || b == "-" || b <= 0) print "-"
-		else printf "%.0f%%", 100 * t * w / 1000 / b }')
+	roof=$(median < "$tmp.roof" | awk '{ print $1 == "-" ? "-" : sprintf("%.0f%%", $1) }')
 	lpp=-; ltg=-
 	if [ -n "$LLAMA_BENCH" ]; then
 		lpp=$(median < "$tmp.lpp"); ltg=$(median < "$tmp.ltg")
 	fi
 	printf '%-6s %-7s %8s %8s %6s %8s %8s %8s %6s %7s %7s %7s %7s %8s %8s\n' "$1" "$2" "$pp" "$tg" "$roof" \
 		"$ppc" "$tgc" "$wmb" "$bw" "$rss" "$smb" "$sw" "$sr" "$lpp" "$ltg"
-	rm -f "$tmp.g4" "$tmp.bw" "$tmp.lpp" "$tmp.ltg" "$tmp.csv"
+	rm -f "$tmp.g4" "$tmp.bw" "$tmp.lpp" "$tmp.ltg" "$tmp.roof" "$tmp.csv"
 }
 
 section_models() {
@@ -121,7 +130,7 @@ section_models() {
 	done
 	echo "== models: $TH threads, prompt $NP, decode $ND, --act $ACT, OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset}, median of $RUNS runs ($(date -u '+%F %H:%M UTC'))"
 	echo "   cpu: $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1), $(nproc) cores;" \
-		"roofline = decode tok/s x weight MB/token / read GB/s (2 threads, measured before each run)"
+		"roofline = decode tok/s x weight MB/token / read GB/s (the higher of 2-thread reads before and after each run; median of the runs' ratios)"
 	echo "   pp/cpu-s, tg/cpu-s: tokens per CPU second of all threads (how fast the code is when the machine is busy)"
 	printf '%-6s %-7s %8s %8s %6s %8s %8s %8s %6s %7s %7s %7s %7s %8s %8s\n' model type "pp t/s" "tg t/s" roof \
 		"pp/cpu-s" "tg/cpu-s" "wMB/tok" "GB/s" "RSS MB" "snap MB" "snapMB/s" "snapR/s" "llama-pp" "llama-tg"
