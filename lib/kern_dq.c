@@ -1,5 +1,6 @@
 /* kern_dq.c - AVX-512 dequantisation of whole rows for the types most
- * models are made of (Q4_0, Q8_0, Q4_K, Q5_K, Q6_K): the exact f32 values
+ * models are made of (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL, Q4_K, Q5_K,
+ * Q6_K): the exact f32 values
  * of dequant.c's loops, computed with the same operations in the same
  * order (int -> float conversions are exact; each product and difference
  * is the one dequant.c rounds), so the same bits.  g4_dequant_row uses
@@ -14,6 +15,7 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+#include <string.h>
 
 #include "qblock.h"
 
@@ -44,6 +46,47 @@ T5I void v_q8_0(const uint8_t *b, __m512 *lo, __m512 *hi)
 	const __m512 d = _mm512_set1_ps(g4_h2f(b));
 	*lo = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(b + 2)))), d);
 	*hi = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(b + 18)))), d);
+}
+
+/* Q4_1: q * d + m */
+T5I void v_q4_1(const uint8_t *b, __m512 *lo, __m512 *hi)
+{
+	const __m128i m4 = _mm_set1_epi8(15);
+	const __m512 d = _mm512_set1_ps(g4_h2f(b)), m = _mm512_set1_ps(g4_h2f(b + 2));
+	const __m128i q = _mm_loadu_si128((const __m128i *)(b + 4));
+	*lo = _mm512_add_ps(_mm512_mul_ps(u8f(_mm_and_si128(q, m4)), d), m);
+	*hi = _mm512_add_ps(_mm512_mul_ps(u8f(_mm_and_si128(_mm_srli_epi16(q, 4), m4)), d), m);
+}
+
+/* Q5_0 (one = 0: (q - 16) * d) and Q5_1 (q * d + m); bit j of the
+ * 32-bit qh is value j's fifth bit */
+T5I void v_q5(int one, const uint8_t *b, __m512 *lo, __m512 *hi)
+{
+	const __m128i m4 = _mm_set1_epi8(15), b4 = _mm_set1_epi8(16);
+	const __m512 d = _mm512_set1_ps(g4_h2f(b)), m = _mm512_set1_ps(one ? g4_h2f(b + 2) : 0.0f);
+	uint32_t qh;
+	memcpy(&qh, b + (one ? 4 : 2), 4);
+	const __m128i q = _mm_loadu_si128((const __m128i *)(b + (one ? 8 : 6)));
+	__m128i l = _mm_or_si128(_mm_and_si128(q, m4), _mm_and_si128(_mm_movm_epi8((__mmask16)qh), b4));
+	__m128i h = _mm_or_si128(_mm_and_si128(_mm_srli_epi16(q, 4), m4), _mm_and_si128(_mm_movm_epi8((__mmask16)(qh >> 16)), b4));
+	if (one) {
+		*lo = _mm512_add_ps(_mm512_mul_ps(u8f(l), d), m);
+		*hi = _mm512_add_ps(_mm512_mul_ps(u8f(h), d), m);
+	} else {
+		*lo = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_sub_epi8(l, b4))), d);
+		*hi = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_sub_epi8(h, b4))), d);
+	}
+}
+
+/* IQ4_NL: d * kvalues[q] */
+T5I void v_iq4_nl(const uint8_t *b, __m512 *lo, __m512 *hi)
+{
+	const __m128i m4 = _mm_set1_epi8(15), kv = _mm_loadu_si128((const __m128i *)g4_kvalues_iq4nl);
+	const __m512 d = _mm512_set1_ps(g4_h2f(b));
+	const __m128i q = _mm_loadu_si128((const __m128i *)(b + 2));
+	*lo = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_shuffle_epi8(kv, _mm_and_si128(q, m4)))));
+	*hi = _mm512_mul_ps(d, _mm512_cvtepi32_ps(
+				       _mm512_cvtepi8_epi32(_mm_shuffle_epi8(kv, _mm_and_si128(_mm_srli_epi16(q, 4), m4)))));
 }
 
 /* Q4_K (five = 0) and Q5_K, sub-block j of the super-block at b (whose
@@ -92,7 +135,11 @@ T5I void v32(uint32_t t, const uint8_t *row, int64_t k, __m512 *lo, __m512 *hi)
 {
 	switch (t) {
 	case G4_Q4_0: v_q4_0(row + 18 * k, lo, hi); break;
+	case G4_Q4_1: v_q4_1(row + 20 * k, lo, hi); break;
+	case G4_Q5_0: v_q5(0, row + 22 * k, lo, hi); break;
+	case G4_Q5_1: v_q5(1, row + 24 * k, lo, hi); break;
 	case G4_Q8_0: v_q8_0(row + 34 * k, lo, hi); break;
+	case G4_IQ4_NL: v_iq4_nl(row + 18 * k, lo, hi); break;
 	case G4_Q4_K:
 	case G4_Q5_K: {
 		const uint8_t *b = row + (t == G4_Q5_K ? 176 : 144) * (k / 8);
@@ -103,12 +150,13 @@ T5I void v32(uint32_t t, const uint8_t *row, int64_t k, __m512 *lo, __m512 *hi)
 	}
 }
 
-/* Whole rows: nb blocks of Q4_0 or Q8_0, nb super-blocks of Q4_K or Q5_K */
+/* Whole rows: nb blocks of a 32-value type, nb super-blocks of Q4_K or
+ * Q5_K */
 T5I void rows(uint32_t t, const uint8_t *b, float *y, int64_t nb)
 {
 	__m512 lo, hi;
 	for (int64_t k = 0; k < nb; k++) {
-		if (t == G4_Q4_0 || t == G4_Q8_0) {
+		if (t != G4_Q4_K && t != G4_Q5_K) {
 			v32(t, b, k, &lo, &hi);
 			_mm512_storeu_ps(y, lo);
 			_mm512_storeu_ps(y + 16, hi);
@@ -126,7 +174,11 @@ T5I void rows(uint32_t t, const uint8_t *b, float *y, int64_t nb)
 }
 
 T5 static void q4_0(const uint8_t *b, float *y, int64_t nb) { rows(G4_Q4_0, b, y, nb); }
+T5 static void q4_1(const uint8_t *b, float *y, int64_t nb) { rows(G4_Q4_1, b, y, nb); }
+T5 static void q5_0(const uint8_t *b, float *y, int64_t nb) { rows(G4_Q5_0, b, y, nb); }
+T5 static void q5_1(const uint8_t *b, float *y, int64_t nb) { rows(G4_Q5_1, b, y, nb); }
 T5 static void q8_0(const uint8_t *b, float *y, int64_t nb) { rows(G4_Q8_0, b, y, nb); }
+T5 static void iq4_nl(const uint8_t *b, float *y, int64_t nb) { rows(G4_IQ4_NL, b, y, nb); }
 T5 static void q45_K(int five, const uint8_t *b, float *y, int64_t nb) { rows(five ? G4_Q5_K : G4_Q4_K, b, y, nb); }
 
 /* Q6_K: (d * sc) * (q - 32), 64 values at a time: for half h of the
@@ -199,7 +251,11 @@ T5 static void name(int R, int64_t n, const uint8_t *w, size_t rb, const float *
 			xrows(T, 1, n, w + (size_t)r * rb, rb, x, y + r); \
 }
 XROWS(x_q4_0, G4_Q4_0)
+XROWS(x_q4_1, G4_Q4_1)
+XROWS(x_q5_0, G4_Q5_0)
+XROWS(x_q5_1, G4_Q5_1)
 XROWS(x_q8_0, G4_Q8_0)
+XROWS(x_iq4_nl, G4_IQ4_NL)
 XROWS(x_q4_K, G4_Q4_K)
 XROWS(x_q5_K, G4_Q5_K)
 XROWS(x_q6_K, G4_Q6_K)
@@ -208,7 +264,11 @@ int g4_exact_rows_avx512(uint32_t t, int nrows, int64_t n, const uint8_t *w, siz
 {
 	switch (t) {
 	case G4_Q4_0: x_q4_0(nrows, n, w, rb, x, y); return 1;
+	case G4_Q4_1: x_q4_1(nrows, n, w, rb, x, y); return 1;
+	case G4_Q5_0: x_q5_0(nrows, n, w, rb, x, y); return 1;
+	case G4_Q5_1: x_q5_1(nrows, n, w, rb, x, y); return 1;
 	case G4_Q8_0: x_q8_0(nrows, n, w, rb, x, y); return 1;
+	case G4_IQ4_NL: x_iq4_nl(nrows, n, w, rb, x, y); return 1;
 	case G4_Q4_K: x_q4_K(nrows, n, w, rb, x, y); return 1;
 	case G4_Q5_K: x_q5_K(nrows, n, w, rb, x, y); return 1;
 	case G4_Q6_K: x_q6_K(nrows, n, w, rb, x, y); return 1;
@@ -220,7 +280,11 @@ int g4_dequant_avx512(uint32_t t, const uint8_t *b, float *y, int64_t nb)
 {
 	switch (t) {
 	case G4_Q4_0: q4_0(b, y, nb); return 1;
+	case G4_Q4_1: q4_1(b, y, nb); return 1;
+	case G4_Q5_0: q5_0(b, y, nb); return 1;
+	case G4_Q5_1: q5_1(b, y, nb); return 1;
 	case G4_Q8_0: q8_0(b, y, nb); return 1;
+	case G4_IQ4_NL: iq4_nl(b, y, nb); return 1;
 	case G4_Q4_K: q45_K(0, b, y, nb); return 1;
 	case G4_Q5_K: q45_K(1, b, y, nb); return 1;
 	case G4_Q6_K: q6_K(b, y, nb); return 1;
