@@ -1,6 +1,6 @@
 /* kern_dq.c - AVX-512 dequantisation of whole rows for the types most
- * models are made of (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL, Q4_K, Q5_K,
- * Q6_K): the exact f32 values
+ * models are made of (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL, the K types,
+ * IQ4_XS): the exact f32 values
  * of dequant.c's loops, computed with the same operations in the same
  * order (int -> float conversions are exact; each product and difference
  * is the one dequant.c rounds), so the same bits.  g4_dequant_row uses
@@ -130,6 +130,50 @@ T5I void v_q6_K(const uint8_t *b, int s, __m512 *lo, __m512 *hi)
 			    _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_extracti128_si256(q, 1))));
 }
 
+/* Q2_K (three = 0: (d * sc) * q - dmin * m, a scale and min each 16) and
+ * Q3_K ((d * (sc - 32)) * q, q less 4 where the high bit is clear),
+ * values 32s .. 32s + 31 of the super-block at b */
+T5I void v_q23_K(int three, const uint8_t *b, int s, __m512 *lo, __m512 *hi)
+{
+	const int h = s / 4, g = s % 4;
+	const uint8_t *qs = b + (three ? 32 : 16) + 32 * h;
+	__m256i q = _mm256_and_si256(_mm256_srl_epi16(_mm256_loadu_si256((const __m256i *)qs), _mm_cvtsi32_si128(2 * g)),
+				     _mm256_set1_epi8(3));
+	__m512 v[2];
+	if (three) {
+		const __mmask32 set = _mm256_test_epi8_mask(_mm256_loadu_si256((const __m256i *)b), _mm256_set1_epi8((char)(1 << s)));
+		q = _mm256_mask_sub_epi8(q, ~set, q, _mm256_set1_epi8(4));
+		const float d = g4_h2f(b + 108);
+		for (int k = 0; k < 2; k++)
+			v[k] = _mm512_mul_ps(_mm512_set1_ps(d * (float)(g4_q3k_scale(b + 96, 2 * s + k) - 32)),
+					     _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(k ? _mm256_extracti128_si256(q, 1)
+										      : _mm256_castsi256_si128(q))));
+	} else {
+		const float d = g4_h2f(b + 80), dmin = g4_h2f(b + 82);
+		for (int k = 0; k < 2; k++) {
+			const uint8_t sc = b[2 * s + k];
+			v[k] = _mm512_sub_ps(_mm512_mul_ps(_mm512_set1_ps(d * (float)(sc & 15)),
+							   u8f(k ? _mm256_extracti128_si256(q, 1) : _mm256_castsi256_si128(q))),
+					     _mm512_set1_ps(dmin * (float)(sc >> 4)));
+		}
+	}
+	*lo = v[0];
+	*hi = v[1];
+}
+
+/* IQ4_XS, sub-block j of the super-block at b: (d * (ls - 32)) * kvalues[q] */
+T5I void v_iq4_xs(const uint8_t *b, int j, __m512 *lo, __m512 *hi)
+{
+	const __m128i m4 = _mm_set1_epi8(15), kv = _mm_loadu_si128((const __m128i *)g4_kvalues_iq4nl);
+	const unsigned sh = (unsigned)b[2] | (unsigned)b[3] << 8;
+	const int ls = ((b[4 + j / 2] >> (4 * (j & 1))) & 15) | ((sh >> (2 * j)) & 3) << 4;
+	const __m512 dl = _mm512_set1_ps(g4_h2f(b) * (float)(ls - 32));
+	const __m128i q = _mm_loadu_si128((const __m128i *)(b + 8 + 16 * j));
+	*lo = _mm512_mul_ps(dl, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_shuffle_epi8(kv, _mm_and_si128(q, m4)))));
+	*hi = _mm512_mul_ps(dl, _mm512_cvtepi32_ps(
+					_mm512_cvtepi8_epi32(_mm_shuffle_epi8(kv, _mm_and_si128(_mm_srli_epi16(q, 4), m4)))));
+}
+
 /* Values 32k .. 32k + 31 of a row of type t */
 T5I void v32(uint32_t t, const uint8_t *row, int64_t k, __m512 *lo, __m512 *hi)
 {
@@ -146,16 +190,27 @@ T5I void v32(uint32_t t, const uint8_t *row, int64_t k, __m512 *lo, __m512 *hi)
 		v_q45_K(t == G4_Q5_K, b, (int)(k % 8), g4_h2f(b), g4_h2f(b + 2), lo, hi);
 		break;
 	}
+	case G4_Q2_K: v_q23_K(0, row + 84 * (k / 8), (int)(k % 8), lo, hi); break;
+	case G4_Q3_K: v_q23_K(1, row + 110 * (k / 8), (int)(k % 8), lo, hi); break;
+	case G4_IQ4_XS: v_iq4_xs(row + 136 * (k / 8), (int)(k % 8), lo, hi); break;
 	default: v_q6_K(row + 210 * (k / 8), (int)(k % 8), lo, hi); break;
 	}
 }
 
-/* Whole rows: nb blocks of a 32-value type, nb super-blocks of Q4_K or
- * Q5_K */
+/* Whole rows: nb blocks of a 32-value type, nb super-blocks of a K type
+ * (the 32-value pieces of each in turn) */
 T5I void rows(uint32_t t, const uint8_t *b, float *y, int64_t nb)
 {
 	__m512 lo, hi;
 	for (int64_t k = 0; k < nb; k++) {
+		if (t == G4_Q2_K || t == G4_Q3_K || t == G4_IQ4_XS) {
+			for (int j = 0; j < 8; j++, y += 32) {
+				v32(t, b, 8 * k + j, &lo, &hi);
+				_mm512_storeu_ps(y, lo);
+				_mm512_storeu_ps(y + 16, hi);
+			}
+			continue;
+		}
 		if (t != G4_Q4_K && t != G4_Q5_K) {
 			v32(t, b, k, &lo, &hi);
 			_mm512_storeu_ps(y, lo);
@@ -179,6 +234,9 @@ T5 static void q5_0(const uint8_t *b, float *y, int64_t nb) { rows(G4_Q5_0, b, y
 T5 static void q5_1(const uint8_t *b, float *y, int64_t nb) { rows(G4_Q5_1, b, y, nb); }
 T5 static void q8_0(const uint8_t *b, float *y, int64_t nb) { rows(G4_Q8_0, b, y, nb); }
 T5 static void iq4_nl(const uint8_t *b, float *y, int64_t nb) { rows(G4_IQ4_NL, b, y, nb); }
+T5 static void q2_K(const uint8_t *b, float *y, int64_t nb) { rows(G4_Q2_K, b, y, nb); }
+T5 static void q3_K(const uint8_t *b, float *y, int64_t nb) { rows(G4_Q3_K, b, y, nb); }
+T5 static void iq4_xs(const uint8_t *b, float *y, int64_t nb) { rows(G4_IQ4_XS, b, y, nb); }
 T5 static void q45_K(int five, const uint8_t *b, float *y, int64_t nb) { rows(five ? G4_Q5_K : G4_Q4_K, b, y, nb); }
 
 /* Q6_K: (d * sc) * (q - 32), 64 values at a time: for half h of the
@@ -256,6 +314,9 @@ XROWS(x_q5_0, G4_Q5_0)
 XROWS(x_q5_1, G4_Q5_1)
 XROWS(x_q8_0, G4_Q8_0)
 XROWS(x_iq4_nl, G4_IQ4_NL)
+XROWS(x_q2_K, G4_Q2_K)
+XROWS(x_q3_K, G4_Q3_K)
+XROWS(x_iq4_xs, G4_IQ4_XS)
 XROWS(x_q4_K, G4_Q4_K)
 XROWS(x_q5_K, G4_Q5_K)
 XROWS(x_q6_K, G4_Q6_K)
@@ -269,6 +330,9 @@ int g4_exact_rows_avx512(uint32_t t, int nrows, int64_t n, const uint8_t *w, siz
 	case G4_Q5_1: x_q5_1(nrows, n, w, rb, x, y); return 1;
 	case G4_Q8_0: x_q8_0(nrows, n, w, rb, x, y); return 1;
 	case G4_IQ4_NL: x_iq4_nl(nrows, n, w, rb, x, y); return 1;
+	case G4_Q2_K: x_q2_K(nrows, n, w, rb, x, y); return 1;
+	case G4_Q3_K: x_q3_K(nrows, n, w, rb, x, y); return 1;
+	case G4_IQ4_XS: x_iq4_xs(nrows, n, w, rb, x, y); return 1;
 	case G4_Q4_K: x_q4_K(nrows, n, w, rb, x, y); return 1;
 	case G4_Q5_K: x_q5_K(nrows, n, w, rb, x, y); return 1;
 	case G4_Q6_K: x_q6_K(nrows, n, w, rb, x, y); return 1;
@@ -285,6 +349,9 @@ int g4_dequant_avx512(uint32_t t, const uint8_t *b, float *y, int64_t nb)
 	case G4_Q5_1: q5_1(b, y, nb); return 1;
 	case G4_Q8_0: q8_0(b, y, nb); return 1;
 	case G4_IQ4_NL: iq4_nl(b, y, nb); return 1;
+	case G4_Q2_K: q2_K(b, y, nb); return 1;
+	case G4_Q3_K: q3_K(b, y, nb); return 1;
+	case G4_IQ4_XS: iq4_xs(b, y, nb); return 1;
 	case G4_Q4_K: q45_K(0, b, y, nb); return 1;
 	case G4_Q5_K: q45_K(1, b, y, nb); return 1;
 	case G4_Q6_K: q6_K(b, y, nb); return 1;

@@ -186,7 +186,7 @@ static void test_wsum_rows(void)
 static void test_dequant_paths(void)
 {
 	static const uint32_t types[] = { G4_Q4_0, G4_Q4_1, G4_Q5_0, G4_Q5_1, G4_Q8_0, G4_IQ4_NL,
-					  G4_Q4_K, G4_Q5_K, G4_Q6_K };
+					  G4_Q2_K, G4_Q3_K, G4_Q4_K, G4_Q5_K, G4_Q6_K, G4_IQ4_XS };
 	enum { NB = 24 };
 	static uint8_t blocks[NB * 292 + 1];
 	static float want[NB * 256], got[NB * 256];
