@@ -1,9 +1,8 @@
-/* kern_dq.c - AVX-512 dequantisation of whole rows for the types most
- * models are made of (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL, the K types,
- * IQ4_XS): the exact f32 values
- * of dequant.c's loops, computed with the same operations in the same
- * order (int -> float conversions are exact; each product and difference
- * is the one dequant.c rounds), so the same bits.  g4_dequant_row uses
+/* kern_dq.c - AVX-512 dequantisation of whole rows of the weight types
+ * (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL, Q2_K..Q6_K, IQ4_XS): the exact
+ * f32 values of dequant.c's loops, computed with the same operations in
+ * the same order (int -> float conversions are exact; each product and
+ * difference is the one dequant.c rounds), so the same bits.  g4_dequant_row uses
  * them on the AVX-512 path; the exact-activation matmul dequantises every
  * weight row it multiplies, so this is its inner loop.
  *
@@ -68,7 +67,8 @@ T5I void v_q5(int one, const uint8_t *b, __m512 *lo, __m512 *hi)
 	memcpy(&qh, b + (one ? 4 : 2), 4);
 	const __m128i q = _mm_loadu_si128((const __m128i *)(b + (one ? 8 : 6)));
 	__m128i l = _mm_or_si128(_mm_and_si128(q, m4), _mm_and_si128(_mm_movm_epi8((__mmask16)qh), b4));
-	__m128i h = _mm_or_si128(_mm_and_si128(_mm_srli_epi16(q, 4), m4), _mm_and_si128(_mm_movm_epi8((__mmask16)(qh >> 16)), b4));
+	__m128i h = _mm_or_si128(_mm_and_si128(_mm_srli_epi16(q, 4), m4),
+				 _mm_and_si128(_mm_movm_epi8((__mmask16)(qh >> 16)), b4));
 	if (one) {
 		*lo = _mm512_add_ps(_mm512_mul_ps(u8f(l), d), m);
 		*hi = _mm512_add_ps(_mm512_mul_ps(u8f(h), d), m);
@@ -125,7 +125,8 @@ T5I void v_q6_K(const uint8_t *b, int s, __m512 *lo, __m512 *hi)
 	const __m256i q = _mm256_sub_epi8(_mm256_or_si256(lo4, _mm256_slli_epi16(hi2, 4)), _mm256_set1_epi8(32));
 	const int8_t *sc = (const int8_t *)(b + 192) + 2 * s;
 	const float d = g4_h2f(b + 208);
-	*lo = _mm512_mul_ps(_mm512_set1_ps(d * (float)sc[0]), _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_castsi256_si128(q))));
+	*lo = _mm512_mul_ps(_mm512_set1_ps(d * (float)sc[0]),
+			    _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_castsi256_si128(q))));
 	*hi = _mm512_mul_ps(_mm512_set1_ps(d * (float)sc[1]),
 			    _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_extracti128_si256(q, 1))));
 }

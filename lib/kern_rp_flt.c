@@ -11,10 +11,10 @@
  * fmas).  E2B F16 prefill (--act q8, 2 threads): 66 tok/s with 4 x 2
  * tiles, 72 with 4 x 3; 8 x 3 tiles: 57-62; converting a group to f32
  * first: 45; tiles of 3 x 4, 2 x 6, or of one half of the lanes over the
- * whole row (4 x 6, 6 x 4): slower.  One activation row (decode) reads the rows one
- * after another, a single stream: 11.5-12.5 tok/s, where 4 rows side by
- * side (4 streams) gave 7.8 (at 48 GB/s); asking 4 KB ahead, not 2:
- * 12.8 -> 13.8 (at 78 GB/s; 3 KB 13.3, 6 KB 13.9, 8 KB 13.4). */
+ * whole row (4 x 6, 6 x 4): slower.  One activation row (decode) reads
+ * the rows one after another, a single stream: 11.5-12.5 tok/s, where 4
+ * rows side by side (4 streams) gave 7.8 (at 48 GB/s); asking 4 KB ahead,
+ * not 2: 12.8 -> 13.8 (at 78 GB/s; 3 KB 13.3, 6 KB 13.9, 8 KB 13.4). */
 #include "kern.h"
 #include "repack.h"
 
@@ -159,6 +159,8 @@ T5I void gemm(uint32_t t, int64_t n, const uint8_t *rows, int64_t nrows, const u
 					float *o = y + (size_t)j * ldy + r0;
 					if (R == ROWS && A == ACTS)
 						tile(t, ROWS, ACTS, n, k0, k1, w, wstride, x, kp, o, ldy);
+					else if (R == ROWS && A == 2)	/* attention's 8 heads: 3 + 3 + 2 */
+						tile(t, ROWS, 2, n, k0, k1, w, wstride, x, kp, o, ldy);
 					else
 						tile(t, R, A, n, k0, k1, w, wstride, x, kp, o, ldy);
 				}

@@ -831,7 +831,8 @@ static void test_flt_blocks(void)
  * the group, so a short last group). */
 static void test_exact_matmul(void)
 {
-	static const uint32_t qt[] = { G4_Q4_0, G4_Q4_1, G4_Q5_0, G4_Q5_1, G4_Q8_0, G4_IQ4_NL, G4_Q4_K, G4_Q5_K, G4_Q6_K, G4_Q2_K, G4_Q3_K, G4_IQ4_XS };
+	static const uint32_t qt[] = { G4_Q4_0, G4_Q4_1, G4_Q5_0, G4_Q5_1, G4_Q8_0, G4_IQ4_NL,
+				       G4_Q2_K, G4_Q3_K, G4_Q4_K, G4_Q5_K, G4_Q6_K, G4_IQ4_XS };
 	const int64_t n = 512, rows = 37, T = 5;
 	for (size_t k = 0; k < sizeof qt / sizeof qt[0]; k++) {
 		const uint32_t t = qt[k];
