@@ -229,16 +229,14 @@ T5I void rows(uint32_t t, const uint8_t *b, float *y, int64_t nb)
 	}
 }
 
-T5 static void q4_0(const uint8_t *b, float *y, int64_t nb) { rows(G4_Q4_0, b, y, nb); }
-T5 static void q4_1(const uint8_t *b, float *y, int64_t nb) { rows(G4_Q4_1, b, y, nb); }
-T5 static void q5_0(const uint8_t *b, float *y, int64_t nb) { rows(G4_Q5_0, b, y, nb); }
-T5 static void q5_1(const uint8_t *b, float *y, int64_t nb) { rows(G4_Q5_1, b, y, nb); }
-T5 static void q8_0(const uint8_t *b, float *y, int64_t nb) { rows(G4_Q8_0, b, y, nb); }
-T5 static void iq4_nl(const uint8_t *b, float *y, int64_t nb) { rows(G4_IQ4_NL, b, y, nb); }
-T5 static void q2_K(const uint8_t *b, float *y, int64_t nb) { rows(G4_Q2_K, b, y, nb); }
-T5 static void q3_K(const uint8_t *b, float *y, int64_t nb) { rows(G4_Q3_K, b, y, nb); }
-T5 static void iq4_xs(const uint8_t *b, float *y, int64_t nb) { rows(G4_IQ4_XS, b, y, nb); }
-T5 static void q45_K(int five, const uint8_t *b, float *y, int64_t nb) { rows(five ? G4_Q5_K : G4_Q4_K, b, y, nb); }
+/* The types with a row dequantiser from rows() (Q6_K has its own) and an
+ * exact one-row product: X(name, type) */
+#define DQ_TYPES(X) X(q4_0, G4_Q4_0) X(q4_1, G4_Q4_1) X(q5_0, G4_Q5_0) X(q5_1, G4_Q5_1) X(q8_0, G4_Q8_0) \
+	X(iq4_nl, G4_IQ4_NL) X(q2_K, G4_Q2_K) X(q3_K, G4_Q3_K) X(q4_K, G4_Q4_K) X(q5_K, G4_Q5_K) X(iq4_xs, G4_IQ4_XS)
+
+#define DQ_FN(name, T) \
+T5 static void dq_##name(const uint8_t *b, float *y, int64_t nb) { rows(T, b, y, nb); }
+DQ_TYPES(DQ_FN)
 
 /* Q6_K: (d * sc) * (q - 32), 64 values at a time: for half h of the
  * block, the 64 low-nibble bytes give values 0..63 (their low nibbles)
@@ -256,7 +254,7 @@ T5I void q6_16(const __m512i q, int k, float ds, float *y)
 	_mm512_storeu_ps(y, _mm512_mul_ps(_mm512_set1_ps(ds), _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(v))));
 }
 
-T5 static void q6_K(const uint8_t *b, float *y, int64_t nb)
+T5 static void dq_q6_K(const uint8_t *b, float *y, int64_t nb)
 {
 	const __m512i m4 = _mm512_set1_epi8(15), m2 = _mm512_set1_epi8(3), e32 = _mm512_set1_epi8(32);
 	for (int64_t i = 0; i < nb; i++, b += 210) {
@@ -301,7 +299,7 @@ T5I void xrows(uint32_t t, int R, int64_t n, const uint8_t *w, size_t rb, const 
 }
 
 #define XROWS(name, T) \
-T5 static void name(int R, int64_t n, const uint8_t *w, size_t rb, const float *x, float *y) \
+T5 static void x_##name(int R, int64_t n, const uint8_t *w, size_t rb, const float *x, float *y) \
 { \
 	if (R == 4) \
 		xrows(T, 4, n, w, rb, x, y); \
@@ -309,34 +307,16 @@ T5 static void name(int R, int64_t n, const uint8_t *w, size_t rb, const float *
 		for (int r = 0; r < R; r++) \
 			xrows(T, 1, n, w + (size_t)r * rb, rb, x, y + r); \
 }
-XROWS(x_q4_0, G4_Q4_0)
-XROWS(x_q4_1, G4_Q4_1)
-XROWS(x_q5_0, G4_Q5_0)
-XROWS(x_q5_1, G4_Q5_1)
-XROWS(x_q8_0, G4_Q8_0)
-XROWS(x_iq4_nl, G4_IQ4_NL)
-XROWS(x_q2_K, G4_Q2_K)
-XROWS(x_q3_K, G4_Q3_K)
-XROWS(x_iq4_xs, G4_IQ4_XS)
-XROWS(x_q4_K, G4_Q4_K)
-XROWS(x_q5_K, G4_Q5_K)
-XROWS(x_q6_K, G4_Q6_K)
+DQ_TYPES(XROWS)
+XROWS(q6_K, G4_Q6_K)
 
 int g4_exact_rows_avx512(uint32_t t, int nrows, int64_t n, const uint8_t *w, size_t rb, const float *x, float *y)
 {
 	switch (t) {
-	case G4_Q4_0: x_q4_0(nrows, n, w, rb, x, y); return 1;
-	case G4_Q4_1: x_q4_1(nrows, n, w, rb, x, y); return 1;
-	case G4_Q5_0: x_q5_0(nrows, n, w, rb, x, y); return 1;
-	case G4_Q5_1: x_q5_1(nrows, n, w, rb, x, y); return 1;
-	case G4_Q8_0: x_q8_0(nrows, n, w, rb, x, y); return 1;
-	case G4_IQ4_NL: x_iq4_nl(nrows, n, w, rb, x, y); return 1;
-	case G4_Q2_K: x_q2_K(nrows, n, w, rb, x, y); return 1;
-	case G4_Q3_K: x_q3_K(nrows, n, w, rb, x, y); return 1;
-	case G4_IQ4_XS: x_iq4_xs(nrows, n, w, rb, x, y); return 1;
-	case G4_Q4_K: x_q4_K(nrows, n, w, rb, x, y); return 1;
-	case G4_Q5_K: x_q5_K(nrows, n, w, rb, x, y); return 1;
-	case G4_Q6_K: x_q6_K(nrows, n, w, rb, x, y); return 1;
+#define CASE(name, T) case T: x_##name(nrows, n, w, rb, x, y); return 1;
+	DQ_TYPES(CASE)
+	CASE(q6_K, G4_Q6_K)
+#undef CASE
 	default: return 0;
 	}
 }
@@ -344,18 +324,10 @@ int g4_exact_rows_avx512(uint32_t t, int nrows, int64_t n, const uint8_t *w, siz
 int g4_dequant_avx512(uint32_t t, const uint8_t *b, float *y, int64_t nb)
 {
 	switch (t) {
-	case G4_Q4_0: q4_0(b, y, nb); return 1;
-	case G4_Q4_1: q4_1(b, y, nb); return 1;
-	case G4_Q5_0: q5_0(b, y, nb); return 1;
-	case G4_Q5_1: q5_1(b, y, nb); return 1;
-	case G4_Q8_0: q8_0(b, y, nb); return 1;
-	case G4_IQ4_NL: iq4_nl(b, y, nb); return 1;
-	case G4_Q2_K: q2_K(b, y, nb); return 1;
-	case G4_Q3_K: q3_K(b, y, nb); return 1;
-	case G4_IQ4_XS: iq4_xs(b, y, nb); return 1;
-	case G4_Q4_K: q45_K(0, b, y, nb); return 1;
-	case G4_Q5_K: q45_K(1, b, y, nb); return 1;
-	case G4_Q6_K: q6_K(b, y, nb); return 1;
+#define CASE(name, T) case T: dq_##name(b, y, nb); return 1;
+	DQ_TYPES(CASE)
+	CASE(q6_K, G4_Q6_K)
+#undef CASE
 	default: return 0;
 	}
 }
