@@ -238,7 +238,7 @@ static void py_repr(g4_buf *b, const g4_json *j)
 			first = 0;
 			py_repr_str(b, j->kid[i].key, j->kid[i].key_len);
 			g4_buf_puts(b, ": ");
-			py_repr(b, g4_json_get(j, j->kid[i].key));
+			py_repr(b, g4_json_member(j, i));
 		}
 		g4_buf_putc(b, '}');
 		break;
@@ -334,7 +334,7 @@ static void fmt_arg(R *r, const g4_json *a, int esc)
 			if (esc)
 				put(r, Q);
 			put(r, ":");
-			fmt_arg(r, g4_json_get(a, a->kid[k[i].pos].key), esc);
+			fmt_arg(r, g4_json_member(a, k[i].pos), esc);
 		}
 		put(r, "}");
 		free(k);
@@ -424,7 +424,7 @@ static void fmt_params(R *r, const g4_json *props, int depth, int filter)
 	for (size_t i = 0; i < n; i++) {
 		if ((filter || r->tmpl == G4_TMPL_GEMMA4) && is_standard_key(k[i].k, k[i].n))
 			continue;
-		const g4_json *v = g4_json_get(props, props->kid[k[i].pos].key);
+		const g4_json *v = g4_json_member(props, k[i].pos);
 		int add = 0;
 		if (found)
 			put(r, ",");
@@ -455,7 +455,7 @@ static void fmt_params(R *r, const g4_json *props, int depth, int filter)
 				comma(r, &add);
 				put(r, "items:{");
 				for (size_t j = 0; j < m; j++) {
-					const g4_json *iv = g4_json_get(it, it->kid[ik[j].pos].key);
+					const g4_json *iv = g4_json_member(it, ik[j].pos);
 					if (iv->type == G4_JSON_NULL)
 						continue;
 					if (f2)
@@ -629,7 +629,7 @@ static void fmt_tool_response(R *r, const char *name, size_t nlen, const g4_json
 		for (size_t i = 0; i < n; i++) {
 			g4_buf_put(r->b, k[i].k, k[i].n);
 			put(r, ":");
-			fmt_arg(r, g4_json_get(resp, resp->kid[k[i].pos].key), 0);
+			fmt_arg(r, g4_json_member(resp, k[i].pos), 0);
 			if (i + 1 < n)
 				put(r, ",");
 		}
@@ -706,7 +706,7 @@ static void call_args(R *r, const g4_json *args)
 				put(r, ",");
 			g4_buf_put(r->b, k[i].k, k[i].n);
 			put(r, ":");
-			fmt_arg(r, g4_json_get(args, args->kid[k[i].pos].key), 0);
+			fmt_arg(r, g4_json_member(args, k[i].pos), 0);
 		}
 		free(k);
 	} else if (is_str(args)) {

@@ -553,6 +553,17 @@ const g4_json *g4_json_get(const g4_json *o, const char *key)
 	return NULL;
 }
 
+const g4_json *g4_json_member(const g4_json *o, size_t i)
+{
+	if (!o || o->type != G4_JSON_OBJECT || i >= o->n)
+		return NULL;
+	const g4_json *m = &o->kid[i];
+	for (size_t k = o->n - 1; k > i; k--)
+		if (o->kid[k].key_len == m->key_len && !memcmp(o->kid[k].key, m->key, m->key_len))
+			return &o->kid[k];
+	return m;
+}
+
 int g4_json_truthy(const g4_json *j)
 {
 	if (!j)

@@ -42,6 +42,10 @@ void g4_json_free(g4_json *j);
 
 /* Object member by key (the last of duplicates), or NULL. */
 const g4_json *g4_json_get(const g4_json *obj, const char *key);
+/* Member i of an object as a Python dict holds it: the last member with
+ * the same key (compared byte for byte, NULs included); NULL if obj is not
+ * an object or i is out of range. */
+const g4_json *g4_json_member(const g4_json *obj, size_t i);
 /* Truthiness as in Python/jinja: null, false, 0, "", [], {} are false. */
 int g4_json_truthy(const g4_json *j);
 /* 1 if a NUMBER's source text is an integer (no '.', 'e', 'E'). */

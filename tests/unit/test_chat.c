@@ -153,6 +153,21 @@ static void test_values(void)
 		      "type:<|\"|>OBJECT<|\"|>}}<tool|><turn|>\n"), "got %s", r);
 }
 
+/* keys with a NUL inside (found by fuzz_chat: the member's value was
+ * looked up by the key as a C string, found nothing, and was printed from
+ * a null pointer) print as Python prints them */
+static void test_nul_keys(void)
+{
+	const char *r = render("{\"messages\":[],\"tools\":[{\"function\":{\"name\":{\"\":{\"\":{\"\\u0000o\":\"\"}}}}}]}",
+			       G4_TMPL_GEMMA4, 0, 0);
+	CHECK(strstr(r, "{'': {'': {'\\x00o': ''}}}") != NULL, "got %s", r);
+	r = render("[{\"role\":\"assistant\",\"tool_calls\":[{\"function\":{\"name\":\"f\",\"arguments\":"
+		   "{\"a\\u0000\":1,\"a\":2,\"a\\u0000\":3}}}]}]", G4_TMPL_GEMMA4, 0, 0);
+	/* the template prints argument keys raw: "a", NUL, then the last value */
+	const char *p = strstr(r, "call:f{a:2,a");
+	CHECK(p && !strcmp(p, "call:f{a:2,a") && !memcmp(p + 13, ":3}<tool_call|>", 15), "got %s", r);
+}
+
 static void test_errors(void)
 {
 	const char *r = render("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"},]}", 0, 0, 1);
@@ -187,6 +202,7 @@ int main(void)
 	}
 	RUN(test_examples);
 	RUN(test_values);
+	RUN(test_nul_keys);
 	RUN(test_errors);
 	RUN(test_detect);
 	g4_json_free(ex);
