@@ -81,7 +81,7 @@ model_file() {		# kind type
 bench_one() {		# kind type
 	f=$(model_file "$1" "$2") || { echo "$1 $2: generating the model failed"; return; }
 	tmp=${TMPDIR:-/tmp}/g4bench.$$
-	: > "$tmp.g4"; : > "$tmp.bw"; : > "$tmp.lpp"; : > "$tmp.ltg"; : > "$tmp.roof"
+	: > "$tmp.g4"; : > "$tmp.bw"; : > "$tmp.bwm"; : > "$tmp.lpp"; : > "$tmp.ltg"; : > "$tmp.roof"
 	i=0
 	while [ "$i" -lt "$RUNS" ]; do
 		"$B/bench_bw" -t "$TH" 1024 3 | field read_gbps >> "$tmp.bw"
@@ -92,7 +92,9 @@ bench_one() {		# kind type
 		# minute to minute)
 		b0=$(tail -n 1 "$tmp.bw")
 		b1=$("$B/bench_bw" -t "$TH" 1024 3 | field read_gbps)
-		awk -v b="$(echo "$b0 $b1" | awk '{ print ($1 > $2 ? $1 : $2) }')" '{ t = w = ""; for (i = 1; i <= NF; i++) {
+		bm=$(echo "$b0 $b1" | awk '{ print ($1 > $2 ? $1 : $2) }')
+		echo "$bm" >> "$tmp.bwm"
+		awk -v b="$bm" '{ t = w = ""; for (i = 1; i <= NF; i++) {
 			if ($i ~ /^decode_tps=/) { t = $i; sub(/.*=/, "", t) }
 			if ($i ~ /^weight_mb_per_token=/) { w = $i; sub(/.*=/, "", w) } }
 			if (t != "" && w != "" && b > 0) printf "%.1f\n", 100 * t * w / 1000 / b }' "$tmp.g4" | tail -n 1 >> "$tmp.roof"
@@ -104,7 +106,7 @@ bench_one() {		# kind type
 		fi
 		i=$((i + 1))
 	done
-	bw=$(median < "$tmp.bw")
+	bw=$(median < "$tmp.bwm")	# the bandwidths the rooflines used
 	pp=$(field prefill_tps < "$tmp.g4" | median)
 	tg=$(field decode_tps < "$tmp.g4" | median)
 	wmb=$(field weight_mb_per_token < "$tmp.g4" | median)
@@ -121,7 +123,7 @@ bench_one() {		# kind type
 	fi
 	printf '%-6s %-7s %8s %8s %6s %8s %8s %8s %6s %7s %7s %7s %7s %8s %8s\n' "$1" "$2" "$pp" "$tg" "$roof" \
 		"$ppc" "$tgc" "$wmb" "$bw" "$rss" "$smb" "$sw" "$sr" "$lpp" "$ltg"
-	rm -f "$tmp.g4" "$tmp.bw" "$tmp.lpp" "$tmp.ltg" "$tmp.roof" "$tmp.csv"
+	rm -f "$tmp.g4" "$tmp.bw" "$tmp.bwm" "$tmp.lpp" "$tmp.ltg" "$tmp.roof" "$tmp.csv"
 }
 
 section_models() {
