@@ -783,13 +783,13 @@ static void test_bf16_bound(void)
 /* F32/F16/BF16 tile kernels in a batch go over blocks of rows and, for long
  * rows, slices of a row with the accumulators kept between slices: rows
  * over several blocks (the last one short, its last group short), widths
- * of one slice, several slices, several with a tail; activation rows not
- * a multiple of the tile.  The same bits as portable g4_vecdot. */
+ * of one slice, several slices, several with a tail; 7 and 8 activation
+ * rows (a last tile of 1 and of 2).  The same bits as portable g4_vecdot. */
 static void test_flt_blocks(void)
 {
 	static const uint32_t ft[] = { G4_F32, G4_F16, G4_BF16 };
 	static const int64_t widths[] = { 2048, 4096, 4133, 6150 };
-	const int R = 263, A = 7;
+	const int R = 263;
 	for (int isa = G4_ISA_PORTABLE; isa <= G4_ISA_AVX512; isa++) {
 		if (!g4_isa_available(isa))
 			continue;
@@ -797,6 +797,7 @@ static void test_flt_blocks(void)
 			for (size_t v = 0; v < sizeof widths / sizeof widths[0]; v++) {
 				const uint32_t t = ft[k];
 				const int64_t n = widths[v];
+				const int A = 7 + (int)(v & 1);	/* tiles 3 + 3 + 1, 3 + 3 + 2 */
 				g4_isa_set(isa);
 				const g4_rp_kernel *kr = g4_rp_kernel_for(t);
 				if (!kr || kr->pack)
