@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "qblock.h"
+#include "qtypes.h"
 
 #define T5 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")))
 #define T5I static inline __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c"), always_inline))
@@ -198,34 +199,15 @@ T5I void v32(uint32_t t, const uint8_t *row, int64_t k, __m512 *lo, __m512 *hi)
 	}
 }
 
-/* Whole rows: nb blocks of a 32-value type, nb super-blocks of a K type
- * (the 32-value pieces of each in turn) */
+/* Whole rows: nb blocks, 32 values at a time (8 pieces a K super-block) */
 T5I void rows(uint32_t t, const uint8_t *b, float *y, int64_t nb)
 {
-	__m512 lo, hi;
-	for (int64_t k = 0; k < nb; k++) {
-		if (t == G4_Q2_K || t == G4_Q3_K || t == G4_IQ4_XS) {
-			for (int j = 0; j < 8; j++, y += 32) {
-				v32(t, b, 8 * k + j, &lo, &hi);
-				_mm512_storeu_ps(y, lo);
-				_mm512_storeu_ps(y + 16, hi);
-			}
-			continue;
-		}
-		if (t != G4_Q4_K && t != G4_Q5_K) {
-			v32(t, b, k, &lo, &hi);
-			_mm512_storeu_ps(y, lo);
-			_mm512_storeu_ps(y + 16, hi);
-			y += 32;
-			continue;
-		}
-		const uint8_t *s = b + (t == G4_Q5_K ? 176 : 144) * k;
-		const float d = g4_h2f(s), dmin = g4_h2f(s + 2);	/* once a super-block */
-		for (int j = 0; j < 8; j++, y += 32) {
-			v_q45_K(t == G4_Q5_K, s, j, d, dmin, &lo, &hi);
-			_mm512_storeu_ps(y, lo);
-			_mm512_storeu_ps(y + 16, hi);
-		}
+	const int64_t pieces = nb * (g4_type_block(t) / 32);
+	for (int64_t k = 0; k < pieces; k++, y += 32) {
+		__m512 lo, hi;
+		v32(t, b, k, &lo, &hi);
+		_mm512_storeu_ps(y, lo);
+		_mm512_storeu_ps(y + 16, hi);
 	}
 }
 
