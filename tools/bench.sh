@@ -94,10 +94,10 @@ bench_one() {		# kind type
 		b1=$("$B/bench_bw" -t "$TH" 1024 3 | field read_gbps)
 		bm=$(echo "$b0 $b1" | awk '{ print ($1 > $2 ? $1 : $2) }')
 		echo "$bm" >> "$tmp.bwm"
-		awk -v b="$bm" '{ t = w = ""; for (i = 1; i <= NF; i++) {
+		tail -n 1 "$tmp.g4" | awk -v b="$bm" '{ t = w = ""; for (i = 1; i <= NF; i++) {
 			if ($i ~ /^decode_tps=/) { t = $i; sub(/.*=/, "", t) }
 			if ($i ~ /^weight_mb_per_token=/) { w = $i; sub(/.*=/, "", w) } }
-			if (t != "" && w != "" && b > 0) printf "%.1f\n", 100 * t * w / 1000 / b }' "$tmp.g4" | tail -n 1 >> "$tmp.roof"
+			if (t != "" && w != "" && b > 0) printf "%.1f\n", 100 * t * w / 1000 / b }' >> "$tmp.roof"
 		if [ -n "$LLAMA_BENCH" ]; then
 			"$LLAMA_BENCH" -m "$f" -p "$NP" -n "$ND" -t "$TH" -r 1 -o csv > "$tmp.csv" 2>/dev/null ||
 				echo "$1 $2: llama-bench failed" >&2
