@@ -100,21 +100,45 @@ T5I __m512 row16(uint32_t type, const void *row, int64_t i, __mmask16 k)
 	}
 }
 
-/* up to 8 heads x 16 values in registers over all rows */
-T5I void wsum16(uint32_t type, int nh, int64_t nk, const float *p, int64_t pstride, const void *const *rows,
-		int64_t i, __mmask16 k, float *o, int64_t ostride)
+/* Up to 8 heads x 32 values (a cache line of f16/bf16 values) in
+ * registers over all rows, the rows PF ahead asked from memory: the rows
+ * are apart (one per position) and the cache is not in L3 by the time the
+ * weights of a token have streamed through it.  Per lane the order of the
+ * portable loop.  E2B decode after a 512-token prompt: the weighted sums
+ * took 2.4 ms a token with 16 values a pass and no prefetch, 0.84 now
+ * (4 rows ahead: 1.1; 16 or 32: no better); Q4_0 decode 37 -> 40 tok/s. */
+enum { WS_PF = 8 };
+T5I void wsum32(uint32_t type, int nh, int64_t nk, const float *p, int64_t pstride, const void *const *rows,
+		int64_t i, __mmask16 k0, __mmask16 k1, float *o, int64_t ostride)
 {
-	__m512 acc[8];
+	const size_t es = type == G4_F32 ? 4 : 2;
+	__m512 acc[8][2];
 	for (int n = 0; n < nh; n++)
-		acc[n] = _mm512_setzero_ps();
+		acc[n][0] = acc[n][1] = _mm512_setzero_ps();
 	for (int64_t j = 0; j < nk; j++) {
-		__m512 v = row16(type, rows[j], i, k);
+		if (j + WS_PF < nk) {
+			const char *f = (const char *)rows[j + WS_PF] + (size_t)i * es;
+			_mm_prefetch(f, _MM_HINT_T0);
+			if (es == 4)
+				_mm_prefetch(f + 64, _MM_HINT_T0);
+		}
+		const __m512 v0 = row16(type, rows[j], i, k0), v1 = row16(type, rows[j], i + 16, k1);
 		_Pragma("GCC unroll 8")
-		for (int n = 0; n < nh; n++)
-			acc[n] = _mm512_add_ps(acc[n], _mm512_mul_ps(_mm512_set1_ps(p[n * pstride + j]), v));
+		for (int n = 0; n < nh; n++) {
+			const __m512 pn = _mm512_set1_ps(p[n * pstride + j]);
+			acc[n][0] = _mm512_add_ps(acc[n][0], _mm512_mul_ps(pn, v0));
+			acc[n][1] = _mm512_add_ps(acc[n][1], _mm512_mul_ps(pn, v1));
+		}
 	}
-	for (int n = 0; n < nh; n++)
-		_mm512_mask_storeu_ps(o + n * ostride, k, acc[n]);
+	for (int n = 0; n < nh; n++) {
+		_mm512_mask_storeu_ps(o + n * ostride, k0, acc[n][0]);
+		_mm512_mask_storeu_ps(o + n * ostride + 16, k1, acc[n][1]);
+	}
+}
+
+static __mmask16 lanes(int64_t left)
+{
+	return left >= 16 ? 0xFFFF : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
 }
 
 T5 void g4_wsum_rows_avx512(uint32_t type, int nh, int64_t nk, int64_t dn, const float *p, int64_t pstride,
@@ -122,16 +146,16 @@ T5 void g4_wsum_rows_avx512(uint32_t type, int nh, int64_t nk, int64_t dn, const
 {
 	for (int n0 = 0; n0 < nh; n0 += 8) {
 		int h = nh - n0 < 8 ? nh - n0 : 8;
-		for (int64_t d = 0; d < dn; d += 16) {
-			__mmask16 k = dn - d >= 16 ? 0xFFFF : (__mmask16)((1u << (dn - d)) - 1);
+		for (int64_t d = 0; d < dn; d += 32) {
+			const __mmask16 k0 = lanes(dn - d), k1 = lanes(dn - d - 16);
 			const float *pn = p + n0 * pstride;
 			float *on = o + n0 * ostride + d;
 			switch (h) {	/* constant head counts: accumulators in registers */
-			case 8: wsum16(type, 8, nk, pn, pstride, rows, off + d, k, on, ostride); break;
-			case 4: wsum16(type, 4, nk, pn, pstride, rows, off + d, k, on, ostride); break;
-			case 2: wsum16(type, 2, nk, pn, pstride, rows, off + d, k, on, ostride); break;
-			case 1: wsum16(type, 1, nk, pn, pstride, rows, off + d, k, on, ostride); break;
-			default: wsum16(type, h, nk, pn, pstride, rows, off + d, k, on, ostride); break;
+			case 8: wsum32(type, 8, nk, pn, pstride, rows, off + d, k0, k1, on, ostride); break;
+			case 4: wsum32(type, 4, nk, pn, pstride, rows, off + d, k0, k1, on, ostride); break;
+			case 2: wsum32(type, 2, nk, pn, pstride, rows, off + d, k0, k1, on, ostride); break;
+			case 1: wsum32(type, 1, nk, pn, pstride, rows, off + d, k0, k1, on, ostride); break;
+			default: wsum32(type, h, nk, pn, pstride, rows, off + d, k0, k1, on, ostride); break;
 			}
 		}
 	}
