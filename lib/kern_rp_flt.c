@@ -11,7 +11,8 @@
  * fmas).  E2B F16 prefill (--act q8, 2 threads): 66 tok/s with 4 x 2
  * tiles, 72 with 4 x 3; 8 x 3 tiles: 57-62; converting a group to f32
  * first: 45; tiles of 3 x 4, 2 x 6, or of one half of the lanes over the
- * whole row (4 x 6, 6 x 4): slower.  One activation row (decode) reads
+ * whole row (4 x 6, 6 x 4): slower.  F32 rows (twice the bytes, read from
+ * L2) take tiles of 2 x 6 instead.  One activation row (decode) reads
  * the rows one after another, a single stream: 11.5-12.5 tok/s, where 4
  * rows side by side (4 streams) gave 7.8 (at 48 GB/s); asking 4 KB ahead,
  * not 2: 12.8 -> 13.8 (at 78 GB/s; 3 KB 13.3, 6 KB 13.9, 8 KB 13.4). */
@@ -26,7 +27,7 @@
 #define T5 __attribute__((target(TGT)))
 #define T5I static inline __attribute__((target(TGT), always_inline))
 
-enum { ROWS = 4, ACTS = 3, PREFETCH = 4096, BLOCK = 128, SLICE = 2048 };
+enum { ROWS = 4, ACTS = 3, AMAX = 6, PREFETCH = 4096, BLOCK = 128, SLICE = 2048 };
 
 static int esize(uint32_t t)
 {
@@ -50,11 +51,11 @@ T5I void tile(uint32_t t, int R, int A, int64_t n, int64_t k0, int64_t k1, const
 	      const float *const *x, __m512 *keep, float *y, size_t ldy)
 {
 	const int es = esize(t);
-	__m512 acc[ROWS][ACTS][2];
+	__m512 acc[ROWS][AMAX][2];
 	for (int r = 0; r < R; r++)
 		for (int a = 0; a < A; a++)
 			for (int h = 0; h < 2; h++)
-				acc[r][a][h] = k0 ? keep[(r * ACTS + a) * 2 + h] : _mm512_setzero_ps();
+				acc[r][a][h] = k0 ? keep[(r * AMAX + a) * 2 + h] : _mm512_setzero_ps();
 	int64_t i = k0;
 	for (; i + 32 <= k1; i += 32) {
 		if (A == 1)	/* decode streams the rows once: ask ahead */
@@ -67,14 +68,15 @@ T5I void tile(uint32_t t, int R, int A, int64_t n, int64_t k0, int64_t k1, const
 		 * registers */
 		_Pragma("GCC unroll 2")
 		for (int h = 0; h < 2; h++) {
-			__m512 xv[ACTS] = { _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps() };
-			_Pragma("GCC unroll 3")
+			__m512 xv[AMAX] = { _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
+					    _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps() };
+			_Pragma("GCC unroll 6")
 			for (int a = 0; a < A; a++)
 				xv[a] = _mm512_loadu_ps(x[a] + i + 16 * h);
 			_Pragma("GCC unroll 4")
 			for (int r = 0; r < R; r++) {
 				__m512 wv = wload(t, w + (size_t)r * wstride + (size_t)(i + 16 * h) * es);
-				_Pragma("GCC unroll 3")
+				_Pragma("GCC unroll 6")
 				for (int a = 0; a < A; a++)
 					acc[r][a][h] = _mm512_fmadd_ps(wv, xv[a], acc[r][a][h]);
 			}
@@ -84,7 +86,7 @@ T5I void tile(uint32_t t, int R, int A, int64_t n, int64_t k0, int64_t k1, const
 		for (int r = 0; r < R; r++)
 			for (int a = 0; a < A; a++)
 				for (int h = 0; h < 2; h++)
-					keep[(r * ACTS + a) * 2 + h] = acc[r][a][h];
+					keep[(r * AMAX + a) * 2 + h] = acc[r][a][h];
 		return;
 	}
 	if (i == n) {	/* no tail: the fixed reduction of vecdot.h in registers */
@@ -134,7 +136,7 @@ T5I void gemm(uint32_t t, int64_t n, const uint8_t *rows, int64_t nrows, const u
 	      int64_t nact, float *y, size_t ldy)
 {
 	const size_t wstride = (size_t)n * esize(t);
-	__m512 keep[BLOCK / ROWS][ROWS * ACTS * 2];
+	__m512 keep[BLOCK * AMAX * 2];
 	if (nact == 1) {
 		gemv(t, n, rows, nrows, (const float *)act, y);
 		return;
@@ -143,21 +145,29 @@ T5I void gemm(uint32_t t, int64_t n, const uint8_t *rows, int64_t nrows, const u
 	 * with 64 rows; fewer than 32 lose more on the activations) */
 	int64_t block = (int64_t)(((size_t)768 << 10) / wstride) / ROWS * ROWS;
 	block = block < 32 ? 32 : block > BLOCK ? BLOCK : block;
+	/* f32 rows: tiles of 2 rows x 6 activation rows, each weight read from
+	 * L2 once for 6 products, not 3, and slices of 1024 values so the 6
+	 * activation slices stay in L1.  One core: width 1536 67 -> 83 Gmul/s,
+	 * 6144 51 -> 61, 12288 40 -> 48; E2B Q4_0 exact prefill 57 -> 67 tok/s */
+	const int TR = t == G4_F32 ? 2 : ROWS, TA = t == G4_F32 ? AMAX : ACTS;
+	const int64_t SL = t == G4_F32 && n > SLICE ? SLICE / 2 : SLICE;	/* TA slices in L1 */
 	for (int64_t b0 = 0; b0 < nrows; b0 += block) {
 		const int64_t b1 = nrows - b0 < block ? nrows : b0 + block;
-		for (int64_t j = 0; j < nact; j += ACTS) {
-			const int A = nact - j < ACTS ? (int)(nact - j) : ACTS;
-			const float *x[ACTS];
-			for (int a = 0; a < ACTS; a++)
+		for (int64_t j = 0; j < nact; j += TA) {
+			const int A = nact - j < TA ? (int)(nact - j) : TA;
+			const float *x[AMAX];
+			for (int a = 0; a < AMAX; a++)
 				x[a] = (const float *)(act + (size_t)(j + (a < A ? a : A - 1)) * astride);
-			for (int64_t k0 = 0; k0 < n; k0 += SLICE) {
-				const int64_t k1 = n - k0 <= SLICE ? n : k0 + SLICE;
-				for (int64_t r0 = b0; r0 < b1; r0 += ROWS) {
-					const int R = b1 - r0 < ROWS ? (int)(b1 - r0) : ROWS;
+			for (int64_t k0 = 0; k0 < n; k0 += SL) {
+				const int64_t k1 = n - k0 <= SL ? n : k0 + SL;
+				for (int64_t r0 = b0; r0 < b1; r0 += TR) {
+					const int R = b1 - r0 < TR ? (int)(b1 - r0) : TR;
 					const uint8_t *w = rows + (size_t)r0 * wstride;
-					__m512 *kp = keep[(r0 - b0) / ROWS];
+					__m512 *kp = keep + (r0 - b0) * AMAX * 2;
 					float *o = y + (size_t)j * ldy + r0;
-					if (R == ROWS && A == ACTS)
+					if (TR == 2 && R == 2 && A == AMAX)
+						tile(t, 2, AMAX, n, k0, k1, w, wstride, x, kp, o, ldy);
+					else if (R == ROWS && A == ACTS)
 						tile(t, ROWS, ACTS, n, k0, k1, w, wstride, x, kp, o, ldy);
 					else if (R == ROWS && A == 2)	/* attention's 8 heads: 3 + 3 + 2 */
 						tile(t, ROWS, 2, n, k0, k1, w, wstride, x, kp, o, ldy);
