@@ -829,14 +829,17 @@ static void test_flt_blocks(void)
  * a time and multiplied by the F32 tiles, or for one activation row taken
  * from registers into the dots (kern_dq.c), give on every path and thread
  * count the portable dot of each dequantised row (rows not a multiple of
- * the group, so a short last group). */
+ * the group, so a short last group; rows in several blocks). */
 static void test_exact_matmul(void)
 {
 	static const uint32_t qt[] = { G4_Q4_0, G4_Q4_1, G4_Q5_0, G4_Q5_1, G4_Q8_0, G4_IQ4_NL,
 				       G4_Q2_K, G4_Q3_K, G4_Q4_K, G4_Q5_K, G4_Q6_K, G4_IQ4_XS };
-	const int64_t n = 512, rows = 37, T = 5;
-	for (size_t k = 0; k < sizeof qt / sizeof qt[0]; k++) {
-		const uint32_t t = qt[k];
+	const int64_t rows = 37, T = 5;
+	for (size_t k = 0; k < 2 * sizeof qt / sizeof qt[0]; k++) {
+		/* width 12288: a batch's rows go in blocks of 16 (matmul.c),
+		 * several to a thread's share, the last one short */
+		const uint32_t t = qt[k / 2];
+		const int64_t n = k % 2 ? 12288 : 512;
 		const size_t rb = g4_row_bytes(t, n);
 		uint8_t *d = malloc(rb * rows);
 		float *x = malloc((size_t)(T * n) * sizeof *x), *row = malloc((size_t)n * sizeof *row),
