@@ -29,15 +29,24 @@ T5I __m512 u8f(__m128i v)
 }
 
 /* The 32 values of a block or sub-block in two vectors (lo: the first
- * 16).  Q4_0: (q - 8) * d */
+ * 16).  4-bit values go through a table of the 16 values a block can
+ * hold, each computed as the reference does it (the same product, so the
+ * same bits): vpermps takes an index's low 4 bits, so the 16 bytes
+ * widened to 32-bit lanes index the low nibbles as they are and the high
+ * nibbles shifted down by 4.  E2B Q4_0 exact decode on one thread 6.4 ->
+ * 8.3 tok/s (2 threads: 14 -> 15) over converting and scaling each value. */
+T5I void nib_lookup(__m512 tab, const uint8_t *q, __m512 *lo, __m512 *hi)
+{
+	const __m512i i = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)q));
+	*lo = _mm512_permutexvar_ps(i, tab);
+	*hi = _mm512_permutexvar_ps(_mm512_srli_epi32(i, 4), tab);
+}
+
+/* Q4_0: (q - 8) * d */
 T5I void v_q4_0(const uint8_t *b, __m512 *lo, __m512 *hi)
 {
-	const __m128i m = _mm_set1_epi8(15), e8 = _mm_set1_epi8(8);
-	const __m512 d = _mm512_set1_ps(g4_h2f(b));
-	const __m128i q = _mm_loadu_si128((const __m128i *)(b + 2));
-	*lo = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_sub_epi8(_mm_and_si128(q, m), e8))), d);
-	*hi = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(q, 4), m), e8))),
-			    d);
+	const __m512 q8 = _mm512_setr_ps(-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7);
+	nib_lookup(_mm512_mul_ps(q8, _mm512_set1_ps(g4_h2f(b))), b + 2, lo, hi);
 }
 
 /* Q8_0: q * d */
