@@ -170,15 +170,6 @@ void g4_matmul_n(int nm, const g4_mat *const *w, const int64_t *mat, const float
 				for (int64_t g = ga; g < gz; g += bg) {
 					const int64_t r0 = g * fr, nr = rz - r0 < bg * fr ? rz - r0 : bg * fr;
 					if (T == 1) {
-						/* the rows of the group 2 ahead asked from
-						 * memory (E2B Q4_0 exact decode 8.1 -> 9.5 tok/s
-						 * 4 ahead; with the faster dequantisers 15 -> 17
-						 * 2 ahead, 8 or 16 ahead slower) */
-						if (g + 2 < gz) {
-							const uint8_t *p = g4_mat_row(w[i], mat[i], (g + 2) * fr);
-							for (size_t l = 0; l < (size_t)fr * w[i]->row_bytes; l += 64)
-								__builtin_prefetch(p + l);
-						}
 						/* the values go from registers into the dots
 						 * where there is a kernel */
 						if (xr && g4_exact_rows_avx512(w[i]->type, (int)nr, n, g4_mat_row(w[i], mat[i], r0),
