@@ -115,15 +115,62 @@ T5I void v_iq4_nl(const uint8_t *b, __m512 *lo, __m512 *hi)
 	nib_lookup(_mm512_mul_ps(_mm512_set1_ps(g4_h2f(b)), kv_f32()), b + 2, lo, hi);
 }
 
-/* Q4_K (five = 0) and Q5_K, sub-block j of the super-block at b (whose
- * scales are d and dmin): d1 * q - m1 */
-T5I void v_q45_K(int five, const uint8_t *b, int j, float d, float dmin, __m512 *lo, __m512 *hi)
+/* The scales of a K super-block at b, each the reference's own product,
+ * once for its 8 pieces: Q4_K/Q5_K d * sc[j] (s[j]) and dmin * m[j]
+ * (s[8 + j]); Q6_K d * sc[i] (s[i], a scale each 16 values); Q2_K
+ * d * (sc[i] & 15) (s[i]) and dmin * (sc[i] >> 4) (s[16 + i]); Q3_K
+ * d * (sc[i] - 32); IQ4_XS d * (ls[j] - 32) */
+T5I void kscales(uint32_t t, const uint8_t *b, float *s)
+{
+	switch (t) {
+	case G4_Q4_K:
+	case G4_Q5_K: {
+		const float d = g4_h2f(b), dmin = g4_h2f(b + 2);
+		for (int j = 0; j < 8; j++) {
+			int sc, mn;
+			g4_k4_scale_min(b + 4, j, &sc, &mn);
+			s[j] = d * (float)sc;
+			s[8 + j] = dmin * (float)mn;
+		}
+		break;
+	}
+	case G4_Q6_K:
+		_mm512_storeu_ps(s, _mm512_mul_ps(_mm512_set1_ps(g4_h2f(b + 208)),
+						  _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(b + 192))))));
+		break;
+	case G4_Q2_K: {
+		const __m128i sc = _mm_loadu_si128((const __m128i *)b), m4 = _mm_set1_epi8(15);
+		_mm512_storeu_ps(s, _mm512_mul_ps(_mm512_set1_ps(g4_h2f(b + 80)), u8f(_mm_and_si128(sc, m4))));
+		_mm512_storeu_ps(s + 16, _mm512_mul_ps(_mm512_set1_ps(g4_h2f(b + 82)),
+						       u8f(_mm_and_si128(_mm_srli_epi16(sc, 4), m4))));
+		break;
+	}
+	case G4_Q3_K: {
+		uint32_t w[4];
+		g4_q3k_unpack(b + 96, w);
+		const __m128i sc = _mm_setr_epi32((int)w[0], (int)w[1], (int)w[2], (int)w[3]);
+		_mm512_storeu_ps(s, _mm512_mul_ps(_mm512_set1_ps(g4_h2f(b + 108)),
+						  _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepu8_epi32(sc), _mm512_set1_epi32(32)))));
+		break;
+	}
+	default: {	/* IQ4_XS */
+		const float d = g4_h2f(b);
+		const unsigned sh = (unsigned)b[2] | (unsigned)b[3] << 8;
+		for (int j = 0; j < 8; j++) {
+			const int ls = ((b[4 + j / 2] >> (4 * (j & 1))) & 15) | ((sh >> (2 * j)) & 3) << 4;
+			s[j] = d * (float)(ls - 32);
+		}
+		break;
+	}
+	}
+}
+
+/* Q4_K (five = 0) and Q5_K, sub-block j of the super-block at b: d1 * q - m1 */
+T5I void v_q45_K(int five, const uint8_t *b, int j, const float *s, __m512 *lo, __m512 *hi)
 {
 	const __m128i m = _mm_set1_epi8(15), one = _mm_set1_epi8(1);
 	const uint8_t *qh = b + 16, *q = b + (five ? 48 : 16) + 32 * (j / 2);
-	int sc, mn;
-	g4_k4_scale_min(b + 4, j, &sc, &mn);
-	const __m512 d1 = _mm512_set1_ps(d * (float)sc), m1 = _mm512_set1_ps(dmin * (float)mn);
+	const __m512 d1 = _mm512_set1_ps(s[j]), m1 = _mm512_set1_ps(s[8 + j]);
 	const __m512 t0 = _mm512_sub_ps(_mm512_mul_ps(d1, IOTA(0)), m1);
 	const __m512 t1 = five ? _mm512_sub_ps(_mm512_mul_ps(d1, IOTA(16)), m1) : t0;
 	__m512 v[2];
@@ -141,95 +188,105 @@ T5I void v_q45_K(int five, const uint8_t *b, int j, float d, float dmin, __m512 
 	*hi = v[1];
 }
 
-/* Q6_K, values 32s .. 32s + 31 of the super-block at b: (d * sc) * (q - 32),
- * a scale each 16 */
-T5I void v_q6_K(const uint8_t *b, int s, __m512 *lo, __m512 *hi)
+/* Q6_K, values 32j .. 32j + 31 of the super-block at b: (d * sc) * (q - 32) */
+T5I void v_q6_K(const uint8_t *b, int j, const float *s, __m512 *lo, __m512 *hi)
 {
-	const int h = s / 4, g = s % 4;
+	const int h = j / 4, g = j % 4;
 	const __m256i l = _mm256_loadu_si256((const __m256i *)(b + 64 * h + 32 * (g & 1)));
 	const __m256i qh = _mm256_loadu_si256((const __m256i *)(b + 128 + 32 * h));
 	const __m256i lo4 = _mm256_and_si256(g >> 1 ? _mm256_srli_epi16(l, 4) : l, _mm256_set1_epi8(15));
 	const __m256i hi2 = _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * g)), _mm256_set1_epi8(3));
 	const __m256i q = _mm256_sub_epi8(_mm256_or_si256(lo4, _mm256_slli_epi16(hi2, 4)), _mm256_set1_epi8(32));
-	const int8_t *sc = (const int8_t *)(b + 192) + 2 * s;
-	const float d = g4_h2f(b + 208);
-	*lo = _mm512_mul_ps(_mm512_set1_ps(d * (float)sc[0]),
-			    _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_castsi256_si128(q))));
-	*hi = _mm512_mul_ps(_mm512_set1_ps(d * (float)sc[1]),
+	*lo = _mm512_mul_ps(_mm512_set1_ps(s[2 * j]), _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_castsi256_si128(q))));
+	*hi = _mm512_mul_ps(_mm512_set1_ps(s[2 * j + 1]),
 			    _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_extracti128_si256(q, 1))));
 }
 
-/* Q2_K (three = 0: (d * sc) * q - dmin * m, a scale and min each 16) and
- * Q3_K ((d * (sc - 32)) * q, q less 4 where the high bit is clear),
- * values 32s .. 32s + 31 of the super-block at b */
-T5I void v_q23_K(int three, const uint8_t *b, int s, __m512 *lo, __m512 *hi)
+/* Q2_K (three = 0: (d * sc) * q - dmin * m) and Q3_K ((d * (sc - 32)) * q,
+ * q less 4 where the high bit is clear), values 32j .. 32j + 31 of the
+ * super-block at b, a scale (and min) each 16 */
+T5I void v_q23_K(int three, const uint8_t *b, int j, const float *s, __m512 *lo, __m512 *hi)
 {
-	const int h = s / 4, g = s % 4;
+	const int h = j / 4, g = j % 4;
 	const uint8_t *qs = b + (three ? 32 : 16) + 32 * h;
 	__m256i q = _mm256_and_si256(_mm256_srl_epi16(_mm256_loadu_si256((const __m256i *)qs), _mm_cvtsi32_si128(2 * g)),
 				     _mm256_set1_epi8(3));
-	__m512 v[2];
 	if (three) {
-		const __mmask32 set = _mm256_test_epi8_mask(_mm256_loadu_si256((const __m256i *)b), _mm256_set1_epi8((char)(1 << s)));
+		const __mmask32 set = _mm256_test_epi8_mask(_mm256_loadu_si256((const __m256i *)b), _mm256_set1_epi8((char)(1 << j)));
 		q = _mm256_mask_sub_epi8(q, ~set, q, _mm256_set1_epi8(4));
-		const float d = g4_h2f(b + 108);
-		for (int k = 0; k < 2; k++)
-			v[k] = _mm512_mul_ps(_mm512_set1_ps(d * (float)(g4_q3k_scale(b + 96, 2 * s + k) - 32)),
-					     _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(k ? _mm256_extracti128_si256(q, 1)
-										      : _mm256_castsi256_si128(q))));
-	} else {
-		const float d = g4_h2f(b + 80), dmin = g4_h2f(b + 82);
-		for (int k = 0; k < 2; k++) {
-			const uint8_t sc = b[2 * s + k];
-			v[k] = _mm512_sub_ps(_mm512_mul_ps(_mm512_set1_ps(d * (float)(sc & 15)),
-							   u8f(k ? _mm256_extracti128_si256(q, 1) : _mm256_castsi256_si128(q))),
-					     _mm512_set1_ps(dmin * (float)(sc >> 4)));
-		}
+	}
+	__m512 v[2];
+	for (int k = 0; k < 2; k++) {
+		const __m128i qk = k ? _mm256_extracti128_si256(q, 1) : _mm256_castsi256_si128(q);
+		const __m512 sc = _mm512_set1_ps(s[2 * j + k]);
+		v[k] = three ? _mm512_mul_ps(sc, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(qk)))
+			     : _mm512_sub_ps(_mm512_mul_ps(sc, u8f(qk)), _mm512_set1_ps(s[16 + 2 * j + k]));
 	}
 	*lo = v[0];
 	*hi = v[1];
 }
 
 /* IQ4_XS, sub-block j of the super-block at b: (d * (ls - 32)) * kvalues[q] */
-T5I void v_iq4_xs(const uint8_t *b, int j, __m512 *lo, __m512 *hi)
+T5I void v_iq4_xs(const uint8_t *b, int j, const float *s, __m512 *lo, __m512 *hi)
 {
-	const unsigned sh = (unsigned)b[2] | (unsigned)b[3] << 8;
-	const int ls = ((b[4 + j / 2] >> (4 * (j & 1))) & 15) | ((sh >> (2 * j)) & 3) << 4;
-	nib_lookup(_mm512_mul_ps(_mm512_set1_ps(g4_h2f(b) * (float)(ls - 32)), kv_f32()), b + 8 + 16 * j, lo, hi);
+	nib_lookup(_mm512_mul_ps(_mm512_set1_ps(s[j]), kv_f32()), b + 8 + 16 * j, lo, hi);
 }
 
-/* Values 32k .. 32k + 31 of a row of type t */
-T5I void v32(uint32_t t, const uint8_t *row, int64_t k, __m512 *lo, __m512 *hi)
+/* Bytes of a block and its pieces of 32 values (8 a K super-block) */
+T5I size_t blk_bytes(uint32_t t)
 {
 	switch (t) {
-	case G4_Q4_0: v_q4_0(row + 18 * k, lo, hi); break;
-	case G4_Q4_1: v_q4_1(row + 20 * k, lo, hi); break;
-	case G4_Q5_0: v_q5(0, row + 22 * k, lo, hi); break;
-	case G4_Q5_1: v_q5(1, row + 24 * k, lo, hi); break;
-	case G4_Q8_0: v_q8_0(row + 34 * k, lo, hi); break;
-	case G4_IQ4_NL: v_iq4_nl(row + 18 * k, lo, hi); break;
-	case G4_Q4_K:
-	case G4_Q5_K: {
-		const uint8_t *b = row + (t == G4_Q5_K ? 176 : 144) * (k / 8);
-		v_q45_K(t == G4_Q5_K, b, (int)(k % 8), g4_h2f(b), g4_h2f(b + 2), lo, hi);
-		break;
-	}
-	case G4_Q2_K: v_q23_K(0, row + 84 * (k / 8), (int)(k % 8), lo, hi); break;
-	case G4_Q3_K: v_q23_K(1, row + 110 * (k / 8), (int)(k % 8), lo, hi); break;
-	case G4_IQ4_XS: v_iq4_xs(row + 136 * (k / 8), (int)(k % 8), lo, hi); break;
-	default: v_q6_K(row + 210 * (k / 8), (int)(k % 8), lo, hi); break;
+	case G4_Q4_0: case G4_IQ4_NL: return 18;
+	case G4_Q4_1: return 20;
+	case G4_Q5_0: return 22;
+	case G4_Q5_1: return 24;
+	case G4_Q8_0: return 34;
+	case G4_Q2_K: return 84;
+	case G4_Q3_K: return 110;
+	case G4_Q4_K: return 144;
+	case G4_Q5_K: return 176;
+	case G4_IQ4_XS: return 136;
+	default: return 210;	/* Q6_K */
 	}
 }
 
-/* Whole rows: nb blocks, 32 values at a time (8 pieces a K super-block) */
+T5I int pieces(uint32_t t)
+{
+	return blk_bytes(t) > 34 ? 8 : 1;
+}
+
+/* Piece j of the block at b (s: a K super-block's scales from kscales) */
+T5I void piece(uint32_t t, const uint8_t *b, int j, const float *s, __m512 *lo, __m512 *hi)
+{
+	switch (t) {
+	case G4_Q4_0: v_q4_0(b, lo, hi); break;
+	case G4_Q4_1: v_q4_1(b, lo, hi); break;
+	case G4_Q5_0: v_q5(0, b, lo, hi); break;
+	case G4_Q5_1: v_q5(1, b, lo, hi); break;
+	case G4_Q8_0: v_q8_0(b, lo, hi); break;
+	case G4_IQ4_NL: v_iq4_nl(b, lo, hi); break;
+	case G4_Q4_K: v_q45_K(0, b, j, s, lo, hi); break;
+	case G4_Q5_K: v_q45_K(1, b, j, s, lo, hi); break;
+	case G4_Q2_K: v_q23_K(0, b, j, s, lo, hi); break;
+	case G4_Q3_K: v_q23_K(1, b, j, s, lo, hi); break;
+	case G4_IQ4_XS: v_iq4_xs(b, j, s, lo, hi); break;
+	default: v_q6_K(b, j, s, lo, hi); break;
+	}
+}
+
+/* Whole rows: nb blocks, 32 values at a time */
 T5I void rows(uint32_t t, const uint8_t *b, float *y, int64_t nb)
 {
-	const int64_t pieces = nb * (g4_type_block(t) / 32);
-	for (int64_t k = 0; k < pieces; k++, y += 32) {
-		__m512 lo, hi;
-		v32(t, b, k, &lo, &hi);
-		_mm512_storeu_ps(y, lo);
-		_mm512_storeu_ps(y + 16, hi);
+	float s[32];
+	for (int64_t i = 0; i < nb; i++, b += blk_bytes(t)) {
+		if (pieces(t) > 1)
+			kscales(t, b, s);
+		for (int j = 0; j < pieces(t); j++, y += 32) {
+			__m512 lo, hi;
+			piece(t, b, j, s, &lo, &hi);
+			_mm512_storeu_ps(y, lo);
+			_mm512_storeu_ps(y + 16, hi);
+		}
 	}
 }
 
@@ -284,29 +341,36 @@ T5 static void dq_q6_K(const uint8_t *b, float *y, int64_t nb)
 
 enum { PF_GROUPS = 1 };
 
-/* R (1..4) rows, rb bytes apart, dotted with x over n values */
+/* R (1..4) rows, rb bytes apart, dotted with x over n values.  The same
+ * place PF_GROUPS groups of 4 rows further on is asked from memory as the
+ * rows are read.  E2B exact decode Q4_0 15.7 -> 18.6 tok/s, Q4_K_M 11.2 ->
+ * 13.4 over asking for a whole group 2 ahead at once before each group (a
+ * burst of 216 lines for E2B's down projection; 2 or 3 groups ahead: no
+ * better) */
 T5I void xrows(uint32_t t, int R, int64_t n, const uint8_t *w, size_t rb, const float *x, float *y)
 {
+	const size_t bb = blk_bytes(t), ahead = (size_t)PF_GROUPS * 4 * rb;
+	const int P = pieces(t);
 	__m512 acc[4][2];
+	float s[4][32];
 	for (int r = 0; r < R; r++)
 		acc[r][0] = acc[r][1] = _mm512_setzero_ps();
-	/* the same place PF_GROUPS groups of 4 rows further on asked from
-	 * memory as the rows are read (16.16 fixed point: a K type's 32
-	 * values are not a whole number of bytes).  E2B exact decode Q4_0
-	 * 15.7 -> 18.6 tok/s, Q4_K_M 11.2 -> 13.4 over asking for a whole
-	 * group 2 ahead at once before each group (a burst of 216 lines for
-	 * E2B's down projection; 2 or 3 groups ahead: no better) */
-	const size_t ahead = (size_t)PF_GROUPS * 4 * rb, step = (rb << 16) / (size_t)(n / 32);
-	size_t pos = 0;
-	for (int64_t k = 0; k < n / 32; k++, pos += step) {
-		const __m512 x0 = _mm512_loadu_ps(x + 32 * k), x1 = _mm512_loadu_ps(x + 32 * k + 16);
-		_Pragma("GCC unroll 4")
-		for (int r = 0; r < R; r++) {
-			__m512 lo, hi;
-			_mm_prefetch((const char *)w + (size_t)r * rb + ahead + (pos >> 16), _MM_HINT_T0);
-			v32(t, w + (size_t)r * rb, k, &lo, &hi);
-			acc[r][0] = _mm512_fmadd_ps(lo, x0, acc[r][0]);
-			acc[r][1] = _mm512_fmadd_ps(hi, x1, acc[r][1]);
+	for (int64_t i = 0; i < n / (32 * P); i++) {
+		const uint8_t *b = w + i * bb;
+		if (P > 1)
+			for (int r = 0; r < R; r++)
+				kscales(t, b + (size_t)r * rb, s[r]);
+		for (int j = 0; j < P; j++) {
+			const float *xk = x + 32 * (i * P + j);
+			const __m512 x0 = _mm512_loadu_ps(xk), x1 = _mm512_loadu_ps(xk + 16);
+			_Pragma("GCC unroll 4")
+			for (int r = 0; r < R; r++) {
+				__m512 lo, hi;
+				_mm_prefetch((const char *)b + (size_t)r * rb + ahead + j * bb / P, _MM_HINT_T0);
+				piece(t, b + (size_t)r * rb, j, s[r], &lo, &hi);
+				acc[r][0] = _mm512_fmadd_ps(lo, x0, acc[r][0]);
+				acc[r][1] = _mm512_fmadd_ps(hi, x1, acc[r][1]);
+			}
 		}
 	}
 	for (int r = 0; r < R; r++)
