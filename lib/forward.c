@@ -365,11 +365,20 @@ static void attend(const kvsrc *ks, const g4_layer *L, int64_t p0, int64_t T, co
 			rows[nk + j] = kv_ptr(ks, 1, lo + j);
 		}
 	/* keys side by side (one KV head, no wrap of the ring in between) go
-	 * through the matmul tile kernel of their type, a run per thread */
+	 * through the matmul tile kernel of their type.  When the threads
+	 * share this query (wide), one parallel region: the scores a run of
+	 * keys per thread, the softmax a head per thread, the weighted sum a
+	 * chunk of values per thread. */
 	const g4_rp_kernel *tk = kt >= 0 && L->nkv == 1 ? g4_rp_kernel_for((uint32_t)kt) : NULL;
-	if (tk && !tk->pack) {
+	int CH = hd;
+	if (wide) {
+		int nt = g4_threads();
+		CH = ((hd + nt - 1) / nt + 15) / 16 * 16;
+	}
+	const int nch = (hd + CH - 1) / CH;
 #pragma omp parallel if (wide)
-		{
+	{
+		if (tk && !tk->pack) {
 			int64_t j = nk * omp_get_thread_num() / omp_get_num_threads();
 			const int64_t jz = nk * (omp_get_thread_num() + 1) / omp_get_num_threads();
 			while (j < jz) {
@@ -380,54 +389,50 @@ static void attend(const kvsrc *ks, const g4_layer *L, int64_t p0, int64_t T, co
 					 (size_t)nk);
 				j += r;
 			}
+#pragma omp barrier
+		} else {
+#pragma omp for schedule(static)
+			for (int64_t j = 0; j < nk; j++) {
+				float buf[MAX_HD];
+				const void *kj = kt >= 0 ? rows[j] : kv_get(ks, 0, lo + j, g * hd, hd, buf);
+				/* the grp query heads against key j: g4_dot_f32's bits each */
+				g4_vecdot_acts(kt >= 0 ? (uint32_t)kt : G4_F32, hd, kj, qg, (size_t)hd * sizeof(float), grp,
+					       sc + j, (size_t)nk);
+			}
 		}
-	} else {
-#pragma omp parallel for schedule(static) if (wide)
-		for (int64_t j = 0; j < nk; j++) {
+#pragma omp for schedule(static)
+		for (int n = 0; n < grp; n++) {
+			float *sh = sc + (size_t)n * nk;
+			float mx = -INFINITY;
+			for (int64_t j = 0; j < nk; j++)
+				if (sh[j] > mx)
+					mx = sh[j];
+			double sum = 0.0;
+			g4_exp_shift(sh, nk, mx);
+			for (int64_t j = 0; j < nk; j++)
+				sum += sh[j];
+			const float inv = (float)(1.0 / sum);
+			for (int64_t j = 0; j < nk; j++)
+				sh[j] *= inv;
+		}
+		/* o[n][d] = sum over j (in order) of p[n][j] * v[j][d] (product,
+		 * then sum), in chunks of d: one per thread when the threads
+		 * share this query, else the whole head */
+#pragma omp for schedule(static)
+		for (int ch = 0; ch < nch; ch++) {
+			const int d0 = ch * CH, dn = hd - d0 < CH ? hd - d0 : CH;
 			float buf[MAX_HD];
-			const void *kj = kt >= 0 ? rows[j] : kv_get(ks, 0, lo + j, g * hd, hd, buf);
-			/* the grp query heads against key j: g4_dot_f32's bits each */
-			g4_vecdot_acts(kt >= 0 ? (uint32_t)kt : G4_F32, hd, kj, qg, (size_t)hd * sizeof(float), grp,
-				       sc + j, (size_t)nk);
-		}
-	}
-	for (int n = 0; n < grp; n++) {
-		float *sh = sc + (size_t)n * nk;
-		float mx = -INFINITY;
-		for (int64_t j = 0; j < nk; j++)
-			if (sh[j] > mx)
-				mx = sh[j];
-		double sum = 0.0;
-		g4_exp_shift(sh, nk, mx);
-		for (int64_t j = 0; j < nk; j++)
-			sum += sh[j];
-		const float inv = (float)(1.0 / sum);
-		for (int64_t j = 0; j < nk; j++)
-			sh[j] *= inv;
-	}
-	/* o[n][d] = sum over j (in order) of p[n][j] * v[j][d] (product, then
-	 * sum), in chunks of d: one per thread when the threads share this
-	 * query, else the whole head */
-	int CH = hd;
-	if (wide) {
-		int nt = g4_threads();
-		CH = ((hd + nt - 1) / nt + 15) / 16 * 16;
-	}
-	const int nch = (hd + CH - 1) / CH;
-#pragma omp parallel for schedule(static) if (wide && nch > 1)
-	for (int ch = 0; ch < nch; ch++) {
-		const int d0 = ch * CH, dn = hd - d0 < CH ? hd - d0 : CH;
-		float buf[MAX_HD];
-		if (kt >= 0) {
-			g4_wsum_rows((uint32_t)kt, grp, nk, dn, sc, nk, rows + nk, (int64_t)g * hd + d0, og + d0, hd);
-			continue;
-		}
-		for (int n = 0; n < grp; n++)
-			memset(og + (int64_t)n * hd + d0, 0, (size_t)dn * sizeof(float));
-		for (int64_t j = 0; j < nk; j++) {
-			const float *vj = kv_get(ks, 1, lo + j, g * hd + d0, dn, buf);
+			if (kt >= 0) {
+				g4_wsum_rows((uint32_t)kt, grp, nk, dn, sc, nk, rows + nk, (int64_t)g * hd + d0, og + d0, hd);
+				continue;
+			}
 			for (int n = 0; n < grp; n++)
-				g4_axpy(dn, sc[(size_t)n * nk + j], vj, og + (int64_t)n * hd + d0);
+				memset(og + (int64_t)n * hd + d0, 0, (size_t)dn * sizeof(float));
+			for (int64_t j = 0; j < nk; j++) {
+				const float *vj = kv_get(ks, 1, lo + j, g * hd + d0, dn, buf);
+				for (int n = 0; n < grp; n++)
+					g4_axpy(dn, sc[(size_t)n * nk + j], vj, og + (int64_t)n * hd + d0);
+			}
 		}
 	}
 }
