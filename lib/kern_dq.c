@@ -8,8 +8,9 @@
  *
  * For one activation row (decode) the exact matmul does not store the
  * values: g4_exact_rows_avx512 takes 32 values of each of up to 4 rows
- * into registers (the same per-32 functions) and straight into the rows'
- * fma chains, the order of g4_vecdot(G4_F32) on the dequantised rows. */
+ * into registers (the same piece functions, a K super-block's scales
+ * once a block) and straight into the rows' fma chains, the order of
+ * g4_vecdot(G4_F32) on the dequantised rows. */
 #include "kern.h"
 
 #if defined(__x86_64__) || defined(__i386__)
