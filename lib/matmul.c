@@ -146,9 +146,11 @@ void g4_matmul_n(int nm, const g4_mat *const *w, const int64_t *mat, const float
 		const g4_rp_kernel *fk = anydeq ? g4_rp_kernel_for(G4_F32) : NULL;
 		const int fr = fk && !fk->pack ? fk->rows : 1, xr = g4_isa() >= G4_ISA_AVX512;
 		int64_t bufn = (int64_t)fr * nmax;
-		for (int i = 0; i < nm; i++)
-			if (deq[i] && dq_block_rows(w[i]->ne0, fr, T) * w[i]->ne0 > bufn)
-				bufn = dq_block_rows(w[i]->ne0, fr, T) * w[i]->ne0;
+		for (int i = 0; i < nm; i++) {
+			const int64_t need = dq_block_rows(w[i]->ne0, fr, T) * w[i]->ne0;
+			if (deq[i] && need > bufn)
+				bufn = need;
+		}
 		float *buf = anydeq ? aligned_alloc(64, ((size_t)bufn * sizeof *buf + 63) & ~(size_t)63) : NULL;
 		for (int i = 0; i < nm; i++) {
 			const int64_t n = w[i]->ne0, rows = w[i]->ne1;
@@ -169,13 +171,12 @@ void g4_matmul_n(int nm, const g4_mat *const *w, const int64_t *mat, const float
 				const int64_t bg = dq_block_rows(n, fr, T) / fr, rz = gz * fr < rows ? gz * fr : rows;
 				for (int64_t g = ga; g < gz; g += bg) {
 					const int64_t r0 = g * fr, nr = rz - r0 < bg * fr ? rz - r0 : bg * fr;
-					if (T == 1) {
-						/* the values go from registers into the dots
-						 * where there is a kernel */
-						if (xr && g4_exact_rows_avx512(w[i]->type, (int)nr, n, g4_mat_row(w[i], mat[i], r0),
-									       w[i]->row_bytes, act[i], y[i] + r0))
-							continue;
-					}
+					/* one activation row: the values go from registers
+					 * into the dots where there is a kernel */
+					if (T == 1 && xr &&
+					    g4_exact_rows_avx512(w[i]->type, (int)nr, n, g4_mat_row(w[i], mat[i], r0),
+								 w[i]->row_bytes, act[i], y[i] + r0))
+						continue;
 					for (int64_t k = 0; k < nr; k++)
 						g4_dequant_row(w[i]->type, g4_mat_row(w[i], mat[i], r0 + k), buf + k * n, n);
 					fk->gemm(n, (const uint8_t *)buf, nr, act[i], astride[i], T, y[i] + r0, (size_t)ldy[i]);
