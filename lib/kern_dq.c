@@ -18,7 +18,6 @@
 #include <string.h>
 
 #include "qblock.h"
-#include "qtypes.h"
 
 #define T5 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")))
 #define T5I static inline __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c"), always_inline))
